@@ -1,0 +1,33 @@
+package resolver
+
+import (
+	"math/rand/v2"
+	"time"
+)
+
+// Backoff computes jittered exponential delays between retries. The zero value
+// is not usable; use DefaultBackoff or fill every field.
+type Backoff struct {
+	// Base is the delay before the first retry.
+	Base time.Duration
+	// Max caps the delay.
+	Max time.Duration
+	// Multiplier grows the delay after each failed attempt; at least 1.
+	Multiplier float64
+	// Jitter spreads each delay uniformly over ±Jitter of its value, in [0, 1).
+	Jitter float64
+}
+
+// DefaultBackoff starts at 100 ms and grows ×1.6 up to 10 s, ±20 %.
+var DefaultBackoff = Backoff{Base: 100 * time.Millisecond, Max: 10 * time.Second, Multiplier: 1.6, Jitter: 0.2}
+
+// Delay returns the delay before retry number attempt (0 for the first retry).
+func (b Backoff) Delay(attempt int) time.Duration {
+	d := float64(b.Base)
+	for i := 0; i < attempt && d < float64(b.Max); i++ {
+		d *= b.Multiplier
+	}
+	d = min(d, float64(b.Max))
+	d *= 1 + b.Jitter*(rand.Float64()*2-1)
+	return time.Duration(d)
+}

@@ -1,0 +1,124 @@
+package resolver
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/experimental/balancer/weight"
+	"google.golang.org/grpc/resolver"
+)
+
+func TestInstanceValidate(t *testing.T) {
+	good := Instance{ID: "a", Service: "greeter", Addr: "127.0.0.1:50051", Weight: 3}
+	tests := []struct {
+		name    string
+		mutate  func(*Instance)
+		wantErr string // substring; "" means valid
+	}{
+		{"valid", func(*Instance) {}, ""},
+		{"ipv6", func(i *Instance) { i.Addr = "[::1]:8080" }, ""},
+		{"hostname", func(i *Instance) { i.Addr = "greeter-0.svc:443" }, ""},
+		{"zero weight means default", func(i *Instance) { i.Weight = 0 }, ""},
+		{"max weight", func(i *Instance) { i.Weight = MaxWeight }, ""},
+		{"empty service", func(i *Instance) { i.Service = "" }, "service name is empty"},
+		{"slash in service", func(i *Instance) { i.Service = "a/b" }, `service name "a/b" contains '/'`},
+		{"space in service", func(i *Instance) { i.Service = "a b" }, "contains ' '"},
+		{"slash in id", func(i *Instance) { i.ID = "x/y" }, `id "x/y"`},
+		{"empty addr", func(i *Instance) { i.Addr = "" }, "address is empty"},
+		{"no port", func(i *Instance) { i.Addr = "127.0.0.1" }, "is not host:port: missing port in address"},
+		{"no host", func(i *Instance) { i.Addr = ":80" }, "has no host"},
+		{"port zero", func(i *Instance) { i.Addr = "h:0" }, `has port "0"`},
+		{"port too big", func(i *Instance) { i.Addr = "h:65536" }, `has port "65536"`},
+		{"port not numeric", func(i *Instance) { i.Addr = "h:http" }, `has port "http"`},
+		{"weight too big", func(i *Instance) { i.Weight = MaxWeight + 1 }, "weight 10001 is above the maximum 10000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inst := good
+			tt.mutate(&inst)
+			err := inst.Validate()
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Validate() = %v, want error containing %q", err, tt.wantErr)
+			}
+			if !errors.Is(err, ErrInvalidInstance) {
+				t.Fatalf("Validate() = %v, does not wrap ErrInvalidInstance", err)
+			}
+		})
+	}
+}
+
+func TestAttributesRoundTrip(t *testing.T) {
+	inst := Instance{ID: "a", Service: "greeter", Addr: "127.0.0.1:1", Weight: 7, Zone: "eu-1a", Version: "1.2", Metadata: map[string]string{"k": "v"}}
+	ep := SetInstance(resolver.Endpoint{Addresses: []resolver.Address{{Addr: inst.Addr}}}, inst)
+	got, ok := InstanceFrom(ep)
+	if !ok {
+		t.Fatal("InstanceFrom() found no instance")
+	}
+	if diff := cmp.Diff(inst, got); diff != "" {
+		t.Fatalf("InstanceFrom() mismatch (-want +got):\n%s", diff)
+	}
+	if w := weight.FromEndpoint(ep).Weight; w != 7 {
+		t.Fatalf("grpc-go weight attribute = %d, want 7", w)
+	}
+	if w := WeightOf(ep); w != 7 {
+		t.Fatalf("WeightOf() = %d, want 7", w)
+	}
+	if z := ZoneOf(ep); z != "eu-1a" {
+		t.Fatalf("ZoneOf() = %q, want eu-1a", z)
+	}
+}
+
+func TestWeightOfFallbacks(t *testing.T) {
+	bare := resolver.Endpoint{Addresses: []resolver.Address{{Addr: "a:1"}}}
+	if w := WeightOf(bare); w != DefaultWeight {
+		t.Fatalf("WeightOf(bare) = %d, want %d", w, DefaultWeight)
+	}
+	if w := WeightOf(weight.Set(bare, weight.EndpointInfo{Weight: 4})); w != 4 {
+		t.Fatalf("WeightOf(grpc weight 4) = %d, want 4", w)
+	}
+	if w := WeightOf(weight.Set(bare, weight.EndpointInfo{Weight: 1 << 30})); w != MaxWeight {
+		t.Fatalf("WeightOf(huge grpc weight) = %d, want it capped at %d", w, MaxWeight)
+	}
+	if w := WeightOf(SetInstance(bare, Instance{Addr: "a:1"})); w != DefaultWeight {
+		t.Fatalf("WeightOf(instance weight 0) = %d, want %d", w, DefaultWeight)
+	}
+}
+
+func TestAttributesEqual(t *testing.T) {
+	inst := Instance{Service: "s", Addr: "a:1", Metadata: map[string]string{"k": "v"}}
+	ep := resolver.Endpoint{Addresses: []resolver.Address{{Addr: "a:1"}}}
+	a, b := SetInstance(ep, inst), SetInstance(ep, inst)
+	if !a.Attributes.Equal(b.Attributes) {
+		t.Fatal("equal instances give unequal attributes")
+	}
+	changed := inst
+	changed.Metadata = map[string]string{"k": "w"}
+	if a.Attributes.Equal(SetInstance(ep, changed).Attributes) {
+		t.Fatal("instances with different metadata give equal attributes")
+	}
+}
+
+func TestEndpointsSortsAndDedups(t *testing.T) {
+	eps := Endpoints([]Instance{
+		{ID: "z", Service: "s", Addr: "10.0.0.2:1"},
+		{ID: "b", Service: "s", Addr: "10.0.0.1:1", Weight: 2},
+		{ID: "a", Service: "s", Addr: "10.0.0.1:1", Weight: 9},
+	})
+	var got []string
+	for _, ep := range eps {
+		inst, _ := InstanceFrom(ep)
+		got = append(got, inst.ID+"@"+ep.Addresses[0].Addr)
+	}
+	want := []string{"a@10.0.0.1:1", "z@10.0.0.2:1"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("Endpoints() mismatch (-want +got):\n%s", diff)
+	}
+}
