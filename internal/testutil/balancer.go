@@ -214,11 +214,11 @@ type noopRecorder struct {
 	estats.MetricsRecorder // unused methods panic
 }
 
-func (noopRecorder) RecordInt64Count(*estats.Int64CountHandle, int64, ...string)       {}
-func (noopRecorder) RecordFloat64Count(*estats.Float64CountHandle, float64, ...string) {}
-func (noopRecorder) RecordInt64Histo(*estats.Int64HistoHandle, int64, ...string)       {}
-func (noopRecorder) RecordFloat64Histo(*estats.Float64HistoHandle, float64, ...string) {}
-func (noopRecorder) RecordInt64Gauge(*estats.Int64GaugeHandle, int64, ...string)       {}
+func (noopRecorder) RecordInt64Count(*estats.Int64CountHandle, int64, ...string)             {}
+func (noopRecorder) RecordFloat64Count(*estats.Float64CountHandle, float64, ...string)       {}
+func (noopRecorder) RecordInt64Histo(*estats.Int64HistoHandle, int64, ...string)             {}
+func (noopRecorder) RecordFloat64Histo(*estats.Float64HistoHandle, float64, ...string)       {}
+func (noopRecorder) RecordInt64Gauge(*estats.Int64GaugeHandle, int64, ...string)             {}
 func (noopRecorder) RecordInt64UpDownCount(*estats.Int64UpDownCountHandle, int64, ...string) {}
 func (noopRecorder) RegisterAsyncReporter(estats.AsyncMetricReporter, ...estats.AsyncMetric) func() {
 	return func() {}
