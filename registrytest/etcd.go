@@ -188,13 +188,19 @@ func (c *EtcdCluster) Stop(i int) { c.members[i].stop() }
 // returns once they are restarted too: use RestartAll to restart a majority.
 func (c *EtcdCluster) Restart(i int) error { return c.members[i].start() }
 
-// StopAll stops every member.
+// StopAll stops every member, the leader first each time: a leader that still
+// has peers hands over quickly, one that lost them waits out its hand-off.
 func (c *EtcdCluster) StopAll() {
-	var wg sync.WaitGroup
-	for _, m := range c.members {
-		wg.Go(m.stop)
+	for range c.members {
+		i := c.Leader()
+		if i < 0 {
+			break
+		}
+		c.members[i].stop()
 	}
-	wg.Wait()
+	for _, m := range c.members {
+		m.stop()
+	}
 }
 
 // RestartAll starts every stopped member and waits until the cluster serves.

@@ -3,7 +3,7 @@ package registrytest_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/grpckit/grpckit/registrytest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { registrytest.VerifyTestMain(m) }
