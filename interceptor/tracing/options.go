@@ -1,0 +1,75 @@
+package tracing
+
+import (
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/stats"
+)
+
+// Option configures ServerOption and DialOption. Options are evaluated once,
+// when the option is built.
+type Option func(*config)
+
+type config struct {
+	provider   trace.TracerProvider // nil: the global provider, looked up per RPC
+	propagator propagation.TextMapPropagator
+	meters     metric.MeterProvider // nil: no RPC metrics
+	filter     func(*stats.RPCTagInfo) bool
+	events     []otelgrpc.Event
+}
+
+func newConfig(opts []Option) *config {
+	c := &config{propagator: otel.GetTextMapPropagator()}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// WithTracerProvider makes the handlers start spans from tp instead of the
+// global provider (otel.GetTracerProvider, looked up on every RPC so a
+// provider installed later, for example by Setup, is used).
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(c *config) { c.provider = tp }
+}
+
+// WithPropagators sets how span context and baggage travel in gRPC metadata.
+// The default is the global propagator (otel.GetTextMapPropagator), which
+// Setup sets to W3C tracecontext and baggage.
+func WithPropagators(p propagation.TextMapPropagator) Option {
+	return func(c *config) {
+		if p != nil {
+			c.propagator = p
+		}
+	}
+}
+
+// WithMeterProvider turns on otelgrpc's RPC duration metrics, recorded with
+// mp. Metrics need every RPC, so with this option an RPC whose span is not
+// recorded still goes through otelgrpc; without it (the default) such an RPC
+// costs only the context propagation.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(c *config) {
+		if _, off := mp.(metricnoop.MeterProvider); off {
+			mp = nil
+		}
+		c.meters = mp
+	}
+}
+
+// WithFilter traces only the RPCs for which keep returns true (health checks,
+// for example, may be left out). An RPC left out gets no span, but its span
+// context is still propagated.
+func WithFilter(keep func(*stats.RPCTagInfo) bool) Option {
+	return func(c *config) { c.filter = keep }
+}
+
+// WithMessageEvents adds an event to the span for every message sent or
+// received (otelgrpc.SentEvents, otelgrpc.ReceivedEvents). Off by default.
+func WithMessageEvents(events ...otelgrpc.Event) Option {
+	return func(c *config) { c.events = append(c.events, events...) }
+}

@@ -1,0 +1,79 @@
+package tracing
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/propagation"
+	"google.golang.org/grpc/metadata"
+)
+
+// noPropagation is handed to otelgrpc's server handler: the wrapper has
+// already extracted the remote context, so otelgrpc need not parse it again.
+var noPropagation = propagation.NewCompositeTextMapPropagator()
+
+// appendCarrier collects what a propagator injects as key/value pairs, so
+// they can be appended to the outgoing metadata without copying it.
+type appendCarrier []string
+
+func (c *appendCarrier) Get(string) string { return "" }
+func (c *appendCarrier) Keys() []string    { return nil }
+func (c *appendCarrier) Set(key, value string) {
+	*c = append(*c, key, value)
+}
+
+// inject writes the span context and baggage of ctx into its outgoing
+// metadata. Keys the caller already set are replaced, as otelgrpc does.
+func inject(ctx context.Context, p propagation.TextMapPropagator) context.Context {
+	var kv appendCarrier
+	p.Inject(ctx, &kv)
+	if len(kv) == 0 {
+		return ctx
+	}
+	if !presentOutgoing(ctx, kv) {
+		return metadata.AppendToOutgoingContext(ctx, kv...)
+	}
+	md, _ := metadata.FromOutgoingContext(ctx)
+	for i := 0; i < len(kv); i += 2 {
+		md.Set(kv[i], kv[i+1])
+	}
+	return metadata.NewOutgoingContext(ctx, md)
+}
+
+// presentOutgoing reports whether any key of kv is already in the outgoing
+// metadata of ctx.
+func presentOutgoing(ctx context.Context, kv []string) bool {
+	for i := 0; i < len(kv); i += 2 {
+		if len(metadata.ValueFromOutgoingContext(ctx, kv[i])) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// incomingCarrier reads single keys of the incoming metadata of a context
+// without copying the whole map.
+type incomingCarrier struct{ ctx context.Context }
+
+func (c incomingCarrier) Get(key string) string {
+	if v := metadata.ValueFromIncomingContext(c.ctx, key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func (c incomingCarrier) Set(string, string) {}
+
+func (c incomingCarrier) Keys() []string {
+	md, _ := metadata.FromIncomingContext(c.ctx)
+	keys := make([]string, 0, len(md))
+	for k := range md {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// extract returns ctx carrying the remote span context and baggage found in
+// its incoming metadata.
+func extract(ctx context.Context, p propagation.TextMapPropagator) context.Context {
+	return p.Extract(ctx, incomingCarrier{ctx})
+}
