@@ -1,0 +1,15 @@
+// Package recovery turns a panic in a gRPC handler into an error instead of a
+// crashed server.
+//
+// UnaryServerInterceptor and StreamServerInterceptor recover a panic raised
+// by the handler (or by an interceptor after them in the chain) and answer
+// the call with codes.Internal and a generic message: the panic value and the
+// stack go to the log (grpclog component "grpckit-recovery"), never to the
+// client, since they may hold details an attacker should not see.
+// WithHandler replaces that behaviour.
+//
+// Only the handler's own goroutine is covered: a panic in a goroutine the
+// handler starts still ends the process. Place recovery just inside tracing,
+// so the span records the Internal status, and outside the rate limiter and
+// breaker.
+package recovery
