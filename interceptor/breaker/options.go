@@ -1,0 +1,251 @@
+package breaker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+)
+
+// Defaults used when the matching option is not given.
+const (
+	DefaultMaxRequests  = 3                // half-open probes
+	DefaultInterval     = 10 * time.Second // closed-state counting window
+	DefaultOpenTimeout  = 30 * time.Second // open period before half-open
+	DefaultFailureRatio = 0.6              // trip at >= 60 % failures ...
+	DefaultMinRequests  = 3                // ... over at least 3 finished calls
+)
+
+// DefaultFailureCodes are the status codes counted as failures unless
+// WithFailureCodes or WithIsFailure replaces them. Every other error counts
+// as a success: the backend answered.
+var DefaultFailureCodes = []codes.Code{
+	codes.Unavailable, codes.DeadlineExceeded, codes.Internal,
+	codes.Unknown, codes.DataLoss, codes.ResourceExhausted,
+}
+
+// State is a breaker's state: StateClosed, StateHalfOpen or StateOpen.
+type State = gobreaker.State
+
+// Counts are a breaker's counters in its current window.
+type Counts = gobreaker.Counts
+
+// The breaker states.
+const (
+	StateClosed   = gobreaker.StateClosed
+	StateHalfOpen = gobreaker.StateHalfOpen
+	StateOpen     = gobreaker.StateOpen
+)
+
+// KeyFunc picks the breaker a call goes through. Calls with equal keys share
+// one breaker. It runs on every call: it should not allocate.
+type KeyFunc func(ctx context.Context, cc *grpc.ClientConn, method string) string
+
+// ByMethod keys breakers by full method name ("/greeter.v1.Greeter/SayHello").
+// It is the default.
+func ByMethod(_ context.Context, _ *grpc.ClientConn, method string) string { return method }
+
+// ByTarget keys breakers by the connection's target, so every method on one
+// connection shares a breaker.
+func ByTarget(_ context.Context, cc *grpc.ClientConn, _ string) string { return cc.Target() }
+
+// StateChangeFunc is told about every state change of every breaker in a
+// Group. It runs after the breaker has released its lock, on the goroutine
+// of a call that went through the breaker, so it may call back into the
+// Group (State, Counts, or an RPC through the interceptors). Changes are
+// delivered one at a time, in order, per key.
+type StateChangeFunc func(key string, from, to State)
+
+// Option configures a Group or an interceptor.
+type Option func(*options)
+
+type options struct {
+	key           KeyFunc
+	maxRequests   uint32
+	interval      time.Duration
+	bucketPeriod  time.Duration
+	openTimeout   time.Duration
+	readyToTrip   func(Counts) bool
+	isFailure     func(error) bool
+	onStateChange StateChangeFunc
+	meterProvider metric.MeterProvider
+	errs          []error
+}
+
+func defaultOptions() options {
+	return options{
+		key:         ByMethod,
+		maxRequests: DefaultMaxRequests,
+		interval:    DefaultInterval,
+		openTimeout: DefaultOpenTimeout,
+		readyToTrip: failureRatio(DefaultFailureRatio, DefaultMinRequests),
+		isFailure:   newCodeSet(DefaultFailureCodes).isFailure,
+	}
+}
+
+func (o *options) fail(format string, args ...any) {
+	o.errs = append(o.errs, fmt.Errorf("breaker: "+format, args...))
+}
+
+func buildOptions(opts []Option) (options, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.bucketPeriod > o.interval {
+		o.fail("bucket period %v longer than the window %v", o.bucketPeriod, o.interval)
+	}
+	if o.meterProvider == nil {
+		o.meterProvider = otel.GetMeterProvider()
+	}
+	return o, errors.Join(o.errs...)
+}
+
+// WithKey sets how calls are grouped into breakers (default ByMethod).
+func WithKey(f KeyFunc) Option {
+	return func(o *options) {
+		if f == nil {
+			o.fail("nil KeyFunc")
+			return
+		}
+		o.key = f
+	}
+}
+
+// WithMaxRequests sets how many probe calls a half-open breaker lets
+// through at once (default 3). As many must succeed to close it again; one
+// failure opens it.
+func WithMaxRequests(n uint32) Option {
+	return func(o *options) {
+		if n == 0 {
+			o.fail("max requests must be at least 1")
+			return
+		}
+		o.maxRequests = n
+	}
+}
+
+// WithInterval sets the fixed window over which a closed breaker counts
+// outcomes; the counts are cleared at the end of each window (default 10s).
+func WithInterval(d time.Duration) Option {
+	return func(o *options) {
+		if d <= 0 {
+			o.fail("interval %v must be positive", d)
+			return
+		}
+		o.interval, o.bucketPeriod = d, 0
+	}
+}
+
+// WithRollingWindow makes a closed breaker count outcomes over a rolling
+// window of the given length, advanced in steps of bucket.
+func WithRollingWindow(window, bucket time.Duration) Option {
+	return func(o *options) {
+		if window <= 0 || bucket <= 0 {
+			o.fail("rolling window %v and bucket %v must be positive", window, bucket)
+			return
+		}
+		o.interval, o.bucketPeriod = window, bucket
+	}
+}
+
+// WithOpenTimeout sets how long a breaker stays open before it lets probes
+// through (default 30s).
+func WithOpenTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d <= 0 {
+			o.fail("open timeout %v must be positive", d)
+			return
+		}
+		o.openTimeout = d
+	}
+}
+
+// WithFailureRatio trips a closed breaker when at least ratio of the calls
+// finished in the window failed, once at least minRequests have finished.
+// Calls still in flight and cancelled calls are not counted. The default is
+// WithFailureRatio(0.6, 3).
+func WithFailureRatio(ratio float64, minRequests uint32) Option {
+	return func(o *options) {
+		if !(ratio > 0 && ratio <= 1) || minRequests == 0 {
+			o.fail("failure ratio %v must be in (0, 1] and min requests %d at least 1", ratio, minRequests)
+			return
+		}
+		o.readyToTrip = failureRatio(ratio, minRequests)
+	}
+}
+
+// WithConsecutiveFailures trips a closed breaker after n failures in a row.
+func WithConsecutiveFailures(n uint32) Option {
+	return func(o *options) {
+		if n == 0 {
+			o.fail("consecutive failures must be at least 1")
+			return
+		}
+		o.readyToTrip = func(c Counts) bool { return c.ConsecutiveFailures >= n }
+	}
+}
+
+// WithReadyToTrip replaces the trip condition. f runs under the breaker's
+// lock after every failure in the closed state; it must not call back into
+// the breaker.
+func WithReadyToTrip(f func(Counts) bool) Option {
+	return func(o *options) {
+		if f == nil {
+			o.fail("nil ReadyToTrip")
+			return
+		}
+		o.readyToTrip = f
+	}
+}
+
+// WithFailureCodes replaces DefaultFailureCodes: errors with these codes
+// count as failures, other errors as successes.
+func WithFailureCodes(cs ...codes.Code) Option {
+	return func(o *options) {
+		for _, c := range cs {
+			if c == codes.OK || c > maxCode {
+				o.fail("%v cannot be a failure code", c)
+				return
+			}
+		}
+		o.isFailure = newCodeSet(cs).isFailure
+	}
+}
+
+// WithIsFailure replaces the failure classification: f is given every error
+// that is not a cancellation by the caller and returns whether it counts as
+// a failure (otherwise it counts as a success).
+func WithIsFailure(f func(error) bool) Option {
+	return func(o *options) {
+		if f == nil {
+			o.fail("nil IsFailure")
+			return
+		}
+		o.isFailure = f
+	}
+}
+
+// WithOnStateChange sets a function told about every state change.
+func WithOnStateChange(f StateChangeFunc) Option {
+	return func(o *options) { o.onStateChange = f }
+}
+
+// WithMeterProvider sets where the breaker's metrics go (default the global
+// provider from otel.GetMeterProvider).
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(o *options) { o.meterProvider = mp }
+}
+
+func failureRatio(ratio float64, minRequests uint32) func(Counts) bool {
+	return func(c Counts) bool {
+		done := c.TotalSuccesses + c.TotalFailures
+		return done >= minRequests && float64(c.TotalFailures)/float64(done) >= ratio
+	}
+}
