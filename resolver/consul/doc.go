@@ -1,0 +1,46 @@
+// Package consul connects gRPC-Go clients and servers through Consul: a
+// resolver for targets of the form
+//
+//	consul://[agent-host:port]/<service>?tag=a&tag=b&dc=dc1&healthy=true&near=_agent&stale=false
+//
+// and a registrar that announces a server with Consul's native gRPC health
+// check and keeps it announced.
+//
+// # Resolver
+//
+// NewBuilder returns the builder to pass to grpc.NewClient with
+// grpc.WithResolvers. Each channel's resolver runs blocking queries on the
+// agent's health endpoint for the service and publishes the instances, sorted
+// by address, each carrying its kitresolver.Instance (ID, weight from
+// Weights.Passing, or Weights.Warning for an instance in warning when the
+// target allows unhealthy ones, zone and version from Meta) as a typed
+// endpoint attribute.
+//
+// Target parameters: tag (repeatable; every tag must match), dc, healthy
+// (default true: only instances whose checks all pass; instances in
+// maintenance are never served), near and stale. Without an authority the
+// agent is the one the standard CONSUL_HTTP_ADDR names, else 127.0.0.1:8500;
+// token, token file, TLS and SSL come from the rest of the CONSUL_*
+// environment or from options. A target carrying a token is refused: gRPC logs
+// targets. The token is sent only as a header and never appears in logs or
+// errors.
+//
+// The resolver follows Consul's index rules: an index that goes backwards
+// resets to 0, an index of 0 is treated as 1, and a query that brought no new
+// data is followed by the next no sooner than WithMinQueryInterval, so a
+// misbehaving agent cannot make it spin. Errors are retried with jittered
+// backoff while the channel keeps the last good instances; an empty set is
+// published only when Consul answers that the service has none, and right
+// after the agent was unreachable or lost its state such an answer is held
+// back for WithRecoveryGrace while registrars register again.
+//
+// # Registrar
+//
+// Register announces an Instance with a gRPC check against grpc.health.v1
+// (or a TTL check the registrar passes itself, WithTTLCheck) and keeps it
+// registered: when the agent forgets the service, as a restarted agent does,
+// it registers it again, with backoff, until Deregister. SetServing, Drain and
+// GracefulStop make the server's health status follow its lifecycle: SERVING
+// once it listens, NOT_SERVING before it stops, so Consul and the clients
+// drain it before the process exits.
+package consul

@@ -1,0 +1,136 @@
+package consul
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	kitresolver "github.com/grpckit/grpckit/resolver"
+)
+
+// Defaults of the resolver options.
+const (
+	// DefaultWaitTime is how long one blocking query may wait for a change.
+	DefaultWaitTime = time.Minute
+	// DefaultMinQueryInterval is the least time between the starts of two
+	// queries when the first brought no change.
+	DefaultMinQueryInterval = 200 * time.Millisecond
+	// DefaultRecoveryGrace is how long an empty answer is held back after the
+	// agent was unreachable or lost its state.
+	DefaultRecoveryGrace = 20 * time.Second
+	// nonBlockingTimeout bounds a query that is not meant to block.
+	nonBlockingTimeout = 10 * time.Second
+)
+
+// Option configures the resolver Builder.
+type Option func(*builderConfig)
+
+type builderConfig struct {
+	base          *api.Config // nil: api.DefaultConfig()
+	token         string
+	tokenFile     string
+	waitTime      time.Duration
+	minInterval   time.Duration
+	recoveryGrace time.Duration
+	backoff       kitresolver.Backoff
+	err           error // first invalid option
+}
+
+func newBuilderConfig(opts []Option) builderConfig {
+	c := builderConfig{
+		waitTime:      DefaultWaitTime,
+		minInterval:   DefaultMinQueryInterval,
+		recoveryGrace: DefaultRecoveryGrace,
+		backoff:       kitresolver.DefaultBackoff,
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+func (c *builderConfig) invalid(format string, args ...any) {
+	if c.err == nil {
+		c.err = fmt.Errorf("consul: "+format, args...)
+	}
+}
+
+// WithConfig makes the resolver start from a copy of cfg instead of
+// api.DefaultConfig(), which reads the standard CONSUL_* environment. A
+// target's authority still overrides the address.
+func WithConfig(cfg *api.Config) Option {
+	return func(c *builderConfig) {
+		if cfg == nil {
+			c.invalid("WithConfig(nil)")
+			return
+		}
+		cp := *cfg
+		c.base = &cp
+	}
+}
+
+// WithToken sets the ACL token, sent only in the X-Consul-Token header. It
+// takes precedence over CONSUL_HTTP_TOKEN.
+func WithToken(token string) Option {
+	return func(c *builderConfig) { c.token = token }
+}
+
+// WithTokenFile names a file holding the ACL token. It takes precedence over
+// CONSUL_HTTP_TOKEN_FILE and is read when a resolver is built.
+func WithTokenFile(path string) Option {
+	return func(c *builderConfig) { c.tokenFile = path }
+}
+
+// WithWaitTime sets how long one blocking query may wait for a change
+// (default DefaultWaitTime; Consul caps it at 10 minutes).
+func WithWaitTime(d time.Duration) Option {
+	return func(c *builderConfig) {
+		if d < time.Second || d > 10*time.Minute {
+			c.invalid("WithWaitTime(%v): want 1s to 10m", d)
+			return
+		}
+		c.waitTime = d
+	}
+}
+
+// WithMinQueryInterval sets the least time between the starts of two queries
+// when the first returned no new data, so an agent that answers at once with
+// the same or a broken index cannot make the resolver spin (default
+// DefaultMinQueryInterval).
+func WithMinQueryInterval(d time.Duration) Option {
+	return func(c *builderConfig) {
+		if d <= 0 {
+			c.invalid("WithMinQueryInterval(%v): want > 0", d)
+			return
+		}
+		c.minInterval = d
+	}
+}
+
+// WithRecoveryGrace sets how long, after the agent was unreachable or came
+// back with its index reset (a restarted agent forgets its services), an empty
+// answer is held back while registrars register again. A non-empty answer is
+// always published at once. 0 publishes empty answers at once (default
+// DefaultRecoveryGrace).
+func WithRecoveryGrace(d time.Duration) Option {
+	return func(c *builderConfig) {
+		if d < 0 {
+			c.invalid("WithRecoveryGrace(%v): want >= 0", d)
+			return
+		}
+		c.recoveryGrace = d
+	}
+}
+
+// WithBackoff sets the delays between retries after a failed query (default
+// kitresolver.DefaultBackoff).
+func WithBackoff(b kitresolver.Backoff) Option {
+	return func(c *builderConfig) {
+		if b.Base <= 0 || b.Max < b.Base || b.Multiplier < 1 || b.Jitter < 0 || b.Jitter >= 1 {
+			c.invalid("WithBackoff(%+v): want 0 < Base <= Max, Multiplier >= 1, 0 <= Jitter < 1", b)
+			return
+		}
+		c.backoff = b
+	}
+}

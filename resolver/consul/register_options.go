@@ -1,0 +1,182 @@
+package consul
+
+import (
+	"fmt"
+	"time"
+
+	kitresolver "github.com/grpckit/grpckit/resolver"
+)
+
+// Defaults of the registrar options.
+const (
+	// DefaultCheckInterval is how often Consul runs the gRPC health check, and
+	// how often the registrar makes sure the agent still knows the service.
+	DefaultCheckInterval = 5 * time.Second
+	// DefaultDeregisterCriticalAfter is how long a service may stay critical
+	// before Consul removes it. Consul does not go below one minute.
+	DefaultDeregisterCriticalAfter = time.Minute
+)
+
+// RegisterOption configures Register.
+type RegisterOption func(*registerConfig)
+
+type registerConfig struct {
+	interval        time.Duration
+	timeout         time.Duration // 0: derived from interval
+	deregisterAfter time.Duration
+	ttl             time.Duration // > 0: TTL check mode
+	healthService   string        // grpc.health.v1 service name to check
+	checkTLS        bool
+	checkServerName string
+	tags            []string
+	warningWeight   uint32
+	backoff         kitresolver.Backoff
+	err             error
+}
+
+func newRegisterConfig(opts []RegisterOption) registerConfig {
+	c := registerConfig{
+		interval:        DefaultCheckInterval,
+		deregisterAfter: DefaultDeregisterCriticalAfter,
+		warningWeight:   1,
+		backoff:         kitresolver.DefaultBackoff,
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+func (c *registerConfig) invalid(format string, args ...any) {
+	if c.err == nil {
+		c.err = fmt.Errorf("consul: "+format, args...)
+	}
+}
+
+// checkTimeout is the timeout of one gRPC check: the option, else the
+// interval capped at 10 s.
+func (c *registerConfig) checkTimeout() time.Duration {
+	if c.timeout > 0 {
+		return c.timeout
+	}
+	return min(c.interval, 10*time.Second)
+}
+
+// retryBackoff is the backoff between registration attempts, capped at the
+// interval so a restarted agent sees the service again within two intervals.
+func (c *registerConfig) retryBackoff() kitresolver.Backoff {
+	b := c.backoff
+	b.Max = min(b.Max, c.period())
+	b.Base = min(b.Base, b.Max)
+	return b
+}
+
+// period is how often the registrar talks to the agent: the check interval,
+// or a third of the TTL in TTL mode.
+func (c *registerConfig) period() time.Duration {
+	if c.ttl > 0 {
+		return c.ttl / 3
+	}
+	return c.interval
+}
+
+// WithCheckInterval sets how often Consul runs the gRPC health check (default
+// DefaultCheckInterval). The registrar checks that the agent still knows the
+// service as often.
+func WithCheckInterval(d time.Duration) RegisterOption {
+	return func(c *registerConfig) {
+		if d < 100*time.Millisecond {
+			c.invalid("WithCheckInterval(%v): want at least 100ms", d)
+			return
+		}
+		c.interval = d
+	}
+}
+
+// WithCheckTimeout sets the timeout of one gRPC health check (default: the
+// interval, at most 10 s).
+func WithCheckTimeout(d time.Duration) RegisterOption {
+	return func(c *registerConfig) {
+		if d <= 0 {
+			c.invalid("WithCheckTimeout(%v): want > 0", d)
+			return
+		}
+		c.timeout = d
+	}
+}
+
+// WithDeregisterCriticalServiceAfter sets how long the service may stay
+// critical before Consul deregisters it (default
+// DefaultDeregisterCriticalAfter). 0 turns the reaping off.
+func WithDeregisterCriticalServiceAfter(d time.Duration) RegisterOption {
+	return func(c *registerConfig) {
+		if d < 0 {
+			c.invalid("WithDeregisterCriticalServiceAfter(%v): want >= 0", d)
+			return
+		}
+		c.deregisterAfter = d
+	}
+}
+
+// WithTTLCheck replaces the gRPC health check by a TTL check: the registrar
+// itself reports the service passing every ttl/3 until Drain or Deregister.
+// Use it when the agent cannot reach the server.
+func WithTTLCheck(ttl time.Duration) RegisterOption {
+	return func(c *registerConfig) {
+		if ttl < 300*time.Millisecond {
+			c.invalid("WithTTLCheck(%v): want at least 300ms", ttl)
+			return
+		}
+		c.ttl = ttl
+	}
+}
+
+// WithHealthService makes the gRPC check ask grpc.health.v1 about the named
+// service instead of the server as a whole ("").
+func WithHealthService(name string) RegisterOption {
+	return func(c *registerConfig) { c.healthService = name }
+}
+
+// WithCheckTLS makes the gRPC check use TLS, verifying the server as
+// serverName ("" for the address's host).
+func WithCheckTLS(serverName string) RegisterOption {
+	return func(c *registerConfig) { c.checkTLS, c.checkServerName = true, serverName }
+}
+
+// WithTags sets the service's tags, which targets can filter on (?tag=).
+func WithTags(tags ...string) RegisterOption {
+	return func(c *registerConfig) {
+		for _, t := range tags {
+			if t == "" {
+				c.invalid("WithTags: empty tag")
+				return
+			}
+		}
+		c.tags = append([]string(nil), tags...)
+	}
+}
+
+// WithWarningWeight sets Weights.Warning, the weight the instance keeps
+// while a check is in warning and the target allows unhealthy instances
+// (default 1; 0 sends it nothing).
+func WithWarningWeight(w uint32) RegisterOption {
+	return func(c *registerConfig) {
+		if w > kitresolver.MaxWeight {
+			c.invalid("WithWarningWeight(%d): above the maximum %d", w, kitresolver.MaxWeight)
+			return
+		}
+		c.warningWeight = w
+	}
+}
+
+// WithRegisterBackoff sets the delays between registration attempts after a
+// failure (default kitresolver.DefaultBackoff, capped at the check interval).
+func WithRegisterBackoff(b kitresolver.Backoff) RegisterOption {
+	return func(c *registerConfig) {
+		if b.Base <= 0 || b.Max < b.Base || b.Multiplier < 1 || b.Jitter < 0 || b.Jitter >= 1 {
+			c.invalid("WithRegisterBackoff(%+v): want 0 < Base <= Max, Multiplier >= 1, 0 <= Jitter < 1", b)
+			return
+		}
+		c.backoff = b
+	}
+}

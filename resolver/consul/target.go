@@ -1,0 +1,150 @@
+package consul
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"google.golang.org/grpc/resolver"
+
+	kitresolver "github.com/grpckit/grpckit/resolver"
+)
+
+// defaultAgentPort is the port of an agent named in the authority without one.
+const defaultAgentPort = "8500"
+
+// errTokenInTarget is returned for a target that carries a token. Targets are
+// logged by gRPC, so a token there would leak; the message says where it goes.
+var errTokenInTarget = errors.New("consul: a target must not carry a token (gRPC logs targets); " +
+	"set CONSUL_HTTP_TOKEN or CONSUL_HTTP_TOKEN_FILE, or use consul.WithToken / consul.WithTokenFile")
+
+// target is a parsed consul://[agent-host:port]/<service>?... target.
+type target struct {
+	agent   string   // host:port of the agent; "" for the configured default
+	service string   // Consul service name
+	tags    []string // every tag must match
+	dc      string   // datacenter; "" for the agent's
+	healthy bool     // only instances whose checks all pass
+	near    string   // sort by round-trip time from this node ("_agent" for the agent's)
+	stale   bool     // allow any server to answer, not only the leader
+}
+
+// parseTarget parses t. Its errors never quote a query value that could be a
+// secret.
+func parseTarget(t resolver.Target) (target, error) {
+	u := t.URL
+	if u.User != nil {
+		return target{}, errors.New("consul: a target must not carry credentials; use CONSUL_HTTP_TOKEN, CONSUL_HTTP_AUTH or options")
+	}
+	tgt := target{healthy: true}
+	var err error
+	if tgt.agent, err = parseAgent(u.Host); err != nil {
+		return target{}, err
+	}
+	if tgt.service, err = parseService(u); err != nil {
+		return target{}, err
+	}
+	if err := tgt.parseQuery(u.RawQuery); err != nil {
+		return target{}, err
+	}
+	return tgt, nil
+}
+
+// parseAgent validates the authority and adds the default port.
+func parseAgent(host string) (string, error) {
+	if host == "" {
+		return "", nil
+	}
+	if _, _, err := net.SplitHostPort(host); err != nil {
+		host = net.JoinHostPort(strings.Trim(host, "[]"), defaultAgentPort)
+	}
+	if err := kitresolver.ValidateAddr(host); err != nil {
+		return "", fmt.Errorf("consul: target agent: %w", err)
+	}
+	return host, nil
+}
+
+func parseService(u url.URL) (string, error) {
+	svc := strings.TrimPrefix(u.Path, "/")
+	if svc == "" {
+		svc = strings.TrimPrefix(u.Opaque, "/")
+	}
+	if err := kitresolver.ValidateServiceName(svc); err != nil {
+		return "", fmt.Errorf("consul: target service: %w", err)
+	}
+	return svc, nil
+}
+
+// knownParams lists the query parameters a target may carry.
+var knownParams = []string{"dc", "healthy", "near", "stale", "tag"}
+
+func (tgt *target) parseQuery(raw string) error {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		// The parser's error can quote a piece of the query, which could be a
+		// secret; say what is wrong without it.
+		return errors.New("consul: target query is malformed")
+	}
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if err := tgt.setParam(k, q[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (tgt *target) setParam(key string, vals []string) error {
+	if strings.Contains(strings.ToLower(key), "token") {
+		return errTokenInTarget
+	}
+	if !slices.Contains(knownParams, key) {
+		return fmt.Errorf("consul: unknown target parameter %q (known: %s)", key, strings.Join(knownParams, ", "))
+	}
+	if key == "tag" {
+		return tgt.setTags(vals)
+	}
+	if len(vals) != 1 {
+		return fmt.Errorf("consul: target parameter %q given %d times, want once", key, len(vals))
+	}
+	return tgt.setSingle(key, vals[0])
+}
+
+func (tgt *target) setTags(vals []string) error {
+	for _, v := range vals {
+		if v == "" {
+			return errors.New("consul: target parameter \"tag\" is empty")
+		}
+	}
+	tgt.tags = vals
+	return nil
+}
+
+func (tgt *target) setSingle(key, val string) error {
+	var err error
+	switch key {
+	case "dc":
+		tgt.dc = val
+	case "near":
+		tgt.near = val
+	case "healthy":
+		tgt.healthy, err = strconv.ParseBool(val)
+	case "stale":
+		tgt.stale, err = strconv.ParseBool(val)
+	}
+	if err != nil {
+		return fmt.Errorf("consul: target parameter %q = %q is not a boolean", key, val)
+	}
+	if val == "" {
+		return fmt.Errorf("consul: target parameter %q is empty", key)
+	}
+	return nil
+}

@@ -1,0 +1,209 @@
+package consul
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"google.golang.org/grpc/resolver"
+
+	kitresolver "github.com/grpckit/grpckit/resolver"
+)
+
+// watcher is the resolver of one channel: a goroutine that runs blocking
+// health queries for the target's service and publishes what they return.
+//
+// Every field below done is owned by the run goroutine.
+type watcher struct {
+	cli    *agentClient
+	pub    *kitresolver.Publisher
+	tgt    target
+	cfg    *builderConfig
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	index      uint64                 // X-Consul-Index to wait on; 0 for a fresh read
+	last       []kitresolver.Instance // last published set
+	skipped    skipped                // bad entries already logged
+	attempt    int                    // consecutive failures
+	recovering bool                   // a failure or index reset preceded this answer
+	holdUntil  time.Time              // an empty answer is held back until then
+	notBefore  time.Time              // the next query starts no earlier
+	republish  bool                   // publish even an unchanged set
+}
+
+func newWatcher(cc resolver.ClientConn, cli *agentClient, tgt target, cfg *builderConfig) *watcher {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &watcher{
+		cli: cli, pub: kitresolver.NewPublisher(cc), tgt: tgt, cfg: cfg,
+		ctx: ctx, cancel: cancel, done: make(chan struct{}),
+	}
+}
+
+// ResolveNow does nothing: blocking queries already deliver every change as
+// it happens, and a failed query is retried on its own backoff.
+func (w *watcher) ResolveNow(resolver.ResolveNowOptions) {}
+
+// Close stops the watcher and waits for its goroutine to exit.
+func (w *watcher) Close() {
+	w.cancel()
+	<-w.done
+	w.cli.close()
+}
+
+func (w *watcher) run() {
+	defer close(w.done)
+	for w.sleepUntil(w.notBefore) {
+		start := time.Now()
+		entries, meta, err := w.query(start)
+		if w.ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			w.fail(queryError(w.cli.redact, w.tgt.service, err))
+			continue
+		}
+		w.handle(start, entries, meta.LastIndex)
+	}
+}
+
+// query runs one health query, blocking on w.index when it is set.
+func (w *watcher) query(now time.Time) ([]*api.ServiceEntry, *api.QueryMeta, error) {
+	wait := w.waitTime(now)
+	timeout := nonBlockingTimeout
+	if w.index > 0 {
+		// Consul adds up to wait/16 of jitter to a blocking query.
+		timeout += wait + wait/16
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, timeout)
+	defer cancel()
+	q := &api.QueryOptions{
+		Datacenter: w.tgt.dc,
+		AllowStale: w.tgt.stale,
+		Near:       w.tgt.near,
+		WaitIndex:  w.index,
+		WaitTime:   wait,
+	}
+	return w.cli.api.Health().ServiceMultipleTags(w.tgt.service, w.tgt.tags, w.tgt.healthy, q.WithContext(ctx))
+}
+
+// waitTime is the configured wait, shortened so that a query returns when a
+// held-back empty answer is due.
+func (w *watcher) waitTime(now time.Time) time.Duration {
+	wait := w.cfg.waitTime
+	if d := w.holdUntil.Sub(now); d > 0 && d < wait {
+		wait = d + time.Millisecond
+	}
+	return wait
+}
+
+// fail handles a failed query: report it if nothing was ever published (the
+// last good set stays otherwise), back off, and read afresh next time, since
+// the agent may have restarted with lower indexes.
+func (w *watcher) fail(err error) {
+	if !w.pub.Fail(err) {
+		vlogf("grpckit/consul: %s: %v", w.tgt.service, err)
+	}
+	w.index = 0
+	w.recovering = true
+	w.notBefore = time.Now().Add(w.cfg.backoff.Delay(w.attempt))
+	w.attempt++
+}
+
+// handle applies Consul's index rules to a successful answer and publishes
+// it if it changed.
+func (w *watcher) handle(start time.Time, entries []*api.ServiceEntry, got uint64) {
+	idx, advanced := nextIndex(w.index, got)
+	if w.index > 0 && got < w.index {
+		w.recovering = true // the agent lost its state or its raft log
+	}
+	w.index = idx
+	insts, bad := instancesFrom(entries, w.tgt.healthy)
+	w.logSkipped(bad)
+	if w.recovering {
+		w.recovering = false
+		w.holdUntil = start.Add(w.cfg.recoveryGrace)
+	}
+	published := w.publish(insts)
+	if !advanced || !published {
+		// Nothing new: make sure an agent that answers at once cannot make
+		// the loop spin.
+		w.notBefore = start.Add(w.cfg.minInterval)
+	}
+}
+
+// publish sends insts to the channel if they differ from the last set, and
+// reports whether it did. An empty set replacing a non-empty one is held back
+// while recovering; an UpdateState error is retried after a backoff.
+func (w *watcher) publish(insts []kitresolver.Instance) bool {
+	if w.pub.Published() && !w.republish && equalInstances(insts, w.last) {
+		return false
+	}
+	if len(insts) == 0 && len(w.last) > 0 && time.Now().Before(w.holdUntil) {
+		vlogf("grpckit/consul: %s: no instances right after recovery; keeping the last set until %v", w.tgt.service, w.holdUntil.Format(time.RFC3339))
+		return false
+	}
+	if err := w.pub.Publish(insts); err != nil {
+		vlogf("grpckit/consul: %s: channel rejected %d instances: %v", w.tgt.service, len(insts), err)
+		w.republish = true
+		w.index = 0
+		w.notBefore = time.Now().Add(w.cfg.backoff.Delay(w.attempt))
+		w.attempt++
+		return true
+	}
+	vlogf("grpckit/consul: %s: published %d instances", w.tgt.service, len(insts))
+	w.last, w.republish, w.attempt = insts, false, 0
+	return true
+}
+
+// logSkipped logs entries newly found bad; an entry stays quiet while it
+// remains bad.
+func (w *watcher) logSkipped(bad skipped) {
+	for id, reason := range bad {
+		if w.skipped[id] != reason {
+			logger.Warningf("grpckit/consul: %s: skipping service instance %q: %s", w.tgt.service, id, reason)
+		}
+	}
+	w.skipped = bad
+}
+
+// sleepUntil waits until t or until the watcher is closed, and reports
+// whether the watcher is still open.
+func (w *watcher) sleepUntil(t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return w.ctx.Err() == nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-w.ctx.Done():
+		return false
+	}
+}
+
+// nextIndex applies Consul's rules for the index of the next blocking query
+// after an answer with index got to a query that waited on prev: an index
+// that went backwards resets to 0 (a fresh read), and 0 is treated as 1 so
+// the next query still blocks. advanced reports whether the answer moved the
+// index forward, that is whether it may carry new data.
+func nextIndex(prev, got uint64) (next uint64, advanced bool) {
+	switch {
+	case got < prev:
+		return 0, false
+	case got == 0:
+		return 1, prev == 0
+	default:
+		return got, got > prev
+	}
+}
+
+// vlogf logs a chatty line, shown at verbosity 2 and above.
+func vlogf(format string, args ...any) {
+	if logger.V(2) {
+		logger.Infof(format, args...)
+	}
+}
