@@ -178,17 +178,17 @@ func TestStateSteps(t *testing.T) {
 		}
 		steps := []step{
 			{result: nil, wantCall: true, wantState: StateClosed},
-			{result: errUnavailable, wantCode: codes.Unavailable, wantCall: true, wantState: StateClosed},   // 1/2 failed
-			{result: errNotFound, wantCode: codes.NotFound, wantCall: true, wantState: StateClosed},         // an answer: 1/3
-			{result: errUnavailable, wantCode: codes.Unavailable, wantCall: true, wantState: StateClosed},   // 2/4 = 50 %
-			{result: errUnavailable, wantCode: codes.Unavailable, wantCall: true, wantState: StateOpen},     // 3/5 = 60 %: trip
-			{result: nil, wantCode: codes.Unavailable, wantCall: false, wantState: StateOpen},               // fail fast
-			{sleep: 30 * time.Second, result: nil, wantCode: codes.Unavailable, wantState: StateOpen},       // timeout not yet past
-			{sleep: time.Millisecond, result: nil, wantCall: true, wantState: StateHalfOpen},                // probe 1
-			{result: nil, wantCall: true, wantState: StateHalfOpen},                                         // probe 2
-			{result: nil, wantCall: true, wantState: StateClosed},                                           // probe 3 closes
-			{result: errUnavailable, wantCode: codes.Unavailable, wantCall: true, wantState: StateClosed},   // fresh counts
-			{result: errUnavailable, wantCode: codes.Unavailable, wantCall: true, wantState: StateClosed},   // 2 finished: too few
+			{result: errUnavailable, wantCode: codes.Unavailable, wantCall: true, wantState: StateClosed},                                           // 1/2 failed
+			{result: errNotFound, wantCode: codes.NotFound, wantCall: true, wantState: StateClosed},                                                 // an answer: 1/3
+			{result: errUnavailable, wantCode: codes.Unavailable, wantCall: true, wantState: StateClosed},                                           // 2/4 = 50 %
+			{result: errUnavailable, wantCode: codes.Unavailable, wantCall: true, wantState: StateOpen},                                             // 3/5 = 60 %: trip
+			{result: nil, wantCode: codes.Unavailable, wantCall: false, wantState: StateOpen},                                                       // fail fast
+			{sleep: 30 * time.Second, result: nil, wantCode: codes.Unavailable, wantState: StateOpen},                                               // timeout not yet past
+			{sleep: time.Millisecond, result: nil, wantCall: true, wantState: StateHalfOpen},                                                        // probe 1
+			{result: nil, wantCall: true, wantState: StateHalfOpen},                                                                                 // probe 2
+			{result: nil, wantCall: true, wantState: StateClosed},                                                                                   // probe 3 closes
+			{result: errUnavailable, wantCode: codes.Unavailable, wantCall: true, wantState: StateClosed},                                           // fresh counts
+			{result: errUnavailable, wantCode: codes.Unavailable, wantCall: true, wantState: StateClosed},                                           // 2 finished: too few
 			{sleep: 10*time.Second + time.Millisecond, result: errUnavailable, wantCode: codes.Unavailable, wantCall: true, wantState: StateClosed}, // window cleared
 			{result: errUnavailable, wantCode: codes.Unavailable, wantCall: true, wantState: StateClosed},
 			{result: errUnavailable, wantCode: codes.Unavailable, wantCall: true, wantState: StateOpen},
