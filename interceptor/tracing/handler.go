@@ -5,7 +5,6 @@ import (
 	"net"
 	"reflect"
 	"strconv"
-	"strings"
 	"sync/atomic"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
@@ -29,6 +28,8 @@ type handler struct {
 	fixed   *tracerEntry // from WithTracerProvider; nil means the global one
 	global  atomic.Pointer[tracerEntry]
 	metrics bool
+	starts  startOptions
+	peers   peerCache
 }
 
 // tracerEntry is a provider and the tracer it gave the handler.
@@ -54,7 +55,7 @@ func newOtelHandler(kind trace.SpanKind, cfg *config) stats.Handler {
 		mp = metricnoop.NewMeterProvider()
 	}
 	opts := []otelgrpc.Option{
-		otelgrpc.WithTracerProvider(handoverProvider{}),
+		otelgrpc.WithTracerProvider(handoverProvider{apply: !otelgrpcDefaultAttributes()}),
 		otelgrpc.WithMeterProvider(mp),
 		otelgrpc.WithMessageEvents(cfg.events...),
 	}
@@ -109,8 +110,7 @@ func (h *handler) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Co
 		}
 		return ctx
 	}
-	ctx = context.WithValue(ctx, stateKey{}, &rpcState{span: span})
-	return h.otel.TagRPC(ctx, info)
+	return h.otel.TagRPC(withSpan(ctx, span), info)
 }
 
 // start starts the RPC's span, or returns a nil span when none is wanted.
@@ -123,25 +123,17 @@ func (h *handler) start(ctx context.Context, info *stats.RPCTagInfo) (context.Co
 		return ctx, nil
 	}
 	name := spanName(info.FullMethodName)
-	return e.tracer.Start(ctx, name,
-		trace.WithSpanKind(h.kind),
-		trace.WithAttributes(semconv.RPCMethod(name), semconv.RPCSystemNameGRPC))
-}
-
-// spanName is the span name otelgrpc uses: the full method without its
-// leading slash.
-func spanName(fullMethod string) string {
-	return strings.TrimPrefix(fullMethod, "/")
+	return e.tracer.Start(ctx, name, h.starts.get(h.kind, name)...)
 }
 
 // HandleRPC implements stats.Handler.
 func (h *handler) HandleRPC(ctx context.Context, rs stats.RPCStats) {
-	st := stateFrom(ctx)
-	if st == nil {
+	span := spanFrom(ctx)
+	if span == nil {
 		return
 	}
-	if st.span.IsRecording() {
-		annotate(st.span, rs)
+	if span.IsRecording() {
+		h.annotate(span, rs)
 	}
 	h.otel.HandleRPC(ctx, rs)
 }
@@ -149,17 +141,46 @@ func (h *handler) HandleRPC(ctx context.Context, rs stats.RPCStats) {
 // annotate puts the peer's address on the span: on the client the backend
 // the balancer picked, known once the headers go out, so it is there also
 // when the RPC then fails; on the server the caller's address.
-func annotate(span trace.Span, rs stats.RPCStats) {
+func (h *handler) annotate(span trace.Span, rs stats.RPCStats) {
 	switch rs := rs.(type) {
 	case *stats.OutHeader:
 		if rs.Client && rs.RemoteAddr != nil {
-			span.SetAttributes(peerAttrs(rs.RemoteAddr)...)
+			span.SetAttributes(h.peers.get(rs.RemoteAddr)...)
 		}
 	case *stats.InHeader:
 		if !rs.Client && rs.RemoteAddr != nil {
-			span.SetAttributes(peerAttrs(rs.RemoteAddr)...)
+			span.SetAttributes(h.peers.get(rs.RemoteAddr)...)
 		}
 	}
+}
+
+// peerCache keeps the attributes of the last peer addresses seen. gRPC
+// passes the same net.Addr for every RPC on a connection, so the string
+// formatting is done once per connection.
+type peerCache struct {
+	last atomic.Pointer[peerEntry]
+}
+
+type peerEntry struct {
+	addr  net.Addr
+	attrs []attribute.KeyValue
+}
+
+func (c *peerCache) get(addr net.Addr) []attribute.KeyValue {
+	if e := c.last.Load(); e != nil && sameAddr(e.addr, addr) {
+		return e.attrs
+	}
+	e := &peerEntry{addr: addr, attrs: peerAttrs(addr)}
+	c.last.Store(e)
+	return e.attrs
+}
+
+// sameAddr compares addresses by identity, and only pointers: other net.Addr
+// types may not be comparable.
+func sameAddr(a, b net.Addr) bool {
+	pa, ok := a.(*net.TCPAddr)
+	pb, ok2 := b.(*net.TCPAddr)
+	return ok && ok2 && pa == pb
 }
 
 // peerAttrs returns network.peer.address and, when it has one, .port of addr.

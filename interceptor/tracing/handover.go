@@ -2,52 +2,74 @@ package tracing
 
 import (
 	"context"
+	"os"
+	"strings"
 
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/embedded"
 	"go.opentelemetry.io/otel/trace/noop"
 )
 
-// rpcState marks an RPC that otelgrpc handles, and carries the span the
-// wrapper started for it before deciding to call otelgrpc.
-type rpcState struct {
-	span trace.Span
+// spanKey marks an RPC that otelgrpc handles; its value is the span the
+// wrapper started for the RPC before deciding to call otelgrpc.
+type spanKey struct{}
+
+func withSpan(ctx context.Context, span trace.Span) context.Context {
+	return context.WithValue(ctx, spanKey{}, span)
 }
 
-type stateKey struct{}
-
-func stateFrom(ctx context.Context) *rpcState {
-	st, _ := ctx.Value(stateKey{}).(*rpcState)
-	return st
+func spanFrom(ctx context.Context) trace.Span {
+	span, _ := ctx.Value(spanKey{}).(trace.Span)
+	return span
 }
 
 // handoverProvider is the TracerProvider given to otelgrpc. Its tracer does
 // not start spans: it hands otelgrpc the span the wrapper already started
-// (and sampled) for the RPC, with otelgrpc's name, attributes and links.
-type handoverProvider struct{ embedded.TracerProvider }
-
-func (handoverProvider) Tracer(string, ...trace.TracerOption) trace.Tracer {
-	return handoverTracer{}
+// (and sampled) for the RPC. When otelgrpc may use other attributes than the
+// wrapper started the span with (an OTEL_SEMCONV_STABILITY_OPT_IN mode), it
+// also applies otelgrpc's name, attributes and links to the span.
+type handoverProvider struct {
+	embedded.TracerProvider
+	apply bool
 }
 
-type handoverTracer struct{ embedded.Tracer }
+func (p handoverProvider) Tracer(string, ...trace.TracerOption) trace.Tracer {
+	return handoverTracer{apply: p.apply}
+}
+
+type handoverTracer struct {
+	embedded.Tracer
+	apply bool
+}
 
 var orphan = noop.Span{}
 
-func (handoverTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
-	st := stateFrom(ctx)
-	if st == nil {
+func (t handoverTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	span := spanFrom(ctx)
+	if span == nil {
 		// Not reached: otelgrpc only sees RPCs the wrapper started a span
 		// for. Leave the context alone rather than end someone's span.
 		return ctx, orphan
 	}
-	if st.span.IsRecording() {
+	if t.apply && span.IsRecording() {
 		cfg := trace.NewSpanStartConfig(opts...)
-		st.span.SetName(name)
-		st.span.SetAttributes(cfg.Attributes()...)
+		span.SetName(name)
+		span.SetAttributes(cfg.Attributes()...)
 		for _, l := range cfg.Links() {
-			st.span.AddLink(l)
+			span.AddLink(l)
 		}
 	}
-	return trace.ContextWithSpan(ctx, st.span), st.span
+	return trace.ContextWithSpan(ctx, span), span
+}
+
+// otelgrpcDefaultAttributes reports whether otelgrpc gives spans the
+// attributes start.go starts them with: in its default semantic convention
+// mode, which OTEL_SEMCONV_STABILITY_OPT_IN=rpc/old or rpc/dup change.
+func otelgrpcDefaultAttributes() bool {
+	for p := range strings.SplitSeq(os.Getenv("OTEL_SEMCONV_STABILITY_OPT_IN"), ",") {
+		if p = strings.TrimSpace(p); p == "rpc/old" || p == "rpc/dup" {
+			return false
+		}
+	}
+	return true
 }

@@ -56,7 +56,7 @@ func chain(t *testing.T, spans []sdktrace.ReadOnlySpan, parent trace.SpanContext
 func attr(s sdktrace.ReadOnlySpan, key attribute.Key) string {
 	for _, kv := range s.Attributes() {
 		if kv.Key == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""

@@ -1,0 +1,98 @@
+package tracing_test
+
+import (
+	"context"
+	"testing"
+
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/grpckit/grpckit/interceptor/tracing"
+	"github.com/grpckit/grpckit/internal/greeter"
+	greeterv1 "github.com/grpckit/grpckit/proto/greeter/v1"
+	kitresolver "github.com/grpckit/grpckit/resolver"
+)
+
+// discard is a span processor that drops finished spans, so the benchmarks
+// measure recording, not exporting.
+type discard struct{}
+
+func (discard) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (discard) OnEnd(sdktrace.ReadOnlySpan)                     {}
+func (discard) Shutdown(context.Context) error                  { return nil }
+func (discard) ForceFlush(context.Context) error                { return nil }
+
+func sdkProvider(b *testing.B, s sdktrace.Sampler) trace.TracerProvider {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(s), sdktrace.WithSpanProcessor(discard{}))
+	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	return tp
+}
+
+// otelgrpcOnly is the anchor: otelgrpc's handlers alone, with the same
+// provider and propagators, metrics off as in tracing's default.
+func otelgrpcOnly(tp trace.TracerProvider) ([]grpc.ServerOption, []grpc.DialOption) {
+	opts := []otelgrpc.Option{otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(w3c),
+		otelgrpc.WithMeterProvider(metricnoop.NewMeterProvider())}
+	return []grpc.ServerOption{grpc.StatsHandler(otelgrpc.NewServerHandler(opts...))},
+		[]grpc.DialOption{grpc.WithStatsHandler(otelgrpc.NewClientHandler(opts...))}
+}
+
+func withTracing(tp trace.TracerProvider) ([]grpc.ServerOption, []grpc.DialOption) {
+	opts := []tracing.Option{tracing.WithTracerProvider(tp), tracing.WithPropagators(w3c)}
+	return []grpc.ServerOption{tracing.ServerOption(opts...)}, []grpc.DialOption{tracing.DialOption(opts...)}
+}
+
+// BenchmarkUnaryRPC measures a unary greeter RPC over loopback, server and
+// client both instrumented: bare grpc-go, otelgrpc's handlers alone, and
+// this package's, for a sampling SDK tracer, a never-sampling one (the
+// server then sees an unsampled remote parent) and a no-op provider.
+func BenchmarkUnaryRPC(b *testing.B) {
+	b.Run("bare", func(b *testing.B) { benchRPC(b, nil, nil) })
+	providers := []struct {
+		name string
+		tp   func(*testing.B) trace.TracerProvider
+	}{
+		{"sampled", func(b *testing.B) trace.TracerProvider { return sdkProvider(b, sdktrace.AlwaysSample()) }},
+		{"unsampled", func(b *testing.B) trace.TracerProvider { return sdkProvider(b, sdktrace.NeverSample()) }},
+		{"noop", func(*testing.B) trace.TracerProvider { return noop.NewTracerProvider() }},
+	}
+	for _, p := range providers {
+		b.Run("otelgrpc/"+p.name, func(b *testing.B) {
+			srv, dial := otelgrpcOnly(p.tp(b))
+			benchRPC(b, srv, dial)
+		})
+		b.Run("tracing/"+p.name, func(b *testing.B) {
+			srv, dial := withTracing(p.tp(b))
+			benchRPC(b, srv, dial)
+		})
+	}
+}
+
+func benchRPC(b *testing.B, srv []grpc.ServerOption, dial []grpc.DialOption) {
+	s := greeter.Start(b, kitresolver.Instance{ID: "bench"}, srv...)
+	cc, err := grpc.NewClient(s.Addr, append(dial, grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cc.Close() })
+	client := greeterv1.NewGreeterClient(cc)
+	req := &greeterv1.SayHelloRequest{Name: "bench"}
+	if _, err := client.SayHello(context.Background(), req); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := client.SayHello(context.Background(), req); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
