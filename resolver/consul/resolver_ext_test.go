@@ -108,7 +108,9 @@ func TestInstanceAttributes(t *testing.T) {
 			t.Fatal(err)
 		}
 		want.Weight = weight
-		s := waitState(t, all, func(s resolver.State) bool { return len(s.Endpoints) == 1 && kitresolver.WeightOf(s.Endpoints[0]) == weight })
+		s := waitState(t, all, func(s resolver.State) bool {
+			return len(s.Endpoints) == 1 && kitresolver.WeightOf(s.Endpoints[0]) == weight
+		})
 		if diff := cmp.Diff([]kitresolver.Instance{want}, instances(s)); diff != "" {
 			t.Fatalf("%s: instances mismatch (-want +got):\n%s", status, diff)
 		}
