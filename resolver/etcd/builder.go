@@ -1,0 +1,79 @@
+package etcd
+
+import (
+	"errors"
+	"fmt"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/grpclog"
+	"google.golang.org/grpc/resolver"
+
+	kitresolver "github.com/grpckit/grpckit/resolver"
+)
+
+// Scheme is the target scheme the builder serves: etcd:///<service>.
+const Scheme = "etcd"
+
+var logger = grpclog.Component("grpckit-etcd")
+
+// builder builds etcd resolvers that share one client and configuration.
+type builder struct {
+	cli *clientv3.Client
+	cfg config
+	err error // configuration error, reported by every Build
+}
+
+// NewBuilder returns a resolver.Builder for targets etcd:///<service>, reading
+// the instances under <prefix><service>/ through cli. Pass it to
+// grpc.NewClient with grpc.WithResolvers. The caller owns cli and closes it
+// after every channel using the builder is closed.
+//
+// NewBuilder cannot fail; a configuration error (a nil client, an invalid
+// backoff) is reported through every channel that uses the builder.
+func NewBuilder(cli *clientv3.Client, opts ...Option) resolver.Builder {
+	cfg := newConfig(opts)
+	err := cfg.validate()
+	if cli == nil {
+		err = errors.New("etcd: NewBuilder was given a nil client")
+	}
+	return &builder{cli: cli, cfg: cfg, err: err}
+}
+
+// Scheme returns "etcd".
+func (b *builder) Scheme() string { return Scheme }
+
+// Build starts watching the target's service and returns at once. A target
+// or configuration error is reported through cc, never returned, so the
+// channel's RPCs fail with it instead of the channel failing to start.
+func (b *builder) Build(target resolver.Target, cc resolver.ClientConn, _ resolver.BuildOptions) (resolver.Resolver, error) {
+	service, err := parseTarget(target)
+	if err = errors.Join(b.err, err); err != nil {
+		cc.ReportError(err)
+		return nopResolver{}, nil
+	}
+	w := newWatcher(b.cli, b.cfg, service, cc)
+	w.start()
+	return w, nil
+}
+
+// parseTarget returns the service name of etcd:///<service>.
+func parseTarget(t resolver.Target) (string, error) {
+	u := t.URL
+	if u.Host != "" {
+		return "", fmt.Errorf("etcd: target %q names host %q: write etcd:///<service>, the builder's client picks the etcd endpoints", t.String(), u.Host)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("etcd: target %q has a query or fragment: write etcd:///<service>", t.String())
+	}
+	service := t.Endpoint()
+	if err := kitresolver.ValidateServiceName(service); err != nil {
+		return "", fmt.Errorf("etcd: target %q: %w", t.String(), err)
+	}
+	return service, nil
+}
+
+// nopResolver is returned for targets that cannot be served.
+type nopResolver struct{}
+
+func (nopResolver) ResolveNow(resolver.ResolveNowOptions) {}
+func (nopResolver) Close()                                {}

@@ -1,0 +1,79 @@
+// Package etcd discovers gRPC servers through etcd: a resolver for targets
+// etcd:///<service> and a registrar that announces a server under a lease.
+//
+// A server registers itself, and a client dials the service by name:
+//
+//	reg, err := etcd.Register(ctx, cli, kitresolver.Instance{Service: "greeter", Addr: "10.0.0.7:50051"})
+//	...
+//	defer reg.Deregister(context.Background())
+//
+//	conn, err := grpc.NewClient("etcd:///greeter",
+//		grpc.WithResolvers(etcd.NewBuilder(cli)),
+//		grpc.WithTransportCredentials(creds))
+//
+// # Registry format
+//
+// An instance lives at <prefix><service>/<instance-id> (prefix "/services/"
+// by default, see WithPrefix; the id defaults to the address) with the value
+//
+//	{"addr":"10.0.0.7:50051","weight":3,"zone":"eu-1a","version":"1.4.2","metadata":{"k":"v"}}
+//
+// The resolver also reads a plain "host:port" value, and the JSON that etcd's
+// client/v3/naming/endpoints Manager writes ({"Op":0,"Addr":...,"Metadata":...};
+// a Metadata object becomes the Instance's Metadata, non-string values as
+// their JSON text, and any other Metadata is dropped). So a service announced
+// with endpoints.Manager under the target "/services/greeter" is served as
+// etcd:///greeter.
+//
+// The reverse works too: etcd's own resolver (client/v3/naming/resolver)
+// reads what Register writes, because Go's encoding/json matches "addr" and
+// "metadata" to its Addr and Metadata fields regardless of case and an
+// absent Op means an addition. Dial etcd:////services/greeter with etcd's
+// builder; it sees the addresses but not the weights or zones.
+//
+// A value that does not decode to a valid Instance (broken JSON, a weight
+// outside 0..kitresolver.MaxWeight, a missing or malformed address, an id
+// with a "/") is skipped with a rate-limited warning naming its key; if the
+// key held a good instance before, that instance stays. Two instances with
+// one address are served once, by the smaller id.
+//
+// # Resolver
+//
+// The resolver reads the service's keys at a linearizable revision, publishes
+// them, and watches from the next revision with WithRequireLeader, so a
+// member cut off from its cluster's leader is abandoned. Each event updates
+// the sorted endpoint list in place of a rebuild. On any watch failure
+// (error, cancellation, compaction, a closed channel) it lists again, after
+// a jittered exponential backoff, and replaces the whole set; meanwhile the
+// channel keeps serving the last good set, and an error is reported to the
+// channel only if no set was ever published. A service with no instances is
+// published as an empty set, so RPCs fail fast with Unavailable; an error never
+// empties the set. Build never blocks, ResolveNow only cuts a retry wait
+// short, and Close stops the watch and waits for it.
+//
+// Each endpoint carries its Instance (kitresolver.InstanceFrom) and grpc-go's
+// weight attribute.
+//
+// # Registrar
+//
+// Register grants a lease (WithTTL, 10 s by default), writes the key and
+// keeps the lease alive from its own goroutine. When the lease is lost (etcd
+// unreachable for longer than the TTL, the lease expired or revoked) or the
+// key is deleted by someone else, it writes the key again, reusing the lease
+// if etcd still has it and granting a new one otherwise, with jittered
+// backoff, until Deregister. WithStateFunc reports lost and restored.
+//
+// # Connecting to etcd
+//
+// TLS and authentication belong to the *clientv3.Client you pass in: set
+// clientv3.Config's TLS (a *tls.Config, e.g. from
+// go.etcd.io/etcd/client/pkg/v3/transport.TLSInfo{CertFile, KeyFile,
+// TrustedCAFile}.ClientConfig()) and Username and Password. This package
+// reads no environment variables; map ETCDCTL_ENDPOINTS, ETCDCTL_CACERT,
+// ETCDCTL_CERT, ETCDCTL_KEY, ETCDCTL_USER and ETCDCTL_PASSWORD onto those
+// fields yourself if you use them. Passwords never reach this package's logs
+// or errors. Also set DialKeepAliveTime and DialKeepAliveTimeout (a few
+// seconds each) so that a black-holed member is detected and the watch moves
+// to another one, and consider a short grpc.ConnectParams backoff in
+// DialOptions so the client reconnects quickly after an outage.
+package etcd

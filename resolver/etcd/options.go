@@ -1,0 +1,156 @@
+package etcd
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	kitresolver "github.com/grpckit/grpckit/resolver"
+)
+
+// DefaultPrefix is the key prefix under which services are registered:
+// an instance lives at <prefix><service>/<instance-id>.
+const DefaultPrefix = "/services/"
+
+// DefaultTTL is the lease TTL of a registration.
+const DefaultTTL = 10 * time.Second
+
+// DefaultRequestTimeout bounds each etcd request (Get, Grant, Put) that the
+// resolver and the registrar make, so that a black-holed registry turns into
+// an error and a retry instead of a hang.
+const DefaultRequestTimeout = 5 * time.Second
+
+// Option configures NewBuilder.
+type Option interface{ applyBuilder(*config) }
+
+// RegisterOption configures Register.
+type RegisterOption interface{ applyRegister(*registerConfig) }
+
+// CommonOption configures both NewBuilder and Register, so that a resolver and
+// a registrar can share one option list.
+type CommonOption interface {
+	Option
+	RegisterOption
+}
+
+// config is what both sides share.
+type config struct {
+	prefix         string
+	backoff        kitresolver.Backoff
+	backoffSet     bool
+	requestTimeout time.Duration
+}
+
+// registerConfig is the registrar's configuration.
+type registerConfig struct {
+	config
+	ttl     time.Duration
+	onState func(RegistrationState, error)
+}
+
+type commonOption func(*config)
+
+func (o commonOption) applyBuilder(c *config)           { o(c) }
+func (o commonOption) applyRegister(c *registerConfig) { o(&c.config) }
+
+type registerOption func(*registerConfig)
+
+func (o registerOption) applyRegister(c *registerConfig) { o(c) }
+
+// WithPrefix sets the key prefix (default DefaultPrefix). A prefix that does
+// not end in "/" gets one, so "/svc" and "/svc/" both give keys
+// /svc/<service>/<id>. The empty prefix gives keys <service>/<id>, the layout
+// of etcd's naming/endpoints with the service as its target.
+func WithPrefix(prefix string) CommonOption {
+	return commonOption(func(c *config) { c.prefix = normalizePrefix(prefix) })
+}
+
+// WithBackoff sets the delays between retries after registry errors (default
+// kitresolver.DefaultBackoff for the resolver; for the registrar the same with
+// Max capped at a third of the TTL, so that a lost lease is restored well
+// within one TTL of the registry coming back).
+func WithBackoff(b kitresolver.Backoff) CommonOption {
+	return commonOption(func(c *config) { c.backoff, c.backoffSet = b, true })
+}
+
+// WithRequestTimeout bounds every etcd request (default DefaultRequestTimeout).
+func WithRequestTimeout(d time.Duration) CommonOption {
+	return commonOption(func(c *config) { c.requestTimeout = d })
+}
+
+// WithTTL sets the lease TTL of a registration (default DefaultTTL). etcd
+// counts in whole seconds: the TTL is rounded up to one, and must be at least
+// one second. The instance disappears at most about one TTL after its process
+// dies without calling Deregister.
+func WithTTL(ttl time.Duration) RegisterOption {
+	return registerOption(func(c *registerConfig) { c.ttl = ttl })
+}
+
+// WithStateFunc sets a function called when the registration is lost (the
+// lease expired or the key was deleted; err says why) and when it is restored
+// (err is nil). It runs on the registrar's goroutine: it must not block for
+// long, and must not call Deregister.
+func WithStateFunc(fn func(state RegistrationState, err error)) RegisterOption {
+	return registerOption(func(c *registerConfig) { c.onState = fn })
+}
+
+func normalizePrefix(p string) string {
+	if p != "" && !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	return p
+}
+
+func newConfig(opts []Option) config {
+	c := defaultConfig()
+	for _, o := range opts {
+		o.applyBuilder(&c)
+	}
+	return c
+}
+
+func defaultConfig() config {
+	return config{prefix: DefaultPrefix, backoff: kitresolver.DefaultBackoff, requestTimeout: DefaultRequestTimeout}
+}
+
+func newRegisterConfig(opts []RegisterOption) (registerConfig, error) {
+	c := registerConfig{config: defaultConfig(), ttl: DefaultTTL}
+	for _, o := range opts {
+		o.applyRegister(&c)
+	}
+	if c.ttl < time.Second {
+		return c, fmt.Errorf("etcd: TTL %v is below etcd's minimum of 1s", c.ttl)
+	}
+	if !c.backoffSet {
+		c.backoff.Max = min(c.backoff.Max, c.ttl/3)
+	}
+	return c, c.validate()
+}
+
+// validate reports a configuration that cannot work.
+func (c config) validate() error {
+	b := c.backoff
+	switch {
+	case b.Base <= 0 || b.Max < b.Base:
+		return fmt.Errorf("etcd: backoff base %v and max %v: want 0 < base <= max", b.Base, b.Max)
+	case b.Multiplier < 1:
+		return fmt.Errorf("etcd: backoff multiplier %v is below 1", b.Multiplier)
+	case b.Jitter < 0 || b.Jitter >= 1:
+		return fmt.Errorf("etcd: backoff jitter %v is outside [0, 1)", b.Jitter)
+	case c.requestTimeout <= 0:
+		return errors.New("etcd: request timeout must be positive")
+	}
+	return nil
+}
+
+// ttlSeconds returns the lease TTL in whole seconds, rounded up.
+func (c registerConfig) ttlSeconds() int64 {
+	return int64((c.ttl + time.Second - 1) / time.Second)
+}
+
+// serviceKey returns the key prefix of a service's instances, with the
+// trailing "/" that keeps "greeter" from matching "greeter2".
+func (c config) serviceKey(service string) string {
+	return c.prefix + service + "/"
+}

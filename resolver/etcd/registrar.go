@@ -1,0 +1,355 @@
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	kitresolver "github.com/grpckit/grpckit/resolver"
+)
+
+// RegistrationState is what a WithStateFunc callback is told.
+type RegistrationState int
+
+const (
+	// StateLost means the key or its lease is gone; the registrar is writing
+	// it again.
+	StateLost RegistrationState = iota + 1
+	// StateRestored means the key is written again under a live lease.
+	StateRestored
+)
+
+// String returns "lost" or "restored".
+func (s RegistrationState) String() string {
+	switch s {
+	case StateLost:
+		return "lost"
+	case StateRestored:
+		return "restored"
+	}
+	return fmt.Sprintf("RegistrationState(%d)", int(s))
+}
+
+var (
+	// errLeaseLost is reported when etcd stops keeping the lease alive.
+	errLeaseLost = errors.New("etcd: lease lost")
+	// errKeyDeleted is reported when someone else deletes the key.
+	errKeyDeleted = errors.New("etcd: key deleted")
+)
+
+// Registration is an Instance registered in etcd under a lease that a
+// goroutine keeps alive, writing the key again whenever it is lost, until
+// Deregister. Its methods are safe for concurrent use.
+type Registration struct {
+	cli   *clientv3.Client
+	cfg   registerConfig
+	inst  kitresolver.Instance
+	key   string
+	value string
+
+	ctx    context.Context // canceled by Deregister
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the goroutine exits
+
+	mu      sync.Mutex
+	lease   clientv3.LeaseID
+	rev     int64 // revision of the last write of the key
+	removed bool  // Deregister deleted the key and revoked the lease
+}
+
+// Register validates inst, grants a lease, writes inst under
+// <prefix><service>/<id> and returns once the key is written; a goroutine
+// then keeps the lease alive and restores the key whenever it is lost. The
+// instance ID defaults to its address. ctx bounds the first write only.
+//
+// TLS and authentication are the client's: build cli with clientv3.Config's
+// TLS, Username and Password fields.
+func Register(ctx context.Context, cli *clientv3.Client, inst kitresolver.Instance, opts ...RegisterOption) (*Registration, error) {
+	r, err := newRegistration(cli, inst, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.write(ctx, 0); err != nil {
+		r.cancel()
+		return nil, fmt.Errorf("etcd: registering %s: %w", inst, err)
+	}
+	go r.run()
+	return r, nil
+}
+
+func newRegistration(cli *clientv3.Client, inst kitresolver.Instance, opts []RegisterOption) (*Registration, error) {
+	if cli == nil {
+		return nil, errors.New("etcd: Register was given a nil client")
+	}
+	cfg, err := newRegisterConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if inst.ID == "" {
+		inst.ID = inst.Addr
+	}
+	if err := inst.Validate(); err != nil {
+		return nil, fmt.Errorf("etcd: %w", err)
+	}
+	value, err := encodeValue(inst)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Registration{
+		cli: cli, cfg: cfg, inst: inst, key: cfg.serviceKey(inst.Service) + inst.ID, value: string(value),
+		ctx: ctx, cancel: cancel, done: make(chan struct{}),
+	}, nil
+}
+
+// Key returns the etcd key of the registration.
+func (r *Registration) Key() string { return r.key }
+
+// Instance returns the registered instance, its ID filled in.
+func (r *Registration) Instance() kitresolver.Instance { return r.inst }
+
+// Lease returns the lease the key is currently attached to.
+func (r *Registration) Lease() clientv3.LeaseID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lease
+}
+
+// write puts the key under lease, or under a new lease when lease is 0 or
+// no longer alive, and records both.
+func (r *Registration) write(ctx context.Context, lease clientv3.LeaseID) error {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.requestTimeout)
+	defer cancel()
+	if lease != 0 && !r.leaseAlive(ctx, lease) {
+		lease = 0
+	}
+	if lease == 0 {
+		g, err := r.cli.Grant(ctx, r.cfg.ttlSeconds())
+		if err != nil {
+			return fmt.Errorf("granting a lease: %w", err)
+		}
+		lease = g.ID
+	}
+	resp, err := r.cli.Put(ctx, r.key, r.value, clientv3.WithLease(lease))
+	if err != nil {
+		return fmt.Errorf("writing %q: %w", r.key, err)
+	}
+	r.mu.Lock()
+	r.lease, r.rev = lease, resp.Header.Revision
+	r.mu.Unlock()
+	return nil
+}
+
+// leaseAlive reports whether lease still exists, renewing it once.
+func (r *Registration) leaseAlive(ctx context.Context, lease clientv3.LeaseID) bool {
+	resp, err := r.cli.KeepAliveOnce(ctx, lease)
+	return err == nil && resp.TTL > 0
+}
+
+// run keeps the registration alive until Deregister.
+func (r *Registration) run() {
+	defer close(r.done)
+	for {
+		err := r.maintain()
+		if r.ctx.Err() != nil {
+			return
+		}
+		logger.Warningf("etcd: registration %s lost: %v; writing it again", r.key, err)
+		r.notify(StateLost, err)
+		if !r.restore() {
+			return
+		}
+		logger.Infof("etcd: registration %s restored", r.key)
+		r.notify(StateRestored, nil)
+	}
+}
+
+func (r *Registration) notify(s RegistrationState, err error) {
+	if r.cfg.onState != nil {
+		r.cfg.onState(s, err)
+	}
+}
+
+// restore writes the key again with backoff until it succeeds, and reports
+// false if Deregister came first.
+func (r *Registration) restore() bool {
+	for attempt := 0; ; attempt++ {
+		err := r.write(r.ctx, r.Lease())
+		if err == nil {
+			return true
+		}
+		if r.ctx.Err() != nil {
+			return false
+		}
+		if logger.V(2) {
+			logger.Infof("etcd: restoring %s: %v", r.key, err)
+		}
+		if !sleepCtx(r.ctx, r.cfg.backoff.Delay(attempt)) {
+			return false
+		}
+	}
+}
+
+// maintain keeps the current lease alive, always draining its KeepAlive
+// responses, and watches the key. It returns why the registration was lost,
+// or when Deregister stops it.
+func (r *Registration) maintain() error {
+	ctx, cancel := context.WithCancel(r.ctx)
+	defer cancel()
+	r.mu.Lock()
+	lease, rev := r.lease, r.rev
+	r.mu.Unlock()
+	ka, err := r.cli.KeepAlive(ctx, lease)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errLeaseLost, err)
+	}
+	kw := keyWatch{r: r, ctx: ctx}
+	kw.start(rev)
+	defer kw.stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case _, ok := <-ka:
+			if !ok {
+				return errLeaseLost
+			}
+		case resp, ok := <-kw.ch:
+			if err := kw.handle(resp, ok); err != nil {
+				return err
+			}
+		case <-kw.retryC():
+			if err := kw.recheck(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// keyWatch watches the registration's key for deletion. When the watch
+// itself fails it checks the key with a Get, after a backoff, and watches
+// again from there. Only maintain's goroutine uses it.
+type keyWatch struct {
+	r       *Registration
+	ctx     context.Context
+	cancel  context.CancelFunc
+	ch      clientv3.WatchChan
+	retry   *time.Timer
+	attempt int
+}
+
+func (kw *keyWatch) start(rev int64) {
+	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(kw.ctx))
+	kw.cancel = cancel
+	kw.ch = kw.r.cli.Watch(ctx, kw.r.key, clientv3.WithRev(rev+1))
+}
+
+func (kw *keyWatch) stop() {
+	if kw.cancel != nil {
+		kw.cancel()
+	}
+	if kw.retry != nil {
+		kw.retry.Stop()
+	}
+}
+
+func (kw *keyWatch) retryC() <-chan time.Time {
+	if kw.retry == nil {
+		return nil
+	}
+	return kw.retry.C
+}
+
+// handle returns errKeyDeleted when the response deletes the key; a failed
+// watch is replaced by a Get after a backoff.
+func (kw *keyWatch) handle(resp clientv3.WatchResponse, ok bool) error {
+	if err := watchErr(resp, ok); err != nil {
+		kw.cancel()
+		kw.ch = nil
+		kw.retry = time.NewTimer(kw.r.cfg.backoff.Delay(kw.attempt))
+		kw.attempt++
+		return nil
+	}
+	for _, ev := range resp.Events {
+		if ev.Type == clientv3.EventTypeDelete {
+			return errKeyDeleted
+		}
+	}
+	return nil
+}
+
+// recheck reads the key: missing, it is lost; present, the watch restarts
+// after the revision read; unreadable, it tries again later.
+func (kw *keyWatch) recheck() error {
+	kw.retry = nil
+	ctx, cancel := context.WithTimeout(kw.ctx, kw.r.cfg.requestTimeout)
+	defer cancel()
+	resp, err := kw.r.cli.Get(ctx, kw.r.key)
+	switch {
+	case err != nil:
+		kw.retry = time.NewTimer(kw.r.cfg.backoff.Delay(kw.attempt))
+		kw.attempt++
+	case len(resp.Kvs) == 0:
+		return errKeyDeleted
+	default:
+		kw.start(resp.Header.Revision)
+	}
+	return nil
+}
+
+// Deregister stops keeping the registration alive, deletes its key (unless
+// another lease took it over) and revokes its lease. It is idempotent: once
+// it has succeeded, later calls return nil at once; after a failure (ctx
+// expired, registry unreachable) a later call tries again, and in any case
+// the lease, no longer kept alive, expires within its TTL.
+func (r *Registration) Deregister(ctx context.Context) error {
+	r.cancel()
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return fmt.Errorf("etcd: deregistering %s: %w", r.key, ctx.Err())
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.removed {
+		return nil
+	}
+	if err := r.removeLocked(ctx); err != nil {
+		return fmt.Errorf("etcd: deregistering %s: %w", r.key, err)
+	}
+	r.removed = true
+	return nil
+}
+
+// removeLocked deletes the key if it is still attached to the lease, then
+// revokes the lease. A lease that is already gone counts as revoked.
+func (r *Registration) removeLocked(ctx context.Context) error {
+	_, err := r.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.LeaseValue(r.key), "=", r.lease)).
+		Then(clientv3.OpDelete(r.key)).
+		Commit()
+	if err != nil {
+		return err
+	}
+	if _, err := r.cli.Revoke(ctx, r.lease); err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		return err
+	}
+	return nil
+}
+
+// sleepCtx waits d and reports false if ctx ends first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
