@@ -149,7 +149,7 @@ func (b *chBalancer) ringEndpointsLocked() []ringEndpoint {
 		}
 		eps = append(eps, ringEndpoint{addr: c.Endpoint.Addresses[0].Addr, weight: kitresolver.WeightOf(c.Endpoint)})
 	}
-	slices.SortFunc(eps, func(x, y ringEndpoint) int { return cmp.Compare(x.addr, y.addr) })
+	sortEndpoints(eps)
 	eps = slices.CompactFunc(eps, func(x, y ringEndpoint) bool { return x.addr == y.addr })
 	if len(eps) > maxEndpoints {
 		logger.Errorf("consistenthash: %d endpoints, using the first %d by address", len(eps), maxEndpoints)

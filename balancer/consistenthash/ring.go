@@ -1,7 +1,9 @@
 package consistenthash
 
 import (
+	"cmp"
 	"math/bits"
+	"slices"
 )
 
 // Why a ring rendered into a table, and not Maglev.
@@ -13,7 +15,8 @@ import (
 // endpoints that stayed. A hash ring (Karger et al.) moves only the removed
 // endpoint's arcs, and its balance improves as 1/sqrt(virtual nodes per
 // endpoint); it needs thousands of virtual nodes per endpoint for 1.05, which
-// makes a sorted ring large and its binary search slow.
+// makes a sorted ring large (14 bytes a node with its index) and its binary
+// search slow.
 //
 // So the ring is rendered into a table of ringSize slots (a power of two): the
 // top bits of a 64-bit hash select a slot, and a slot belongs to the first
@@ -29,8 +32,10 @@ import (
 // negative) that keeps the total within ringSize; it only changes when the
 // total weight crosses a power of two relative to ringSize, which then moves
 // about half the keys. Balance: the max/mean share is about
-// 1 + 3.3/sqrt(ringSize/totalWeight), so 1.05 holds up to about
-// ringSize/4096 endpoints of equal weight (256 at the default size).
+// 1 + z*1.1/sqrt(ringSize/totalWeight), z being 2.5 at 100 endpoints and 3.2
+// at 1000, so 1.05 takes about 4096 slots per unit of weight at 100
+// endpoints and 8192 at 1000: the default ringSize (2^20, 2 MiB) keeps it up
+// to about 200 endpoints of equal weight; 1000 endpoints need 2^23 (16 MiB).
 
 // noOwner marks a slot without a virtual node while the table is built; it is
 // also why a ring holds at most maxEndpoints endpoints.
@@ -130,7 +135,8 @@ func vnodeUnit(eps []ringEndpoint, size uint32) int {
 		total += uint64(e.weight)
 	}
 	unit := bits.Len32(size) - bits.Len64(total) // 2^unit * total < 2 * size
-	for unit > -64 && totalVnodes(eps, unit) > uint64(size) {
+	// Below -32 every endpoint has one virtual node: more endpoints than slots.
+	for unit > -32 && totalVnodes(eps, unit) > uint64(size) {
 		unit--
 	}
 	return unit
@@ -177,4 +183,9 @@ func (r *ring) sameEndpoints(eps []ringEndpoint, size uint32) bool {
 		}
 	}
 	return true
+}
+
+// sortEndpoints sorts eps by address.
+func sortEndpoints(eps []ringEndpoint) {
+	slices.SortFunc(eps, func(x, y ringEndpoint) int { return cmp.Compare(x.addr, y.addr) })
 }
