@@ -387,3 +387,55 @@ func TestInvokerPanicFreesSlot(t *testing.T) {
 		}
 	})
 }
+
+// TestInnerBreaker: the pinned gobreaker has the layout innerBreaker
+// expects, so unary calls take the allocation-free Execute path, and both
+// views share one state.
+func TestInnerBreaker(t *testing.T) {
+	g := mustGroup(t, WithConsecutiveFailures(1))
+	e := g.get(method)
+	if e.cb1 == nil {
+		t.Fatal("innerBreaker does not recognise gobreaker's TwoStepCircuitBreaker; unary calls allocate")
+	}
+	var calls atomic.Int64
+	_ = g.unary(context.Background(), method, nil, nil, nil, invoker(&calls, errUnavailable))
+	if got := e.cb.State(); got != StateOpen {
+		t.Errorf("two-step view after a unary failure: %v, want open", got)
+	}
+}
+
+// TestUnaryTwoStepFallback runs the step sequence's essentials through the
+// fallback path used when gobreaker's layout is unknown.
+func TestUnaryTwoStepFallback(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := mustGroup(t, WithConsecutiveFailures(1), WithMaxRequests(1))
+		e := g.get(method)
+		e.cb1 = nil
+		var calls atomic.Int64
+		if err := g.unary(context.Background(), method, nil, nil, nil, invoker(&calls, errUnavailable)); status.Code(err) != codes.Unavailable {
+			t.Fatalf("failing call: %v", err)
+		}
+		if err := g.unary(context.Background(), method, nil, nil, nil, invoker(&calls, nil)); !strings.Contains(fmt.Sprint(err), "circuit open") {
+			t.Fatalf("call through open breaker: %v", err)
+		}
+		time.Sleep(DefaultOpenTimeout + time.Millisecond)
+		func() {
+			defer func() { _ = recover() }()
+			_ = g.unary(context.Background(), method, nil, nil, nil,
+				func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { panic("boom") })
+		}()
+		if got := g.State(method); got != StateOpen {
+			t.Fatalf("after a panicking probe: %v, want open", got)
+		}
+		time.Sleep(DefaultOpenTimeout + time.Millisecond)
+		if err := g.unary(context.Background(), method, nil, nil, nil, invoker(&calls, nil)); err != nil {
+			t.Fatalf("probe: %v", err)
+		}
+		if got, want := calls.Load(), int64(2); got != want {
+			t.Errorf("backend reached %d times, want %d", got, want)
+		}
+		if got := g.State(method); got != StateClosed {
+			t.Errorf("state %v, want closed", got)
+		}
+	})
+}

@@ -39,8 +39,28 @@ func (g *Group) UnaryClientInterceptor() grpc.UnaryClientInterceptor { return g.
 // deadline (a failure, as for unary calls).
 func (g *Group) StreamClientInterceptor() grpc.StreamClientInterceptor { return g.stream }
 
-func (g *Group) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) (err error) {
+func (g *Group) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	e := g.get(g.opts.key(ctx, cc, method))
+	if e.cb1 == nil {
+		return g.unaryTwoStep(ctx, e, method, req, reply, cc, invoker, opts)
+	}
+	var err error
+	// Execute records what the function returns (a panic counts as a
+	// failure) and returns it, or its own refusal.
+	_, verdict := e.cb1.Execute(func() (struct{}, error) {
+		err = invoker(ctx, method, req, reply, cc, opts...)
+		return struct{}{}, classify(ctx, err, g.opts.isFailure)
+	})
+	e.flush(ctx)
+	if refused(verdict) {
+		return e.refuse(ctx, method, verdict)
+	}
+	return err
+}
+
+// unaryTwoStep is unary for a gobreaker whose layout innerBreaker does not
+// know.
+func (g *Group) unaryTwoStep(ctx context.Context, e *entry, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
 	done, err := e.cb.Allow()
 	e.flush(ctx)
 	if err != nil {
@@ -58,6 +78,10 @@ func (g *Group) unary(ctx context.Context, method string, req, reply any, cc *gr
 	done(classify(ctx, err, g.opts.isFailure))
 	e.flush(ctx)
 	return err
+}
+
+func refused(err error) bool {
+	return err == gobreaker.ErrOpenState || err == gobreaker.ErrTooManyRequests
 }
 
 func (g *Group) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {

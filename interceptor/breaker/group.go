@@ -118,6 +118,7 @@ type entry struct {
 	g   *Group
 	key string
 	cb  *gobreaker.TwoStepCircuitBreaker[struct{}]
+	cb1 *breakerT // the CircuitBreaker inside cb, for Execute; nil if unknown
 
 	mu       sync.Mutex // guards changes; never held while calling out
 	changes  []change
@@ -141,5 +142,6 @@ func newEntry(g *Group, key string) *entry {
 		OnStateChange: e.record,
 		IsExcluded:    isExcluded,
 	})
+	e.cb1 = innerBreaker(e.cb)
 	return e
 }
