@@ -1,0 +1,36 @@
+// Package ratelimit limits the rate of gRPC calls, on servers and on
+// clients, with unary and stream interceptors around a small Limiter
+// interface.
+//
+// Two limiters come with it, both keeping one state per key in a sharded
+// store with a memory bound (see WithMaxKeys and WithIdleTimeout):
+//
+//   - TokenBucket, a golang.org/x/time/rate token bucket per key;
+//   - SlidingWindow, a sliding-window counter per key (the current and the
+//     previous fixed window, the latter weighted), a few integers per key.
+//
+// Requests are grouped into keys by a KeyFunc: KeyGlobal (the default),
+// KeyMethod, KeyPeer, KeyMetadata (an API key header), or any function.
+//
+// By default a request over the limit is rejected at once; WithWait makes it
+// wait for the limiter instead, never past its deadline: a request whose
+// wait would end after it is rejected at once. A rejection is
+// codes.ResourceExhausted, naming the method, with the grpc-retry-pushback-ms
+// trailer (PushbackTrailer) so that gRPC's retry policy backs off. The client
+// interceptors honour that trailer: after a pushback they hold further calls
+// under the same key for as long as asked.
+//
+// Streams are limited when they open; WithPerMessage limits their messages
+// too. Decisions are recorded as span events and attributes when the span in
+// the request's context is recording; keys are never recorded, nor logged.
+//
+// Construction refuses configurations that could never admit a request, such
+// as a burst of 0 with a finite rate; the errors wrap ErrInvalidConfig.
+//
+// In the recommended server chain the limiter comes after tracing and
+// recovery and before the handler:
+//
+//	tb, err := ratelimit.NewTokenBucket(100, 10)
+//	...
+//	grpc.NewServer(grpc.ChainUnaryInterceptor(recovery..., ratelimit.UnaryServerInterceptor(tb, ratelimit.WithKey(ratelimit.KeyPeer))))
+package ratelimit

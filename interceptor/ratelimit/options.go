@@ -1,0 +1,128 @@
+package ratelimit
+
+import (
+	"time"
+
+	"google.golang.org/grpc/grpclog"
+)
+
+var logger = grpclog.Component("grpckit-ratelimit")
+
+// DefaultMaxKeys is how many keys a limiter holds state for unless
+// WithMaxKeys says otherwise.
+const DefaultMaxKeys = 1 << 20
+
+// LimiterOption configures NewTokenBucket and NewSlidingWindow.
+type LimiterOption interface {
+	applyLimiter(*limiterOptions)
+}
+
+// Option configures the interceptors. Options are evaluated once, when the
+// interceptor is made.
+type Option interface {
+	apply(*options)
+}
+
+type limiterOptions struct {
+	clock   Clock
+	maxKeys int
+	idle    time.Duration
+}
+
+type limiterOptionFunc func(*limiterOptions)
+
+func (f limiterOptionFunc) applyLimiter(o *limiterOptions) { f(o) }
+
+func evalLimiterOptions(opts []LimiterOption) limiterOptions {
+	lo := limiterOptions{clock: SystemClock, maxKeys: DefaultMaxKeys}
+	for _, o := range opts {
+		o.applyLimiter(&lo)
+	}
+	return lo
+}
+
+// WithMaxKeys bounds how many keys a limiter holds state for (default
+// DefaultMaxKeys; values below 1 keep the default). When the bound is
+// reached, the least recently used of a sample of keys is forgotten, and
+// starts again from fresh state when it comes back.
+func WithMaxKeys(n int) LimiterOption {
+	return limiterOptionFunc(func(o *limiterOptions) {
+		if n > 0 {
+			o.maxKeys = n
+		}
+	})
+}
+
+// WithIdleTimeout makes a limiter forget keys unused for d. The default is
+// the time after which an unused key is back to fresh state anyway (a full
+// bucket, or two empty windows), so forgetting it loses nothing.
+func WithIdleTimeout(d time.Duration) LimiterOption {
+	return limiterOptionFunc(func(o *limiterOptions) {
+		if d > 0 {
+			o.idle = d
+		}
+	})
+}
+
+// ClockOption sets the time source; it configures limiters and interceptors
+// alike.
+type ClockOption struct{ c Clock }
+
+// WithClock makes a limiter or an interceptor read time (and, for the
+// interceptors' wait mode, wait) on c instead of the system clock.
+func WithClock(c Clock) ClockOption { return ClockOption{c: c} }
+
+func (o ClockOption) applyLimiter(lo *limiterOptions) {
+	if o.c != nil {
+		lo.clock = o.c
+	}
+}
+
+func (o ClockOption) apply(io *options) {
+	if o.c != nil {
+		io.clock = o.c
+	}
+}
+
+type options struct {
+	clock      Clock
+	key        KeyFunc
+	maxWait    time.Duration
+	perMessage Limiter
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+func evalOptions(opts []Option) *options {
+	o := &options{clock: SystemClock, key: KeyGlobal}
+	for _, opt := range opts {
+		opt.apply(o)
+	}
+	return o
+}
+
+// WithKey sets how requests are grouped into keys (default KeyGlobal).
+func WithKey(f KeyFunc) Option {
+	return optionFunc(func(o *options) {
+		if f != nil {
+			o.key = f
+		}
+	})
+}
+
+// WithWait switches from rejecting at once to waiting for the limiter, up to
+// maxWait and never past the request's deadline. A request whose wait could
+// not end before then is rejected at once, without waiting.
+func WithWait(maxWait time.Duration) Option {
+	return optionFunc(func(o *options) { o.maxWait = max(maxWait, 0) })
+}
+
+// WithPerMessage also limits every message of a stream with l, under the
+// stream's key: messages received on the server, messages sent on the
+// client. Streams are always limited when they open by the interceptor's
+// own Limiter.
+func WithPerMessage(l Limiter) Option {
+	return optionFunc(func(o *options) { o.perMessage = l })
+}
