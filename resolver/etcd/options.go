@@ -51,7 +51,7 @@ type registerConfig struct {
 
 type commonOption func(*config)
 
-func (o commonOption) applyBuilder(c *config)           { o(c) }
+func (o commonOption) applyBuilder(c *config)          { o(c) }
 func (o commonOption) applyRegister(c *registerConfig) { o(&c.config) }
 
 type registerOption func(*registerConfig)
