@@ -28,6 +28,10 @@ func errorf(r *strings.Replacer, format string, args ...any) error {
 	return errors.New(r.Replace(fmt.Sprintf(format, args...)))
 }
 
+// errFilteredByACLs stands for an answer that is empty only because the
+// token may not read what it would hold. Consul answers 200 then, not 403.
+var errFilteredByACLs = errors.New("permission denied: every instance was filtered out by ACLs; the token needs service:read on the service and node:read on its nodes")
+
 // queryError turns a failed health query into the error the channel reports:
 // a status whose code says what went wrong (PermissionDenied for an ACL
 // refusal, Unavailable for an unreachable agent) and whose message names the
@@ -37,21 +41,21 @@ func queryError(r *strings.Replacer, service string, err error) error {
 	return status.Error(codeOf(err), msg)
 }
 
-// codeOf maps an API error to a gRPC code.
+// codeOf maps an API error to the code RPCs fail with while the resolver has
+// no state. Only codes a control plane may return are used (gRPC A54).
 func codeOf(err error) codes.Code {
+	if errors.Is(err, errFilteredByACLs) {
+		return codes.PermissionDenied
+	}
 	var se api.StatusError
 	if !errors.As(err, &se) {
 		return codes.Unavailable
 	}
-	switch {
-	case se.Code == http.StatusForbidden || se.Code == http.StatusUnauthorized:
+	switch se.Code {
+	case http.StatusForbidden, http.StatusUnauthorized:
 		return codes.PermissionDenied
-	case se.Code == http.StatusNotFound:
-		return codes.NotFound
-	case se.Code == http.StatusTooManyRequests:
+	case http.StatusTooManyRequests:
 		return codes.ResourceExhausted
-	case se.Code >= 400 && se.Code < 500:
-		return codes.InvalidArgument
 	default:
 		return codes.Unavailable
 	}

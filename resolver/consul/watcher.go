@@ -60,6 +60,9 @@ func (w *watcher) run() {
 		if w.ctx.Err() != nil {
 			return
 		}
+		if err == nil && len(entries) == 0 && meta.ResultsFilteredByACLs {
+			err = errFilteredByACLs
+		}
 		if err != nil {
 			w.fail(queryError(w.cli.redact, w.tgt.service, err))
 			continue

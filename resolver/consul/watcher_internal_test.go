@@ -43,9 +43,10 @@ func TestCodeOf(t *testing.T) {
 		{api.StatusError{Code: 403, Body: "Permission denied"}, codes.PermissionDenied},
 		{fmt.Errorf("wrapped: %w", api.StatusError{Code: 403}), codes.PermissionDenied},
 		{api.StatusError{Code: 401}, codes.PermissionDenied},
-		{api.StatusError{Code: 404}, codes.NotFound},
+		{errFilteredByACLs, codes.PermissionDenied},
+		{api.StatusError{Code: 404}, codes.Unavailable},
 		{api.StatusError{Code: 429}, codes.ResourceExhausted},
-		{api.StatusError{Code: 400}, codes.InvalidArgument},
+		{api.StatusError{Code: 400}, codes.Unavailable},
 		{api.StatusError{Code: 500}, codes.Unavailable},
 	}
 	for _, tt := range tests {
