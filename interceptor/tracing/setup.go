@@ -154,7 +154,7 @@ func newResource(ctx context.Context, serviceName string) (*resource.Resource, e
 // synchronous for the console so lines appear as spans end.
 func newProcessor(ctx context.Context, name string) (sdktrace.SpanProcessor, error) {
 	if name == exporterConsole {
-		exp, err := stdouttrace.New()
+		exp, err := stdouttrace.New(stdouttrace.WithWriter(os.Stdout))
 		if err != nil {
 			return nil, fmt.Errorf("tracing: console exporter: %w", err)
 		}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.opentelemetry.io/otel"
@@ -127,16 +128,23 @@ func TestFailedRPCNamesBackend(t *testing.T) {
 				"network.peer.address": attr(toBackend, "network.peer.address"),
 				"network.peer.port":    attr(toBackend, "network.peer.port"),
 				"server.port":          attr(toBackend, "server.port"),
-				"status":               toBackend.Status().Code.String(),
+				"caller's status":      path[0].Status().Code.String(),
 			}
 			want := map[string]string{
 				"network.peer.address": "127.0.0.1",
 				"network.peer.port":    port(t, h.backend.Addr),
 				"server.port":          port(t, h.backend.Addr),
-				"status":               otelcodes.Error.String(),
+				"caller's status":      otelcodes.Error.String(),
+			}
+			// When the client sends, the relay's Send can race the
+			// backend's early status; grpc-go then reports the attempt's
+			// stats.End without the error (csAttempt.finish(io.EOF)), so
+			// only calls that do not send after opening check that span.
+			if c.kind == "unary" || c.kind == "server stream" {
+				got["status"], want["status"] = toBackend.Status().Code.String(), otelcodes.Error.String()
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("relay's client span to the failing backend (-want +got):\n%s", diff)
+				t.Errorf("spans of a call the backend fails (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -242,11 +250,20 @@ func TestMetricsCountUnsampledRPCs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Each call crosses two servers; server spans end before the reply.
-	got := histogramCounts(t, ctx, reader)
+	// Each call crosses two servers. A server records its RPC after
+	// sending the status, so poll until the counts settle.
 	want := map[string]uint64{"rpc.client.call.duration": 2 * calls, "rpc.server.call.duration": 2 * calls}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("RPC duration counts (-want +got):\n%s", diff)
+	for {
+		got := histogramCounts(t, ctx, reader)
+		diff := cmp.Diff(want, got)
+		if diff == "" {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("RPC duration counts at the deadline (-want +got):\n%s", diff)
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 	if n := len(h.rec.Started()); n != 0 {
 		t.Errorf("%d spans started, want none", n)
