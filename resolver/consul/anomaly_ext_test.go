@@ -2,8 +2,10 @@ package consul_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +15,8 @@ import (
 	"github.com/hashicorp/consul/api"
 	"google.golang.org/grpc/resolver"
 
+	"github.com/grpckit/grpckit/internal/testutil"
+	kitresolver "github.com/grpckit/grpckit/resolver"
 	"github.com/grpckit/grpckit/resolver/consul"
 )
 
@@ -21,6 +25,7 @@ import (
 // request arrived.
 type stubAgent struct {
 	index func(n int) uint64
+	empty func(n int) bool // nil: never empty
 
 	mu    sync.Mutex
 	times []time.Time
@@ -35,10 +40,14 @@ func (s *stubAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n := len(s.times)
 	s.times = append(s.times, time.Now())
 	s.mu.Unlock()
-	body, _ := json.Marshal([]*api.ServiceEntry{{
+	entries := []*api.ServiceEntry{{
 		Node:    &api.Node{Node: "n", Address: "127.0.0.1"},
 		Service: &api.AgentService{ID: "a", Service: "stub", Port: 1234, Weights: api.AgentWeights{Passing: 1, Warning: 1}},
-	}})
+	}}
+	if s.empty != nil && s.empty(n) {
+		entries = nil
+	}
+	body, _ := json.Marshal(entries)
 	w.Header().Set("X-Consul-Index", strconv.FormatUint(s.index(n), 10))
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(body)
@@ -103,5 +112,61 @@ func TestIndexAnomaliesDoNotSpin(t *testing.T) {
 				t.Fatalf("%d requests in %v, want the loop to keep querying", n, window)
 			}
 		})
+	}
+}
+
+// TestEmptyAfterResetIsHeldBack: after the index goes backwards (a restarted
+// agent that forgot its services) an empty answer is held back for the
+// recovery grace, then published if it persists.
+func TestEmptyAfterResetIsHeldBack(t *testing.T) {
+	t.Parallel()
+	const grace = 700 * time.Millisecond
+	// One instance at index 100, then an agent that restarted empty (index 3).
+	stub := &stubAgent{
+		index: func(n int) uint64 { return map[bool]uint64{true: 100, false: 3}[n == 0] },
+		empty: func(n int) bool { return n > 0 },
+	}
+	srv := httptest.NewServer(stub)
+	t.Cleanup(srv.Close)
+	b := consul.NewBuilder(consul.WithMinQueryInterval(50*time.Millisecond), consul.WithRecoveryGrace(grace))
+	cc := buildResolver(t, b, "consul://"+srv.Listener.Addr().String()+"/stub")
+	waitState(t, cc, func(s resolver.State) bool { return len(s.Endpoints) == 1 })
+	published := time.Now()
+	waitState(t, cc, func(s resolver.State) bool { return len(s.Endpoints) == 0 })
+	if d := time.Since(published); d < grace-100*time.Millisecond {
+		t.Fatalf("empty set published %v after the reset, want it held back for about %v", d, grace)
+	}
+}
+
+// TestUpdateStateErrorIsRetried: when the channel rejects a state, the
+// resolver publishes again after a backoff, and stops once it is accepted.
+func TestUpdateStateErrorIsRetried(t *testing.T) {
+	t.Parallel()
+	stub := &stubAgent{index: func(int) uint64 { return 10 }}
+	srv := httptest.NewServer(stub)
+	t.Cleanup(srv.Close)
+	b := consul.NewBuilder(consul.WithBackoff(kitresolver.Backoff{Base: 20 * time.Millisecond, Max: 50 * time.Millisecond, Multiplier: 2}))
+	u, _ := url.Parse("consul://" + srv.Listener.Addr().String() + "/stub")
+	cc := testutil.NewResolverClientConn()
+	cc.SetUpdateStateErr(errors.New("rejected"))
+	r, err := b.Build(resolver.Target{URL: *u}, cc, resolver.BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	ctx := timeoutCtx(t, testutil.DefaultTimeout)
+	for range 3 {
+		if _, err := cc.States.Receive(ctx); err != nil {
+			t.Fatalf("rejected state not published again: %v", err)
+		}
+	}
+	cc.SetUpdateStateErr(nil)
+	if _, err := cc.States.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cc.States.Drain()
+	short := timeoutCtx(t, 300*time.Millisecond)
+	if s, err := cc.States.Receive(short); err == nil {
+		t.Fatalf("state %v published again after it was accepted", s)
 	}
 }

@@ -129,10 +129,10 @@ func (w *watcher) handle(start time.Time, entries []*api.ServiceEntry, got uint6
 		w.holdUntil = start.Add(w.cfg.recoveryGrace)
 	}
 	published := w.publish(insts)
-	if !advanced || !published {
+	if pace := start.Add(w.cfg.minInterval); (!advanced || !published) && pace.After(w.notBefore) {
 		// Nothing new: make sure an agent that answers at once cannot make
 		// the loop spin.
-		w.notBefore = start.Add(w.cfg.minInterval)
+		w.notBefore = pace
 	}
 }
 
