@@ -1,6 +1,7 @@
 package breaker
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 
@@ -58,7 +59,7 @@ func (g *Group) State(key string) State {
 		return StateClosed
 	}
 	s := e.cb.State()
-	e.flush(nil)
+	e.flush(context.Background())
 	return s
 }
 

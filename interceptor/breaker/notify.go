@@ -30,14 +30,20 @@ func (e *entry) record(_ string, from, to State) {
 // further change (re-entry) sees it delivered after it returns, not inside.
 func (e *entry) flush(ctx context.Context) {
 	for e.pending.Load() != 0 && e.draining.CompareAndSwap(false, true) {
-		for {
-			c, ok := e.pop()
-			if !ok {
-				break
-			}
-			e.deliver(ctx, c)
+		e.drain(ctx)
+	}
+}
+
+// drain delivers until the queue is empty. The caller holds draining; drain
+// gives it back even if a callback panics.
+func (e *entry) drain(ctx context.Context) {
+	defer e.draining.Store(false)
+	for {
+		c, ok := e.pop()
+		if !ok {
+			return
 		}
-		e.draining.Store(false)
+		e.deliver(ctx, c)
 	}
 }
 
@@ -55,9 +61,6 @@ func (e *entry) pop() (change, bool) {
 
 func (e *entry) deliver(ctx context.Context, c change) {
 	logger.Infof("breaker: %q: %v -> %v", e.key, c.from, c.to)
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	e.g.metrics.stateChanged(ctx, e.key, c)
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		span.AddEvent("grpckit.breaker.state_change", trace.WithAttributes(

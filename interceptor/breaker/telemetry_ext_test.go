@@ -53,7 +53,7 @@ func TestTelemetry(t *testing.T) {
 		for _, e := range s.Events() {
 			attrs := map[string]string{}
 			for _, kv := range e.Attributes {
-				attrs[string(kv.Key)] = kv.Value.Emit()
+				attrs[string(kv.Key)] = kv.Value.String()
 			}
 			got = append(got, event{e.Name, attrs})
 		}
