@@ -131,13 +131,13 @@ func BenchmarkStoreMemory(b *testing.B) {
 		}
 		b.Run("TokenBucket/keys="+strconv.Itoa(n), func(b *testing.B) {
 			measureBytesPerKey(b, keys, func() func(string) bool {
-				tb, _ := NewTokenBucket(100, 10, WithMaxKeys(2*n))
+				tb, _ := NewTokenBucket(100, 10, WithMaxKeys(2*n), WithIdleTimeout(time.Hour))
 				return tb.Allow
 			})
 		})
 		b.Run("SlidingWindow/keys="+strconv.Itoa(n), func(b *testing.B) {
 			measureBytesPerKey(b, keys, func() func(string) bool {
-				sw, _ := NewSlidingWindow(100, time.Second, WithMaxKeys(2*n))
+				sw, _ := NewSlidingWindow(100, time.Second, WithMaxKeys(2*n), WithIdleTimeout(time.Hour))
 				return sw.Allow
 			})
 		})

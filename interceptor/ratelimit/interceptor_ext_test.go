@@ -189,7 +189,7 @@ func TestServerRejectsAllKinds(t *testing.T) {
 }
 
 func TestServerWaitNeverPassesDeadline(t *testing.T) {
-	tb, err := ratelimit.NewTokenBucket(10, 1) // a token every 100ms
+	tb, err := ratelimit.NewTokenBucket(2, 1) // a token every 500ms
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,16 +207,16 @@ func TestServerWaitNeverPassesDeadline(t *testing.T) {
 	if _, err := callUnary(testCtx(t), c); err != nil {
 		t.Fatal(err)
 	}
-	// The next token is ~100ms away: a 20ms deadline cannot be met, so the
+	// The next token is ~500ms away: a 200ms deadline cannot be met, so the
 	// call is rejected at once rather than waiting into DeadlineExceeded.
-	short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	short, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	_, err = callUnary(short, c)
 	wantRejected(t, err, methodUnary)
 
 	// With room to wait, calls wait for their token and still finish in time.
 	began := time.Now()
-	for range 3 {
+	for range 2 {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_, err := callUnary(ctx, c)
 		cancel()
@@ -224,8 +224,8 @@ func TestServerWaitNeverPassesDeadline(t *testing.T) {
 			t.Fatalf("call with room to wait: %v", err)
 		}
 	}
-	if waited := time.Since(began); waited < 150*time.Millisecond {
-		t.Errorf("3 calls at 10/s with burst 1 took %v; they did not wait for tokens", waited)
+	if waited := time.Since(began); waited < 800*time.Millisecond {
+		t.Errorf("2 calls at 2/s with burst 1 took %v; they did not wait for tokens", waited)
 	}
 	if n := late.Load(); n != 0 {
 		t.Errorf("%d calls reached the handler past their deadline", n)
@@ -385,4 +385,41 @@ func TestClientPerMessageLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRejected(t, s.Send(&greeterv1.SayHelloClientStreamRequest{Name: "b"}), methodClient)
+}
+
+func TestClientWaitsOutPushback(t *testing.T) {
+	srvClock := ratelimit.NewFakeClock(start)
+	tb, err := ratelimit.NewTokenBucket(1, 1, ratelimit.WithClock(srvClock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, arrived := serve(t, tb)
+	clock := ratelimit.NewFakeClock(start)
+	c := dial(t, srv.Addr, grpc.WithUnaryInterceptor(
+		ratelimit.UnaryClientInterceptor(ratelimit.Unlimited, ratelimit.WithWait(time.Hour), ratelimit.WithClock(clock))))
+	ctx := testCtx(t)
+	if _, err := callUnary(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	_, err = callUnary(ctx, c)
+	wantRejected(t, err, methodUnary) // by the server, pushback 1s
+	n := arrived.n.Load()
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := callUnary(ctx, c)
+		done <- err
+	}()
+	waitFor(t, func() bool { return clock.Timers() == 1 }) // held by the client
+	if got := arrived.n.Load(); got != n {
+		t.Fatal("a call held by pushback reached the server")
+	}
+	srvClock.Advance(time.Second)
+	clock.Advance(time.Second)
+	if err := <-done; err != nil {
+		t.Fatalf("call after the pushback: %v", err)
+	}
+	if got := arrived.n.Load(); got != n+1 {
+		t.Fatal("the held call did not reach the server")
+	}
 }
