@@ -44,7 +44,10 @@ func evalLimiterOptions(opts []LimiterOption) limiterOptions {
 // WithMaxKeys bounds how many keys a limiter holds state for (default
 // DefaultMaxKeys; values below 1 keep the default). When the bound is
 // reached, the least recently used of a sample of keys is forgotten, and
-// starts again from fresh state when it comes back.
+// starts again from fresh state when it comes back. Measured heap per key,
+// with 11-byte keys (the store keeps its own copy): about 155-170 B for a
+// TokenBucket and 105-120 B for a SlidingWindow, at 10k and at 1M keys
+// (BenchmarkStoreMemory).
 func WithMaxKeys(n int) LimiterOption {
 	return limiterOptionFunc(func(o *limiterOptions) {
 		if n > 0 {

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"hash/maphash"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,7 +113,8 @@ func (s *store[T]) insert(sh *shard[T], key string, now time.Time) *entry[T] {
 	e := &entry[T]{}
 	e.seen.Store(now.UnixNano())
 	s.init(&e.val, now)
-	sh.m[key] = e
+	// A copy, so the store never pins a larger string the key was cut from.
+	sh.m[strings.Clone(key)] = e
 	return e
 }
 
