@@ -439,3 +439,26 @@ func TestUnaryTwoStepFallback(t *testing.T) {
 		}
 	})
 }
+
+// TestGetKeys: every key maps to one breaker however its string is built
+// (the hot cache is indexed by address), across more keys than cache slots.
+func TestGetKeys(t *testing.T) {
+	g := mustGroup(t)
+	first := map[string]*entry{}
+	for round := range 3 {
+		for i := range 3 * hotSlots {
+			key := strings.Clone(fmt.Sprintf("/svc/M%d", i)) // a new address each time
+			e := g.get(key)
+			if e.key != key {
+				t.Fatalf("round %d: get(%q) returned the breaker of %q", round, key, e.key)
+			}
+			if prev, ok := first[key]; ok && prev != e {
+				t.Fatalf("round %d: get(%q) returned a second breaker", round, key)
+			}
+			first[key] = e
+		}
+	}
+	if got := len(g.Keys()); got != 3*hotSlots {
+		t.Errorf("%d breakers, want %d", got, 3*hotSlots)
+	}
+}

@@ -40,7 +40,7 @@ func (g *Group) UnaryClientInterceptor() grpc.UnaryClientInterceptor { return g.
 func (g *Group) StreamClientInterceptor() grpc.StreamClientInterceptor { return g.stream }
 
 func (g *Group) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	e := g.get(g.opts.key(ctx, cc, method))
+	e := g.get(g.keyOf(ctx, cc, method))
 	if e.cb1 == nil {
 		return g.unaryTwoStep(ctx, e, method, req, reply, cc, invoker, opts)
 	}
@@ -48,7 +48,9 @@ func (g *Group) unary(ctx context.Context, method string, req, reply any, cc *gr
 	// Execute records what the function returns (a panic counts as a
 	// failure) and returns it, or its own refusal.
 	_, verdict := e.cb1.Execute(func() (struct{}, error) {
-		err = invoker(ctx, method, req, reply, cc, opts...)
+		if err = invoker(ctx, method, req, reply, cc, opts...); err == nil {
+			return struct{}{}, nil
+		}
 		return struct{}{}, classify(ctx, err, g.opts.isFailure)
 	})
 	e.flush(ctx)
@@ -80,12 +82,19 @@ func (g *Group) unaryTwoStep(ctx context.Context, e *entry, method string, req, 
 	return err
 }
 
+func (g *Group) keyOf(ctx context.Context, cc *grpc.ClientConn, method string) string {
+	if g.opts.key == nil {
+		return method
+	}
+	return g.opts.key(ctx, cc, method)
+}
+
 func refused(err error) bool {
 	return err == gobreaker.ErrOpenState || err == gobreaker.ErrTooManyRequests
 }
 
 func (g *Group) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	e := g.get(g.opts.key(ctx, cc, method))
+	e := g.get(g.keyOf(ctx, cc, method))
 	done, err := e.cb.Allow()
 	e.flush(ctx)
 	if err != nil {

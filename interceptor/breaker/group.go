@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/sony/gobreaker/v2"
 	"google.golang.org/grpc/grpclog"
@@ -23,11 +24,19 @@ type Group struct {
 	opts    options
 	metrics *metrics
 
-	// breakers is a copy-on-write map read without a lock on every call;
-	// mu serialises the writers.
+	// breakers is a copy-on-write map read without a lock; mu serialises
+	// the writers.
 	breakers atomic.Pointer[map[string]*entry]
 	mu       sync.Mutex
+
+	// hot is a direct-mapped cache in front of breakers, indexed by the
+	// address of the key's bytes. Keys from generated code and
+	// ClientConn.Target are the same string on every call, so a hit costs
+	// a pointer comparison instead of hashing the key.
+	hot [hotSlots]atomic.Pointer[entry]
 }
+
+const hotSlots = 64
 
 // New returns a Group configured by opts. Invalid options are reported
 // here, all at once, never at the first call.
@@ -87,10 +96,20 @@ func (g *Group) lookup(key string) *entry {
 
 // get returns the breaker for key, creating it on first use.
 func (g *Group) get(key string) *entry {
-	if e := g.lookup(key); e != nil {
+	slot := &g.hot[uintptr(unsafe.Pointer(unsafe.StringData(key)))>>3%hotSlots]
+	if e := slot.Load(); e != nil && e.key == key {
 		return e
 	}
-	return g.create(key)
+	return g.getSlow(key, slot)
+}
+
+func (g *Group) getSlow(key string, slot *atomic.Pointer[entry]) *entry {
+	e := g.lookup(key)
+	if e == nil {
+		e = g.create(key)
+	}
+	slot.Store(e)
+	return e
 }
 
 func (g *Group) create(key string) *entry {

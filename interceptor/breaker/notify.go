@@ -29,6 +29,12 @@ func (e *entry) record(_ string, from, to State) {
 // which re-checks the queue before it stops. So a callback that triggers a
 // further change (re-entry) sees it delivered after it returns, not inside.
 func (e *entry) flush(ctx context.Context) {
+	if e.pending.Load() != 0 { // the only cost on the usual path
+		e.flushSlow(ctx)
+	}
+}
+
+func (e *entry) flushSlow(ctx context.Context) {
 	for e.pending.Load() != 0 && e.draining.CompareAndSwap(false, true) {
 		e.drain(ctx)
 	}

@@ -66,7 +66,7 @@ type StateChangeFunc func(key string, from, to State)
 type Option func(*options)
 
 type options struct {
-	key           KeyFunc
+	key           KeyFunc // nil for ByMethod, saving an indirect call
 	maxRequests   uint32
 	interval      time.Duration
 	bucketPeriod  time.Duration
@@ -80,7 +80,6 @@ type options struct {
 
 func defaultOptions() options {
 	return options{
-		key:         ByMethod,
 		maxRequests: DefaultMaxRequests,
 		interval:    DefaultInterval,
 		openTimeout: DefaultOpenTimeout,
