@@ -1,0 +1,59 @@
+// Package outlier provides the grpckit_outlier_ejection load-balancing
+// policy: per-endpoint circuit breaking for a plain gRPC client. It wraps any
+// child policy, watches the result of every RPC sent to each endpoint, and
+// takes an endpoint that keeps failing out of the child's rotation for a
+// while, without a service mesh or xDS.
+//
+// Importing the package registers the policy. Select it in the service
+// config:
+//
+//	{"loadBalancingConfig":[{"grpckit_outlier_ejection":{
+//	    "consecutiveFailures":5,
+//	    "failureRateThreshold":0.5, "failureRateMinRequests":20,
+//	    "interval":"10s", "baseEjectionTime":"30s", "maxEjectionTime":"300s",
+//	    "maxEjectionPercent":50,
+//	    "childPolicy":[{"round_robin":{}}]}}]}
+//
+// Every field is optional; the values above are the defaults, and the child
+// defaults to round_robin. The fields:
+//
+//   - consecutiveFailures: eject an endpoint after this many failed RPCs in a
+//     row, at once. 0 turns the rule off.
+//   - failureRateThreshold, failureRateMinRequests: at the end of every
+//     interval, eject an endpoint that served at least failureRateMinRequests
+//     RPCs in it and whose share of failures was over the threshold (0 to 1).
+//     A threshold of 0 turns the rule off.
+//   - interval: the counting window of the failure-rate rule, and how often
+//     ejection history fades (see below).
+//   - baseEjectionTime, maxEjectionTime: the n-th ejection in a row lasts
+//     baseEjectionTime × n, at most maxEjectionTime.
+//   - maxEjectionPercent: never more than this share of the endpoints is
+//     ejected at once (rounded down: with 3 endpoints and 50, one).
+//   - failureCodes: the status codes that count as failures, as names
+//     ("UNAVAILABLE") or numbers. The default is UNKNOWN, DEADLINE_EXCEEDED,
+//     RESOURCE_EXHAUSTED, INTERNAL, UNAVAILABLE and DATA_LOSS; any other
+//     code means the server answered, and counts as a success.
+//   - childPolicy: a list of {"<policy>":{config}}; the first registered one
+//     is used, as in loadBalancingConfig.
+//
+// Results are read from the pick's Done callback. A call the caller gave up
+// on, ended with CANCELLED or with its own context done (its deadline too),
+// counts neither way.
+//
+// An ejected endpoint is reported to the child as TRANSIENT_FAILURE, through
+// the health listener pick_first leaves register (the policy asks them to),
+// so its connection stays up; the child routes around it. When its time is
+// over it comes back on probation: the first failure ejects it again, for
+// longer. It leaves probation after an interval in which it served without
+// failing, and each later interval without failures takes one from its count
+// of ejections in a row.
+//
+// Ejections are logged as warnings and returns as info on the
+// "grpckit-outlier" grpclog component, and counted in the
+// grpckit.lb.outlier.ejections, grpckit.lb.outlier.returns and
+// grpckit.lb.outlier.ejections_refused metrics, which any gRPC stats plugin
+// configured on the channel (such as grpc's OpenTelemetry plugin) exports.
+//
+// The policy adds a type assertion and a pooled Done hook to each pick: no
+// lock and no allocation.
+package outlier
