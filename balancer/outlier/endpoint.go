@@ -37,7 +37,7 @@ func (e *endpoint) record(ctx context.Context, err error) {
 		e.success()
 		return
 	}
-	if ctx != nil && ctx.Err() != nil {
+	if callerGaveUp(ctx) {
 		return
 	}
 	code := status.Code(err)
@@ -74,4 +74,19 @@ func (e *endpoint) takeCounts() (successes, failures int64) {
 func (e *endpoint) resetCounts() {
 	e.takeCounts()
 	e.consecutive.Store(0)
+}
+
+// callerGaveUp reports whether the RPC's own context is done or past its
+// deadline. The deadline is checked too because the transport, or the server
+// the deadline was propagated to, may end the call a moment before the
+// context's timer fires.
+func callerGaveUp(ctx context.Context) bool {
+	if ctx == nil {
+		return false
+	}
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
