@@ -5,6 +5,7 @@ import (
 	"net"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
@@ -28,7 +29,7 @@ type handler struct {
 	fixed   *tracerEntry // from WithTracerProvider; nil means the global one
 	global  atomic.Pointer[tracerEntry]
 	metrics bool
-	starts  startOptions
+	starts  []trace.SpanStartOption
 	peers   peerCache
 }
 
@@ -42,6 +43,10 @@ type tracerEntry struct {
 func newHandler(kind trace.SpanKind, opts []Option) *handler {
 	cfg := newConfig(opts)
 	h := &handler{cfg: cfg, kind: kind, metrics: cfg.meters != nil}
+	// A sampler sees the span's name (the method) and kind. otelgrpc sets
+	// the attributes once the span is known to be recorded, so an RPC
+	// nobody records does not pay for them.
+	h.starts = []trace.SpanStartOption{trace.WithSpanKind(kind)}
 	if cfg.provider != nil {
 		h.fixed = newTracerEntry(cfg.provider)
 	}
@@ -55,7 +60,7 @@ func newOtelHandler(kind trace.SpanKind, cfg *config) stats.Handler {
 		mp = metricnoop.NewMeterProvider()
 	}
 	opts := []otelgrpc.Option{
-		otelgrpc.WithTracerProvider(handoverProvider{apply: !otelgrpcDefaultAttributes()}),
+		otelgrpc.WithTracerProvider(handoverProvider{}),
 		otelgrpc.WithMeterProvider(mp),
 		otelgrpc.WithMessageEvents(cfg.events...),
 	}
@@ -122,8 +127,13 @@ func (h *handler) start(ctx context.Context, info *stats.RPCTagInfo) (context.Co
 	if e.noop && !h.metrics {
 		return ctx, nil
 	}
-	name := spanName(info.FullMethodName)
-	return e.tracer.Start(ctx, name, h.starts.get(h.kind, name)...)
+	return e.tracer.Start(ctx, spanName(info.FullMethodName), h.starts...)
+}
+
+// spanName is the span name otelgrpc uses: the full method without its
+// leading slash.
+func spanName(fullMethod string) string {
+	return strings.TrimPrefix(fullMethod, "/")
 }
 
 // HandleRPC implements stats.Handler.

@@ -2,8 +2,6 @@ package tracing
 
 import (
 	"context"
-	"os"
-	"strings"
 
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/embedded"
@@ -25,33 +23,26 @@ func spanFrom(ctx context.Context) trace.Span {
 
 // handoverProvider is the TracerProvider given to otelgrpc. Its tracer does
 // not start spans: it hands otelgrpc the span the wrapper already started
-// (and sampled) for the RPC. When otelgrpc may use other attributes than the
-// wrapper started the span with (an OTEL_SEMCONV_STABILITY_OPT_IN mode), it
-// also applies otelgrpc's name, attributes and links to the span.
-type handoverProvider struct {
-	embedded.TracerProvider
-	apply bool
+// (and sampled) for the RPC, after giving it otelgrpc's name, attributes and
+// links.
+type handoverProvider struct{ embedded.TracerProvider }
+
+func (handoverProvider) Tracer(string, ...trace.TracerOption) trace.Tracer {
+	return handoverTracer{}
 }
 
-func (p handoverProvider) Tracer(string, ...trace.TracerOption) trace.Tracer {
-	return handoverTracer{apply: p.apply}
-}
-
-type handoverTracer struct {
-	embedded.Tracer
-	apply bool
-}
+type handoverTracer struct{ embedded.Tracer }
 
 var orphan = noop.Span{}
 
-func (t handoverTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+func (handoverTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
 	span := spanFrom(ctx)
 	if span == nil {
 		// Not reached: otelgrpc only sees RPCs the wrapper started a span
 		// for. Leave the context alone rather than end someone's span.
 		return ctx, orphan
 	}
-	if t.apply && span.IsRecording() {
+	if span.IsRecording() {
 		cfg := trace.NewSpanStartConfig(opts...)
 		span.SetName(name)
 		span.SetAttributes(cfg.Attributes()...)
@@ -60,16 +51,4 @@ func (t handoverTracer) Start(ctx context.Context, name string, opts ...trace.Sp
 		}
 	}
 	return trace.ContextWithSpan(ctx, span), span
-}
-
-// otelgrpcDefaultAttributes reports whether otelgrpc gives spans the
-// attributes start.go starts them with: in its default semantic convention
-// mode, which OTEL_SEMCONV_STABILITY_OPT_IN=rpc/old or rpc/dup change.
-func otelgrpcDefaultAttributes() bool {
-	for p := range strings.SplitSeq(os.Getenv("OTEL_SEMCONV_STABILITY_OPT_IN"), ",") {
-		if p = strings.TrimSpace(p); p == "rpc/old" || p == "rpc/dup" {
-			return false
-		}
-	}
-	return true
 }

@@ -99,6 +99,9 @@ func TestTraceAcrossHop(t *testing.T) {
 				if s.Status().Code != otelcodes.Unset {
 					t.Errorf("%s %s: status %v, want unset", s.SpanKind(), s.Name(), s.Status())
 				}
+				if got := attr(s, "rpc.method"); got != c.method {
+					t.Errorf("%s %s: rpc.method %q, want %q", s.SpanKind(), s.Name(), got, c.method)
+				}
 			}
 		})
 	}
