@@ -1,0 +1,124 @@
+package consistenthash
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"google.golang.org/grpc/balancer"
+	"google.golang.org/grpc/balancer/endpointsharding"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/resolver"
+
+	"github.com/grpckit/grpckit/internal/testutil"
+	kitresolver "github.com/grpckit/grpckit/resolver"
+)
+
+// dropShutdownCC works around testutil's fake delivering SHUTDOWN to a
+// SubConn's listener synchronously from Shutdown: pickfirst calls Shutdown
+// under its mutex and its listener takes the same mutex, so Close would
+// deadlock. gRPC delivers that update asynchronously, and pickfirst ignores it.
+type dropShutdownCC struct{ *testutil.BalancerClientConn }
+
+func (c dropShutdownCC) NewSubConn(addrs []resolver.Address, opts balancer.NewSubConnOptions) (balancer.SubConn, error) {
+	l := opts.StateListener
+	opts.StateListener = func(s balancer.SubConnState) {
+		if s.ConnectivityState != connectivity.Shutdown {
+			l(s)
+		}
+	}
+	return c.BalancerClientConn.NewSubConn(addrs, opts)
+}
+
+func buildBalancer(t *testing.T) (*testutil.BalancerClientConn, balancer.Balancer) {
+	t.Helper()
+	cc := testutil.NewBalancerClientConn()
+	b := balancer.Get(Name).Build(dropShutdownCC{cc}, balancer.BuildOptions{})
+	t.Cleanup(b.Close)
+	return cc, b
+}
+
+func testState(n int) resolver.State {
+	insts := make([]kitresolver.Instance, n)
+	for i := range insts {
+		insts[i] = kitresolver.Instance{Service: "greeter", Addr: fmt.Sprintf("127.0.0.%d:50051", i+1)}
+	}
+	return resolver.State{Endpoints: kitresolver.Endpoints(insts)}
+}
+
+// waitPicker waits for a picker published in state want.
+func waitPicker(ctx context.Context, t *testing.T, cc *testutil.BalancerClientConn, want connectivity.State) balancer.Picker {
+	t.Helper()
+	for {
+		s, err := cc.States.Receive(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %v: %v", want, err)
+		}
+		if s.ConnectivityState == want {
+			return s.Picker
+		}
+	}
+}
+
+func TestBalancerEmptyEndpoints(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
+	defer cancel()
+	cc, b := buildBalancer(t)
+	cfg, _ := parseConfig(nil)
+	err := b.UpdateClientConnState(balancer.ClientConnState{BalancerConfig: cfg})
+	if !errors.Is(err, balancer.ErrBadResolverState) {
+		t.Fatalf("UpdateClientConnState(no endpoints) = %v, want ErrBadResolverState", err)
+	}
+	p := waitPicker(ctx, t, cc, connectivity.TransientFailure)
+	if _, err := p.Pick(balancer.PickInfo{Ctx: ctx}); err == nil {
+		t.Fatal("Pick with no endpoints succeeded")
+	}
+}
+
+// TestBalancerLoadsSurviveRebuild checks that an in-flight request keeps
+// counting against its endpoint across new pickers.
+func TestBalancerLoadsSurviveRebuild(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
+	defer cancel()
+	cc, b := buildBalancer(t)
+	cfg, err := parseConfig([]byte(`{"loadFactor":1.25,"ringSize":1024}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.UpdateClientConnState(balancer.ClientConnState{ResolverState: testState(3), BalancerConfig: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	cc.SetAllReady()
+	p := waitPicker(ctx, t, cc, connectivity.Ready)
+	for p.(*picker).ready < 3 {
+		p = waitPicker(ctx, t, cc, connectivity.Ready)
+	}
+	res, err := p.Pick(balancer.PickInfo{Ctx: WithKey(ctx, "k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := res.SubConn.(*testutil.SubConn).Addr()
+	// A new endpoint set produces a new ring and picker.
+	if err := b.UpdateClientConnState(balancer.ClientConnState{ResolverState: testState(4), BalancerConfig: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	p2 := cc.LastState().Picker.(*picker)
+	if p2 == p {
+		t.Fatal("no new picker after an endpoint was added")
+	}
+	i, _ := p2.indexOf(childFor(t, cc, addr))
+	if got := p2.eps[i].load.n.Load(); got != 1 {
+		t.Errorf("load of %s in the new picker = %d, want 1", addr, got)
+	}
+	res.Done(balancer.DoneInfo{})
+	if got := p2.eps[i].load.n.Load(); got != 0 {
+		t.Errorf("load of %s after Done = %d, want 0", addr, got)
+	}
+}
+
+func childFor(t *testing.T, _ *testutil.BalancerClientConn, addr string) (c endpointsharding.ChildState) {
+	t.Helper()
+	c.Endpoint.Addresses = []resolver.Address{{Addr: addr}}
+	return c
+}
