@@ -1,0 +1,48 @@
+// Package zoneaware provides the grpckit_zone_aware load-balancing policy:
+// it keeps a client's calls inside its own zone (availability zone, rack,
+// data centre) while that zone can take them, and spills over to the other
+// zones in proportion when it cannot, without a service mesh or xDS.
+//
+// Importing the package registers the policy. Select it in the service
+// config, with any registered policy as the child that balances inside a
+// zone:
+//
+//	{"loadBalancingConfig":[{"grpckit_zone_aware":{
+//	    "localZone":"eu-1a", "panicThreshold":0.5, "minClusterSize":0,
+//	    "childPolicy":[{"grpckit_p2c":{}},{"round_robin":{}}]}}]}
+//
+// Every field is optional. The zone of an endpoint is the Zone of the
+// grpckit resolver Instance it carries (see resolver.ZoneOf); endpoints
+// without one form the zone "". The local zone is, in order: localZone in
+// the configuration, SetLocalZone, the GRPCKIT_LOCAL_ZONE environment
+// variable. The child defaults to round_robin; the first registered policy
+// of the list is used.
+//
+// The policy runs one child per zone and picks a zone per call by shares it
+// recomputes whenever an endpoint becomes READY or stops being READY (an
+// endpoint counts its weight, resolver.WeightOf). The rule is Envoy's
+// zone-aware routing, with the clients assumed to be spread over the zones
+// like the endpoints are, so a zone's traffic share is its share of all
+// endpoint weight:
+//
+//   - If the READY share of all endpoint weight is under panicThreshold
+//     (default 0.5; 0 disables), if there are fewer endpoints than
+//     minClusterSize, or if the local zone is unknown or has no endpoints,
+//     zones are ignored: each zone gets its share of the READY weight, so
+//     every READY endpoint sees the same traffic.
+//   - If the local zone's share of the READY weight is at least its traffic
+//     share, it gets every call.
+//   - Otherwise it gets readyShare/trafficShare of the calls, and the rest
+//     goes to the other zones in proportion to their spare capacity, the
+//     amount by which their READY share exceeds their traffic share.
+//   - With nothing READY, zones get shares by size, and the children queue
+//     or fail the calls as they would alone.
+//
+// So with two endpoints in each of zones a, b and c, a client in a sends
+// everything to a; when one of a's endpoints goes down, a's READY share is
+// 1/5 against a traffic share of 1/3, so it keeps 60% of the calls and b and
+// c get 20% each, which gives every live endpoint the same load.
+//
+// The picker draws one random number per call to choose the zone, then calls
+// that zone's child picker: no lock and no allocation.
+package zoneaware
