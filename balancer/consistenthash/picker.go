@@ -11,9 +11,10 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// errMissingKey fails a request without a key when missingKey is "fail".
-var errMissingKey = status.Error(codes.InvalidArgument,
-	"consistenthash: request has no hash key (set one with consistenthash.WithKey or the configured header)")
+// errMissingKey fails a request without a key when missingKey is "fail". The
+// RPC ends with Internal unless UnaryClientInterceptor or
+// StreamClientInterceptor restores the code.
+var errMissingKey = status.Error(codes.InvalidArgument, missingKeyMsg)
 
 // load counts an endpoint's in-flight requests picked under bounded loads. The
 // balancer owns it, so the count survives picker rebuilds and state flaps.
