@@ -34,6 +34,16 @@ func Example() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// Wait until every backend answers, so no key is still walking past one
+	// that is connecting.
+	seen := map[string]bool{}
+	for i := 0; len(seen) < len(insts) && ctx.Err() == nil; i++ {
+		resp, err := client.SayHello(consistenthash.WithKey(ctx, fmt.Sprint("warm-", i)), &greeterv1.SayHelloRequest{Name: "warm-up"})
+		if err == nil {
+			seen[resp.GetGreeting().GetInstanceId()] = true
+		}
+	}
+
 	ctx = consistenthash.WithKey(ctx, "user-42")
 	first := ""
 	same := true
