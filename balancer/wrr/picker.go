@@ -1,0 +1,90 @@
+package wrr
+
+import (
+	"math"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/balancer"
+
+	"github.com/grpckit/grpckit/balancer/internal/shard"
+)
+
+// picker walks a precomputed smooth weighted round robin period over the READY
+// endpoints. It is immutable but for next; Pick takes no lock and allocates
+// nothing, and costs the same whatever the number of endpoints.
+type picker struct {
+	children []balancer.Picker // the READY endpoints' pickfirst pickers, by address
+	schedule []uint32          // one period: indices into children
+	next     atomic.Uint32     // picks so far, including the inherited phase
+}
+
+// Pick returns the next endpoint of the schedule.
+func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
+	i := p.next.Add(1) - 1
+	return p.children[p.schedule[i%uint32(len(p.schedule))]].Pick(info)
+}
+
+// phase returns how far through its period p is, in [0, 1).
+func (p *picker) phase() float64 {
+	n := uint32(len(p.schedule))
+	return float64(p.next.Load()%n) / float64(n)
+}
+
+// policy is the wrr shard.Policy. It has no per-endpoint state: weights are
+// static and the schedule is rebuilt from them.
+type policy struct {
+	cfg  *Config
+	last *picker // the newest picker built, whose phase the next one continues
+}
+
+// ramping reports whether any endpoint is still in its slow start.
+func ramping(ready []shard.Ready[struct{}], window time.Duration, now int64) bool {
+	for _, r := range ready {
+		if shard.Ramping(window, r.ReadySince, now) {
+			return true
+		}
+	}
+	return false
+}
+
+// rampScale is the weight resolution while endpoints ramp: full weight is
+// multiplied by it so that a ramping endpoint's share moves in small steps.
+const rampScale = 20
+
+// weights returns the effective weights of ready at now.
+func weights(ready []shard.Ready[struct{}], window time.Duration, now int64) []uint32 {
+	w := make([]uint32, len(ready))
+	full := !ramping(ready, window, now)
+	for i, r := range ready {
+		if full {
+			w[i] = r.Weight
+			continue
+		}
+		f := shard.Ramp(window, r.ReadySince, now, shard.MinRampFraction)
+		w[i] = uint32(max(1, math.Round(float64(r.Weight)*rampScale*f)))
+	}
+	return w
+}
+
+// Picker builds a picker that continues the previous picker's phase, so that a
+// rebuild (an endpoint flapping, a weight changing) does not send the start of
+// the period, and the endpoints there, an extra share.
+func (p *policy) Picker(ready []shard.Ready[struct{}], now int64) (balancer.Picker, time.Duration) {
+	window := p.cfg.window()
+	np := &picker{
+		children: make([]balancer.Picker, len(ready)),
+		schedule: schedule(weights(ready, window, now)),
+	}
+	for i, r := range ready {
+		np.children[i] = r.Picker
+	}
+	if p.last != nil {
+		np.next.Store(uint32(p.last.phase() * float64(len(np.schedule))))
+	}
+	p.last = np
+	if ramping(ready, window, now) {
+		return np, shard.RefreshInterval(window)
+	}
+	return np, 0
+}
