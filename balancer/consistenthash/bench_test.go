@@ -44,7 +44,7 @@ func waitAllReady(b *testing.B, cc *testutil.BalancerClientConn, n int) balancer
 	for time.Now().Before(deadline) {
 		cc.SetAllReady()
 		s := cc.LastState()
-		if s.ConnectivityState == connectivity.Ready && allPicksReady(s.Picker) {
+		if allPicksReady(s.Picker) && s.ConnectivityState == connectivity.Ready {
 			return s.Picker
 		}
 		time.Sleep(time.Millisecond) // ring_hash exits idle from goroutines; let them run
