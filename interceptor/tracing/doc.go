@@ -17,6 +17,9 @@
 // asks for them, since they would need every RPC to go through otelgrpc.
 //
 // Tracing belongs outermost: pass ServerOption to grpc.NewServer and
-// DialOption to grpc.NewClient; stats handlers run before any interceptor,
-// so the breaker's and limiter's span events land on the RPC's span.
+// DialOption to grpc.NewClient. On a server the stats handler runs before
+// any interceptor, so the interceptors' span events (rate limiter, recovery)
+// land on the RPC's server span. On a client, interceptors run before the
+// stats handler starts the RPC's span, so their events land on the caller's
+// span.
 package tracing

@@ -27,8 +27,13 @@ var (
 // and a server stats.Handler, handing the client's outgoing metadata to the
 // server as the transport would.
 func rpcEvents(client, server stats.Handler) {
+	rpcEventsFrom(context.Background(), client, server)
+}
+
+// rpcEventsFrom is rpcEvents for a call made with ctx.
+func rpcEventsFrom(ctx context.Context, client, server stats.Handler) {
 	now := time.Now()
-	ctx := client.TagRPC(context.Background(), rpcInfo)
+	ctx = client.TagRPC(ctx, rpcInfo)
 	client.HandleRPC(ctx, &stats.Begin{Client: true, BeginTime: now})
 	client.HandleRPC(ctx, &stats.OutHeader{Client: true, FullMethod: rpcInfo.FullMethodName, RemoteAddr: serverAddr})
 	client.HandleRPC(ctx, &stats.OutPayload{Client: true, Length: 12, SentTime: now})

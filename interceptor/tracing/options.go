@@ -62,8 +62,8 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 }
 
 // WithFilter traces only the RPCs for which keep returns true (health checks,
-// for example, may be left out). An RPC left out gets no span, but its span
-// context is still propagated.
+// for example, may be left out). An RPC left out gets no span and no
+// metrics, but the span context of its caller is still propagated.
 func WithFilter(keep func(*stats.RPCTagInfo) bool) Option {
 	return func(c *config) { c.filter = keep }
 }

@@ -182,8 +182,24 @@ func TestSetupExportsOTLP(t *testing.T) {
 }
 
 // TestSetupConsole checks the console exporter writes ended spans to
-// standard output.
+// standard output, and that the SDK takes the sampler from the environment.
 func TestSetupConsole(t *testing.T) {
+	for _, c := range []struct {
+		sampler string
+		want    bool
+	}{{"", true}, {"always_off", false}, {"parentbased_always_off", false}} {
+		t.Run(c.sampler, func(t *testing.T) {
+			t.Setenv("OTEL_TRACES_SAMPLER", c.sampler)
+			if got := consoleShows(t, "console-op"); got != c.want {
+				t.Errorf("with OTEL_TRACES_SAMPLER=%q the console shows the span: %v, want %v", c.sampler, got, c.want)
+			}
+		})
+	}
+}
+
+// consoleShows runs Setup with the console exporter, ends a span named name,
+// and reports whether standard output then shows it.
+func consoleShows(t *testing.T, name string) bool {
 	restoreGlobals(t)
 	t.Setenv("OTEL_TRACES_EXPORTER", "console")
 	out, err := os.CreateTemp(t.TempDir(), "stdout")
@@ -199,7 +215,7 @@ func TestSetupConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, span := otel.Tracer("test").Start(ctx, "console-op")
+	_, span := otel.Tracer("test").Start(ctx, name)
 	span.End()
 	if err := shutdown(ctx); err != nil {
 		t.Fatal(err)
@@ -208,9 +224,7 @@ func TestSetupConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(written), `"Name":"console-op"`) {
-		t.Errorf("standard output has no console-op span:\n%s", written)
-	}
+	return strings.Contains(string(written), `"Name":"`+name+`"`)
 }
 
 // TestSetupNone checks that with no exporter Setup installs a no-op
