@@ -72,8 +72,9 @@
 // reads no environment variables; map ETCDCTL_ENDPOINTS, ETCDCTL_CACERT,
 // ETCDCTL_CERT, ETCDCTL_KEY, ETCDCTL_USER and ETCDCTL_PASSWORD onto those
 // fields yourself if you use them. Passwords never reach this package's logs
-// or errors. Also set DialKeepAliveTime and DialKeepAliveTimeout (a few
-// seconds each) so that a black-holed member is detected and the watch moves
-// to another one, and consider a short grpc.ConnectParams backoff in
+// or errors. Also set DialKeepAliveTime (at least etcd's
+// --grpc-keepalive-min-time, 5 s by default, or etcd closes the connection)
+// and DialKeepAliveTimeout so that a black-holed member is detected and the
+// watch moves to another one, and consider a short grpc.ConnectParams backoff in
 // DialOptions so the client reconnects quickly after an outage.
 package etcd

@@ -38,8 +38,8 @@ func newClient(t testing.TB, endpoints ...string) *clientv3.Client {
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:            endpoints,
 		DialTimeout:          5 * time.Second,
-		DialKeepAliveTime:    time.Second,
-		DialKeepAliveTimeout: time.Second,
+		DialKeepAliveTime:    5 * time.Second, // etcd refuses pings more often than every 5 s
+		DialKeepAliveTimeout: 2 * time.Second,
 		Logger:               zap.NewNop(),
 		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 300 * time.Millisecond},
@@ -155,7 +155,13 @@ func buildResolver(t testing.TB, b resolver.Builder, target string) (*testutil.R
 // waitState polls the fake until its newest state satisfies ok.
 func waitState(t testing.TB, cc *testutil.ResolverClientConn, ok func([]kitresolver.Instance) bool) []kitresolver.Instance {
 	t.Helper()
-	ctx := timeoutCtx(t, testutil.DefaultTimeout)
+	return waitStateWithin(t, cc, testutil.DefaultTimeout, ok)
+}
+
+// waitStateWithin is waitState with its own deadline.
+func waitStateWithin(t testing.TB, cc *testutil.ResolverClientConn, d time.Duration, ok func([]kitresolver.Instance) bool) []kitresolver.Instance {
+	t.Helper()
+	ctx := timeoutCtx(t, d)
 	var last []kitresolver.Instance
 	for {
 		if s, have := cc.LastState(); have {

@@ -223,8 +223,8 @@ func (r *Registration) maintain() error {
 			if err := kw.handle(resp, ok); err != nil {
 				return err
 			}
-		case <-kw.retryC():
-			if err := kw.recheck(); err != nil {
+		case res := <-kw.checked:
+			if err := kw.checkDone(res); err != nil {
 				return err
 			}
 		}
@@ -232,15 +232,25 @@ func (r *Registration) maintain() error {
 }
 
 // keyWatch watches the registration's key for deletion. When the watch
-// itself fails it checks the key with a Get, after a backoff, and watches
-// again from there. Only maintain's goroutine uses it.
+// itself fails it checks the key with a Get, after a backoff and on its own
+// goroutine so that maintain keeps draining KeepAlive responses, and
+// watches again from the revision read. Only maintain's goroutine calls its
+// methods.
 type keyWatch struct {
 	r       *Registration
 	ctx     context.Context
 	cancel  context.CancelFunc
 	ch      clientv3.WatchChan
-	retry   *time.Timer
+	checked chan checkResult // the Get's outcome; nil while none runs
+	wg      sync.WaitGroup
 	attempt int
+}
+
+// checkResult is the outcome of a Get of the key.
+type checkResult struct {
+	rev     int64 // revision read, when the key exists
+	missing bool
+	err     error
 }
 
 func (kw *keyWatch) start(rev int64) {
@@ -249,32 +259,25 @@ func (kw *keyWatch) start(rev int64) {
 	kw.ch = kw.r.cli.Watch(ctx, kw.r.key, clientv3.WithRev(rev+1))
 }
 
+// stop ends the watch and waits for a running check.
 func (kw *keyWatch) stop() {
 	if kw.cancel != nil {
 		kw.cancel()
 	}
-	if kw.retry != nil {
-		kw.retry.Stop()
-	}
-}
-
-func (kw *keyWatch) retryC() <-chan time.Time {
-	if kw.retry == nil {
-		return nil
-	}
-	return kw.retry.C
+	kw.wg.Wait()
 }
 
 // handle returns errKeyDeleted when the response deletes the key; a failed
-// watch is replaced by a Get after a backoff.
+// watch is replaced by a check of the key after a backoff.
 func (kw *keyWatch) handle(resp clientv3.WatchResponse, ok bool) error {
 	if err := watchErr(resp, ok); err != nil {
 		kw.cancel()
 		kw.ch = nil
-		kw.retry = time.NewTimer(kw.r.cfg.backoff.Delay(kw.attempt))
+		kw.check(kw.r.cfg.backoff.Delay(kw.attempt))
 		kw.attempt++
 		return nil
 	}
+	kw.attempt = 0
 	for _, ev := range resp.Events {
 		if ev.Type == clientv3.EventTypeDelete {
 			return errKeyDeleted
@@ -283,30 +286,48 @@ func (kw *keyWatch) handle(resp clientv3.WatchResponse, ok bool) error {
 	return nil
 }
 
-// recheck reads the key: missing, it is lost; present, the watch restarts
-// after the revision read; unreadable, it tries again later.
-func (kw *keyWatch) recheck() error {
-	kw.retry = nil
-	ctx, cancel := context.WithTimeout(kw.ctx, kw.r.cfg.requestTimeout)
-	defer cancel()
-	resp, err := kw.r.cli.Get(ctx, kw.r.key)
+// check reads the key after delay, on a goroutine; the outcome arrives on
+// kw.checked.
+func (kw *keyWatch) check(delay time.Duration) {
+	ch := make(chan checkResult, 1)
+	kw.checked = ch
+	kw.wg.Go(func() {
+		if !sleepCtx(kw.ctx, delay) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(kw.ctx, kw.r.cfg.requestTimeout)
+		defer cancel()
+		resp, err := kw.r.cli.Get(ctx, kw.r.key)
+		if err != nil {
+			ch <- checkResult{err: err}
+			return
+		}
+		ch <- checkResult{rev: resp.Header.Revision, missing: len(resp.Kvs) == 0}
+	})
+}
+
+// checkDone acts on a check: a missing key is lost, a present one is watched
+// again, and a failed check is repeated after a backoff.
+func (kw *keyWatch) checkDone(res checkResult) error {
+	kw.checked = nil
 	switch {
-	case err != nil:
-		kw.retry = time.NewTimer(kw.r.cfg.backoff.Delay(kw.attempt))
+	case res.err != nil:
+		kw.check(kw.r.cfg.backoff.Delay(kw.attempt))
 		kw.attempt++
-	case len(resp.Kvs) == 0:
+	case res.missing:
 		return errKeyDeleted
 	default:
-		kw.start(resp.Header.Revision)
+		kw.start(res.rev)
 	}
 	return nil
 }
 
 // Deregister stops keeping the registration alive, deletes its key (unless
-// another lease took it over) and revokes its lease. It is idempotent: once
-// it has succeeded, later calls return nil at once; after a failure (ctx
-// expired, registry unreachable) a later call tries again, and in any case
-// the lease, no longer kept alive, expires within its TTL.
+// another lease took it over) and revokes its lease, retrying with backoff
+// until ctx ends. It is idempotent: once it has succeeded, later calls return
+// nil at once; after a failure (ctx ended with the registry unreachable) a
+// later call tries again, and in any case the lease, no longer kept alive,
+// expires within its TTL.
 func (r *Registration) Deregister(ctx context.Context) error {
 	r.cancel()
 	select {
@@ -319,11 +340,16 @@ func (r *Registration) Deregister(ctx context.Context) error {
 	if r.removed {
 		return nil
 	}
-	if err := r.removeLocked(ctx); err != nil {
-		return fmt.Errorf("etcd: deregistering %s: %w", r.key, err)
+	for attempt := 0; ; attempt++ {
+		err := r.removeLocked(ctx)
+		if err == nil {
+			r.removed = true
+			return nil
+		}
+		if !sleepCtx(ctx, r.cfg.backoff.Delay(attempt)) {
+			return fmt.Errorf("etcd: deregistering %s: %w", r.key, err)
+		}
 	}
-	r.removed = true
-	return nil
 }
 
 // removeLocked deletes the key if it is still attached to the lease, then
