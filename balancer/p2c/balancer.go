@@ -3,7 +3,9 @@ package p2c
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/balancer"
@@ -39,47 +41,58 @@ func (builder) ParseConfig(js json.RawMessage) (serviceconfig.LoadBalancingConfi
 
 // policy is the p2c shard.Policy: per-endpoint stats, and the pickers over them.
 type policy struct {
-	cfg  *Config
-	now  shard.Clock
-	rand func() uint64
-	last []endpoint // the newest picker's endpoints, to seed new endpoints
+	cfg    *Config
+	now    shard.Clock
+	rand   func() uint64
+	params atomic.Pointer[params] // shared with every stats
+	last   []endpoint             // the newest picker's endpoints, to seed new endpoints
 }
 
 func newPolicy(now shard.Clock, rnd func() uint64) *policy {
-	return &policy{cfg: defaultConfig(), now: now, rand: rnd}
+	p := &policy{now: now, rand: rnd}
+	p.setConfig(defaultConfig())
+	return p
 }
 
 // SetConfig takes the configuration of a resolver update.
 func (p *policy) SetConfig(cfg serviceconfig.LoadBalancingConfig) error {
 	switch c := cfg.(type) {
 	case nil:
-		p.cfg = defaultConfig()
+		p.setConfig(defaultConfig())
 	case *Config:
-		p.cfg = c
 		if c == nil {
-			p.cfg = defaultConfig()
+			c = defaultConfig()
 		}
+		p.setConfig(c)
 	default:
 		return fmt.Errorf("p2c: config of type %T, want *p2c.Config", cfg)
 	}
 	return nil
 }
 
+func (p *policy) setConfig(c *Config) {
+	p.cfg = c
+	p.params.Store(&params{
+		tau:     float64(time.Duration(c.DecayTime)),
+		penalty: float64(time.Duration(c.ErrorPenalty)),
+		now:     p.now,
+	})
+}
+
 // NewState starts a new endpoint at a neutral cost: the mean latency estimate
 // of the READY endpoints, so it is neither flooded nor starved before its
 // first response.
 func (p *policy) NewState(_ resolver.Endpoint, now int64) *stats {
+	tau := p.params.Load().tau
 	var sum float64
 	for _, e := range p.last {
-		sum += e.stats.estimate(now, p.tau())
+		sum += e.stats.estimate(now, tau)
 	}
 	if len(p.last) == 0 {
-		return newStats(0, now)
+		return newStats(&p.params, 0, now)
 	}
-	return newStats(sum/float64(len(p.last)), now)
+	return newStats(&p.params, sum/float64(len(p.last)), now)
 }
-
-func (p *policy) tau() float64 { return float64(time.Duration(p.cfg.DecayTime)) }
 
 // Picker builds a picker over ready; while an endpoint ramps up it asks to be
 // rebuilt every shard.RefreshInterval.
@@ -89,17 +102,11 @@ func (p *policy) Picker(ready []shard.Ready[*stats], now int64) (balancer.Picker
 	var refresh time.Duration
 	for i, r := range ready {
 		f := shard.Ramp(window, r.ReadySince, now, shard.MinRampFraction)
-		eps[i] = endpoint{picker: r.Picker, stats: r.State, invWeight: 1 / (float64(r.Weight) * f)}
+		eps[i] = endpoint{picker: r.Picker, stats: r.State, logInvWeight: -math.Log(float64(r.Weight) * f)}
 		if shard.Ramping(window, r.ReadySince, now) {
 			refresh = shard.RefreshInterval(window)
 		}
 	}
 	p.last = eps
-	return &picker{
-		eps:     eps,
-		tau:     p.tau(),
-		penalty: float64(time.Duration(p.cfg.ErrorPenalty)),
-		now:     p.now,
-		rand:    p.rand,
-	}, refresh
+	return &picker{eps: eps, params: p.params.Load(), rand: p.rand}, refresh
 }

@@ -6,78 +6,84 @@ import (
 	"google.golang.org/grpc/balancer"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-
-	"github.com/grpckit/grpckit/balancer/internal/shard"
 )
+
+// sampleShift sets how often a pick's latency is measured: when the top
+// sampleShift bits of the pick's random number are zero, one pick in
+// 2^sampleShift. Reading the clock twice costs more than the rest of a pick,
+// and one sample in sixteen still moves the peak estimate within a few picks
+// of a backend turning slow. Errors are charged on every pick.
+const sampleShift = 4
 
 // endpoint is one READY endpoint in a picker.
 type endpoint struct {
-	picker    balancer.Picker // the endpoint's pickfirst picker
-	stats     *stats          // owned by the balancer, shared across pickers
-	invWeight float64         // 1 / effective weight (slow start included)
+	picker       balancer.Picker // the endpoint's pickfirst picker
+	stats        *stats          // owned by the balancer, shared across pickers
+	logInvWeight float64         // −ln(effective weight), slow start included
 }
 
 // picker is an immutable snapshot of the READY endpoints. Pick draws two
 // distinct endpoints at random and takes the cheaper, where cost is the
 // decayed peak-EWMA latency × (in flight + 1) ÷ weight. It takes no lock: the
-// random numbers come from math/rand/v2's per-thread generator and the load
-// from atomics; the Done callback comes from a sync.Pool, so steady-state
-// picks allocate nothing.
+// random number comes from math/rand/v2's per-thread generator and the load
+// from atomics. Unsampled picks hand gRPC the endpoint's own Done; sampled
+// ones a pooled call, so steady-state picks allocate nothing.
 type picker struct {
-	eps     []endpoint
-	tau     float64 // DecayTime in nanoseconds
-	penalty float64 // ErrorPenalty in nanoseconds
-	now     shard.Clock
-	rand    func() uint64
+	eps    []endpoint
+	params *params
+	rand   func() uint64
 }
 
 // Pick chooses an endpoint and counts the RPC in flight until Done.
 func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
-	now := p.now()
-	e := p.choose(now)
+	r := p.rand()
+	e := p.choose(r)
 	res, err := e.picker.Pick(info)
 	if err != nil {
 		return res, err
 	}
 	// pickfirst's picker sets no Done of its own, so there is none to chain.
 	e.stats.inflight.Add(1)
+	if r>>(64-sampleShift) != 0 {
+		res.Done = e.stats.done
+		return res, nil
+	}
 	c := callPool.Get().(*call)
-	c.stats, c.picker, c.start = e.stats, p, now
+	c.stats, c.params, c.start = e.stats, p.params, p.params.now()
 	res.Done = c.done
 	return res, nil
 }
 
-// choose returns the cheaper of two distinct endpoints drawn at random.
-func (p *picker) choose(now int64) *endpoint {
-	n := uint32(len(p.eps))
+// choose returns the cheaper of two distinct endpoints drawn with r: the low
+// 32 bits pick the first, the next 24 the second, each scaled to its range by
+// a multiply and a shift rather than a division.
+func (p *picker) choose(r uint64) *endpoint {
+	n := uint64(len(p.eps))
 	if n == 1 {
 		return &p.eps[0]
 	}
-	r := p.rand()
-	i := uint32(r) % n
-	j := uint32(r>>32) % (n - 1)
+	i := (r & 0xffffffff) * n >> 32
+	j := (r >> 32 & 0xffffff) * (n - 1) >> 24
 	if j >= i {
 		j++
 	}
 	a, b := &p.eps[i], &p.eps[j]
-	if p.cost(b, now) < p.cost(a, now) {
+	if b.logCost() < a.logCost() {
 		return b
 	}
 	return a
 }
 
-// cost is the endpoint's expected wait for one more RPC, per unit of weight.
-// An estimate below 1ns counts as 1ns, so that endpoints without measurements
-// still compare by load.
-func (p *picker) cost(e *endpoint, now int64) float64 {
-	est := max(e.stats.estimate(now, p.tau), 1)
-	return est * float64(e.stats.inflight.Load()+1) * e.invWeight
+// logCost is ln(estimate × (in flight + 1) ÷ weight) + now/τ; the last term
+// is the same for every endpoint, so it is left out.
+func (e *endpoint) logCost() float64 {
+	return e.stats.logKey() + logCount(e.stats.inflight.Load()+1) + e.logInvWeight
 }
 
 // sample returns the latency a finished RPC counts as, and false when it
 // should not count: the caller cancelled it, or no RPC was sent (gRPC calls
 // Done with an empty DoneInfo when the picked connection was not usable).
-func (p *picker) sample(info balancer.DoneInfo, rtt float64) (float64, bool) {
+func (prm *params) sample(info balancer.DoneInfo, rtt float64) (float64, bool) {
 	if info.Err == nil {
 		if !info.BytesSent && !info.BytesReceived {
 			return 0, false
@@ -88,16 +94,16 @@ func (p *picker) sample(info balancer.DoneInfo, rtt float64) (float64, bool) {
 	case codes.Canceled:
 		return 0, false
 	case codes.ResourceExhausted, codes.Unavailable:
-		return max(rtt, p.penalty), true
+		return max(rtt, prm.penalty), true
 	}
 	return rtt, true
 }
 
-// call is one picked RPC in flight. Calls are pooled: done is bound once,
+// call is one sampled RPC in flight. Calls are pooled: done is bound once,
 // when the call is created, so handing it to gRPC allocates nothing.
 type call struct {
 	stats  *stats
-	picker *picker
+	params *params
 	start  int64
 	done   func(balancer.DoneInfo)
 }
@@ -113,15 +119,15 @@ func newCall() any {
 	return c
 }
 
-// finish is the pick's Done: it ends the RPC's in-flight count and feeds its
-// latency to the estimate. gRPC calls it at most once per pick.
+// finish is a sampled pick's Done: it ends the RPC's in-flight count and feeds
+// its latency to the estimate. gRPC calls it at most once per pick.
 func (c *call) finish(info balancer.DoneInfo) {
-	s, p, start := c.stats, c.picker, c.start
-	c.stats, c.picker = nil, nil
+	s, prm, start := c.stats, c.params, c.start
+	c.stats, c.params = nil, nil
 	callPool.Put(c)
 	s.inflight.Add(-1)
-	now := p.now()
-	if rtt, ok := p.sample(info, float64(now-start)); ok {
-		s.observe(rtt, now, p.tau)
+	now := prm.now()
+	if rtt, ok := prm.sample(info, float64(now-start)); ok {
+		s.observe(rtt, now, prm.tau)
 	}
 }

@@ -3,7 +3,9 @@ package p2c
 import (
 	"context"
 	"errors"
+	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,31 +16,34 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// testPicker is a picker with the default config on the given clock and RNG.
-func testPicker(eps []endpoint, now func() int64, rnd func() uint64) *picker {
+// testParams returns default params on the clock now.
+func testParams(now func() int64) *atomic.Pointer[params] {
 	cfg := defaultConfig()
-	return &picker{
-		eps:     eps,
-		tau:     float64(time.Duration(cfg.DecayTime)),
-		penalty: float64(time.Duration(cfg.ErrorPenalty)),
-		now:     now,
-		rand:    rnd,
+	prm := &atomic.Pointer[params]{}
+	prm.Store(&params{tau: float64(time.Duration(cfg.DecayTime)), penalty: float64(time.Duration(cfg.ErrorPenalty)), now: now})
+	return prm
+}
+
+// testEndpoints returns n simulated backends with fresh stats.
+func testEndpoints(prm *atomic.Pointer[params], n int) []endpoint {
+	eps := make([]endpoint, n)
+	for i := range eps {
+		eps[i] = endpoint{picker: backendPicker{&simSubConn{id: i}}, stats: newStats(prm, 0, 0)}
 	}
+	return eps
 }
 
 // fixture is n simulated backends behind a picker on a virtual clock.
 type fixture struct {
 	now time.Duration
+	prm *atomic.Pointer[params]
 	p   *picker
 }
 
 func newFixture(n int) *fixture {
 	f := &fixture{}
-	eps := make([]endpoint, n)
-	for i := range eps {
-		eps[i] = endpoint{picker: backendPicker{&simSubConn{id: i}}, stats: newStats(0, 0), invWeight: 1}
-	}
-	f.p = testPicker(eps, func() int64 { return int64(f.now) }, rand.New(rand.NewPCG(1, 1)).Uint64)
+	f.prm = testParams(func() int64 { return int64(f.now) })
+	f.p = &picker{eps: testEndpoints(f.prm, n), params: f.prm.Load(), rand: rand.New(rand.NewPCG(1, 1)).Uint64}
 	return f
 }
 
@@ -51,24 +56,16 @@ func (f *fixture) pick(t *testing.T) (int, func(balancer.DoneInfo)) {
 	return res.SubConn.(*simSubConn).id, res.Done
 }
 
-// call picks, advances the clock by d and finishes with err.
-func (f *fixture) call(t *testing.T, d time.Duration, err error) int {
-	i, done := f.pick(t)
-	f.now += d
-	done(balancer.DoneInfo{Err: err, BytesSent: true, BytesReceived: err == nil})
-	return i
-}
-
 // TestStatsStepTable walks one endpoint's estimate through observations.
 func TestStatsStepTable(t *testing.T) {
 	const tau = float64(10 * time.Second)
-	s := newStats(0, 0)
+	s := newStats(testParams(nil), 0, 0)
 	steps := []struct {
 		at      time.Duration
 		observe time.Duration // 0: only read
 		want    time.Duration // estimate at `at`, after the observation
 	}{
-		{at: 0, want: 0},
+		{at: 0, want: 1}, // nothing measured: 1ns
 		{at: time.Second, observe: 10 * time.Millisecond, want: 10 * time.Millisecond},        // peak
 		{at: time.Second, observe: 100 * time.Millisecond, want: 100 * time.Millisecond},      // a slower answer replaces it
 		{at: time.Second, observe: time.Millisecond, want: 100 * time.Millisecond},            // a faster one right away barely counts
@@ -83,8 +80,8 @@ func TestStatsStepTable(t *testing.T) {
 		if st.observe > 0 {
 			s.observe(float64(st.observe), now, tau)
 		}
-		got := time.Duration(s.estimate(now, tau))
-		if diff := cmp.Diff(st.want, got, cmpopts.EquateApprox(0, float64(10*time.Microsecond))); diff != "" {
+		got := s.estimate(now, tau)
+		if diff := cmp.Diff(float64(st.want), got, cmpopts.EquateApprox(0, float64(time.Microsecond))); diff != "" {
 			t.Errorf("step %d (at %v, observe %v): estimate mismatch (-want +got):\n%s", i, st.at, st.observe, diff)
 		}
 	}
@@ -92,8 +89,8 @@ func TestStatsStepTable(t *testing.T) {
 
 func TestPickTakesTheCheaperOfTwo(t *testing.T) {
 	f := newFixture(2)
-	f.p.eps[0].stats = newStats(float64(50*time.Millisecond), 0)
-	f.p.eps[1].stats = newStats(float64(5*time.Millisecond), 0)
+	f.p.eps[0].stats = newStats(f.prm, float64(50*time.Millisecond), 0)
+	f.p.eps[1].stats = newStats(f.prm, float64(5*time.Millisecond), 0)
 	// 5ms × (k+1) stays below 50ms for the first nine picks.
 	for range 9 {
 		if i, done := f.pick(t); i != 1 {
@@ -111,7 +108,7 @@ func TestPickTakesTheCheaperOfTwo(t *testing.T) {
 
 func TestWeightDividesCost(t *testing.T) {
 	f := newFixture(2)
-	f.p.eps[0].invWeight = 1.0 / 4
+	f.p.eps[0].logInvWeight = -math.Log(4)
 	counts := make([]int, 2)
 	var dones []func(balancer.DoneInfo)
 	for range 50 {
@@ -140,7 +137,7 @@ func TestInflightCountsUntilDone(t *testing.T) {
 }
 
 func TestSampleRules(t *testing.T) {
-	p := testPicker(nil, nil, nil)
+	p := testParams(nil).Load()
 	rtt := float64(time.Millisecond)
 	tests := []struct {
 		name   string

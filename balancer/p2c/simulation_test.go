@@ -95,11 +95,8 @@ func p99(lat []time.Duration) time.Duration {
 
 // simPicker is a p2c picker over the simulated backends on the virtual clock.
 func simPicker(clock *time.Duration) *picker {
-	eps := make([]endpoint, simBackends)
-	for i := range eps {
-		eps[i] = endpoint{picker: backendPicker{&simSubConn{id: i}}, stats: newStats(0, 0), invWeight: 1}
-	}
-	return testPicker(eps, func() int64 { return int64(*clock) }, rand.New(rand.NewPCG(3, 5)).Uint64)
+	prm := testParams(func() int64 { return int64(*clock) })
+	return &picker{eps: testEndpoints(prm, simBackends), params: prm.Load(), rand: rand.New(rand.NewPCG(3, 5)).Uint64}
 }
 
 func TestSimulationP2CBeatsRoundRobinWithOneSlowBackend(t *testing.T) {
