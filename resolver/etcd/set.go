@@ -92,8 +92,6 @@ func (s *instanceSet) instances() []kitresolver.Instance {
 	return out
 }
 
-func (s *instanceSet) len() int { return len(s.byID) }
-
 func (s *instanceSet) addCandidate(inst kitresolver.Instance) {
 	cands := s.byAddr[inst.Addr]
 	i, _ := slices.BinarySearchFunc(cands, inst.ID, byID)
