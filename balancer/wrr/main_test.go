@@ -3,7 +3,9 @@ package wrr
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/grpckit/grpckit/registrytest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain checks for leaked goroutines with goleak, giving embedded etcd's
+// streams the few seconds they take to close.
+func TestMain(m *testing.M) { registrytest.VerifyTestMain(m) }
