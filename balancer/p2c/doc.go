@@ -1,0 +1,28 @@
+// Package p2c is a gRPC load-balancing policy that sends each call to the
+// less loaded of two READY endpoints drawn at random ("power of two choices"),
+// where load is the endpoint's peak-EWMA latency × (calls in flight + 1) ÷
+// weight. Slow backends and backends with queues get less traffic as soon as
+// they answer slowly; a call is never sent to the most loaded endpoint unless
+// it is one of only two.
+//
+// The policy registers itself as Name; select it in the service config:
+//
+//	grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"grpckit_p2c":{}}]}`)
+//
+// The latency estimate takes a slower answer at once and decays towards zero
+// with the configured decayTime (default 10s), so an endpoint that gets no
+// traffic is tried again. ResourceExhausted and Unavailable answers count as
+// at least errorPenalty (default 1s), so a backend that fails fast does not
+// look fast; answers to calls the caller cancelled do not count. A new
+// endpoint starts at the mean estimate of the others. Per-endpoint load lives
+// in the balancer and survives picker rebuilds.
+//
+// Weights come from the endpoint's Instance (see resolver.WeightOf), else
+// grpc-go's weight attribute, else 1. With {"slowStartWindow":"30s"} an
+// endpoint that becomes READY starts at a tenth of its weight and ramps up
+// linearly over the window, restarting if it leaves READY.
+//
+// Pick takes no lock and allocates nothing: random numbers come from
+// math/rand/v2's per-thread generator, load from atomics, and only one pick in
+// sixteen reads the clock to measure latency (every failure is charged).
+package p2c

@@ -1,0 +1,23 @@
+// Package wrr is a gRPC load-balancing policy that spreads calls over a
+// service's READY endpoints in proportion to their weights, with nginx's smooth
+// weighted round robin: for weights 5, 1, 1 the order is a a b a c a a, never
+// the heavy endpoint five times in a row.
+//
+// Weights are static: an endpoint's Instance weight as grpckit's resolvers set
+// it (see resolver.WeightOf), else grpc-go's weight attribute, else 1. The
+// policy registers itself as Name; select it in the service config:
+//
+//	grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"grpckit_weighted_round_robin":{}}]}`)
+//
+// Each endpoint gets a pickfirst child through grpc-go's endpointsharding, as
+// grpc-go's own round_robin does. Pickers are immutable snapshots holding one
+// precomputed period of the sequence: Pick is an atomic increment and a table
+// lookup, takes no lock, allocates nothing, and costs the same at 10 or 1000
+// endpoints. A new picker (an endpoint going READY or not, a weight change)
+// continues at the same point of its period as the one it replaces, so
+// rebuilds do not favour the endpoints early in the period.
+//
+// With {"slowStartWindow":"30s"} an endpoint that becomes READY starts at a
+// tenth of its weight and ramps up linearly over the window; an endpoint that
+// leaves READY and returns starts again. Slow start is off by default.
+package wrr
