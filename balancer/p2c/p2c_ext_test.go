@@ -83,4 +83,3 @@ func deregister(t *testing.T, reg *etcd.Registration) {
 		t.Errorf("Deregister: %v", err)
 	}
 }
-

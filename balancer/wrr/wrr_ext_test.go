@@ -17,7 +17,6 @@ import (
 
 var serviceConfig = shardtest.ServiceConfig(wrr.Name, `{}`)
 
-
 func TestEndToEndDistributionFollowsWeights(t *testing.T) {
 	gs := shardtest.StartGreeters(t, 1, 2, 3)
 	client, r := shardtest.DialManual(t, serviceConfig, shardtest.Instances(gs...))
