@@ -48,8 +48,10 @@ const (
 //   - OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES: serviceName is the
 //     service.name unless OTEL_SERVICE_NAME overrides it.
 //
-// Call shutdown before the process exits to flush the spans still queued.
-// An unknown exporter or protocol is an error, and nothing is installed.
+// Setup also sends OpenTelemetry's internal errors (an unreachable
+// collector, say) to the grpclog component "grpckit-tracing". Call shutdown
+// before the process exits to flush the spans still queued. An unknown
+// exporter or protocol is an error, and nothing is installed.
 func Setup(ctx context.Context, serviceName string) (shutdown func(context.Context) error, err error) {
 	if serviceName == "" {
 		return nil, errors.New("tracing: empty service name")
