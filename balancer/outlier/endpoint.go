@@ -19,10 +19,15 @@ type endpoint struct {
 	b    *outlierBalancer
 	addr string // first address, for logs
 
-	successes   atomic.Int64 // RPCs that did not fail, this interval
-	failures    atomic.Int64 // RPCs that failed, this interval
+	// consecutive and probation are written rarely and read on every
+	// success; they sit on their own cache line, away from the counters.
 	consecutive atomic.Int64 // failures since the last success
 	probation   atomic.Bool  // returned from ejection, not yet proven healthy
+	_           [cacheLine]byte
+	failures    atomic.Int64 // RPCs that failed, this interval
+	// successes is striped so that RPCs finishing on different processors
+	// do not contend for one cache line.
+	successes [stripes]paddedCounter
 
 	ejected   bool
 	until     time.Time // end of the current ejection
@@ -30,11 +35,22 @@ type endpoint struct {
 	subConns  map[*subConn]struct{}
 }
 
-// record counts the result of one RPC sent to e. A call the caller gave up
+const (
+	cacheLine = 64
+	stripes   = 8
+)
+
+type paddedCounter struct {
+	n atomic.Int64
+	_ [cacheLine - 8]byte
+}
+
+// record counts the result of one RPC sent to e; stripe picks the success
+// counter. A call the caller gave up
 // on (status CANCELLED, or its context done) is not counted. ctx may be nil.
-func (e *endpoint) record(ctx context.Context, err error) {
+func (e *endpoint) record(ctx context.Context, err error, stripe uint32) {
 	if err == nil {
-		e.success()
+		e.success(stripe)
 		return
 	}
 	if callerGaveUp(ctx) {
@@ -46,7 +62,7 @@ func (e *endpoint) record(ctx context.Context, err error) {
 	}
 	cfg := e.b.cfg.Load()
 	if !cfg.isFailure(code) {
-		e.success() // the server answered; a bad request is not its fault
+		e.success(stripe) // the server answered; a bad request is not its fault
 		return
 	}
 	e.failures.Add(1)
@@ -58,8 +74,8 @@ func (e *endpoint) record(ctx context.Context, err error) {
 	}
 }
 
-func (e *endpoint) success() {
-	e.successes.Add(1)
+func (e *endpoint) success(stripe uint32) {
+	e.successes[stripe%stripes].n.Add(1)
 	if e.consecutive.Load() != 0 {
 		e.consecutive.Store(0)
 	}
@@ -67,7 +83,10 @@ func (e *endpoint) success() {
 
 // takeCounts returns and resets the interval counts.
 func (e *endpoint) takeCounts() (successes, failures int64) {
-	return e.successes.Swap(0), e.failures.Swap(0)
+	for i := range e.successes {
+		successes += e.successes[i].n.Swap(0)
+	}
+	return successes, e.failures.Swap(0)
 }
 
 // resetCounts forgets everything counted so far.

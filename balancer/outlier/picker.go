@@ -3,6 +3,7 @@ package outlier
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc/balancer"
 )
@@ -38,26 +39,31 @@ func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 type doneHook struct {
 	ep    *endpoint
 	ctx   context.Context
-	child func(balancer.DoneInfo)
-	fn    func(balancer.DoneInfo) // d.done, bound once
+	child  func(balancer.DoneInfo)
+	fn     func(balancer.DoneInfo) // d.done, bound once
+	stripe uint32                  // the endpoint success counter this hook adds to
 }
+
+// hooks numbers hooks to spread them over the success-counter stripes. The
+// pool keeps hooks per processor, so processors mostly use distinct stripes.
+var hooks atomic.Uint32
 
 var donePool sync.Pool
 
 func init() { donePool.New = newDoneHook }
 
 func newDoneHook() any {
-	d := new(doneHook)
+	d := &doneHook{stripe: hooks.Add(1)}
 	d.fn = d.done
 	return d
 }
 
 func (d *doneHook) done(info balancer.DoneInfo) {
-	ep, ctx, child := d.ep, d.ctx, d.child
+	ep, ctx, child, stripe := d.ep, d.ctx, d.child, d.stripe
 	d.ep, d.ctx, d.child = nil, nil, nil
 	donePool.Put(d)
 	if child != nil {
 		child(info)
 	}
-	ep.record(ctx, info.Err)
+	ep.record(ctx, info.Err, stripe)
 }

@@ -42,6 +42,9 @@ func (sc *subConn) onState(s balancer.SubConnState) {
 }
 
 func (sc *subConn) deliverState(s balancer.SubConnState) {
+	if s.ConnectivityState == connectivity.Ready && sc.raw != nil && sc.raw.ConnectivityState == connectivity.Ready {
+		return // gRPC never repeats READY; a repeat would reset the health watch
+	}
 	sc.raw = &s
 	if s.ConnectivityState == connectivity.Shutdown {
 		sc.shutdown = true
