@@ -263,4 +263,3 @@ func (b *outlierBalancer) UpdateState(s balancer.State) {
 	}
 	b.ClientConn.UpdateState(s)
 }
-

@@ -37,8 +37,8 @@ func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 // doneHook carries one pick's endpoint to its Done callback. Hooks are
 // pooled: gRPC calls Done once per pick, after which the hook is reused.
 type doneHook struct {
-	ep    *endpoint
-	ctx   context.Context
+	ep     *endpoint
+	ctx    context.Context
 	child  func(balancer.DoneInfo)
 	fn     func(balancer.DoneInfo) // d.done, bound once
 	stripe uint32                  // the endpoint success counter this hook adds to
