@@ -58,6 +58,7 @@ func (bb *builder) Build(cc balancer.ClientConn, opts balancer.BuildOptions) bal
 		ClientConn: cc,
 		opts:       opts,
 		clock:      bb.clock,
+		target:     opts.Target.String(),
 		serial:     newSerializer(),
 		endpoints:  make(map[string]*endpoint),
 	}
@@ -76,6 +77,7 @@ type outlierBalancer struct {
 	balancer.ClientConn // the parent
 	opts                balancer.BuildOptions
 	clock               Clock
+	target              string // the grpc.target metric label
 	serial              *serializer
 	sweepFn             func()
 	kicked              atomic.Bool // a sweep is queued
@@ -207,6 +209,7 @@ func (b *outlierBalancer) Close() {
 func (b *outlierBalancer) NewSubConn(addrs []resolver.Address, opts balancer.NewSubConnOptions) (balancer.SubConn, error) {
 	sc := &subConn{b: b, listener: opts.StateListener}
 	opts.StateListener = sc.onState
+	//lint:ignore SA1019 a parent must wrap the method its child calls
 	real, err := b.ClientConn.NewSubConn(addrs, opts)
 	if err != nil {
 		return nil, err
@@ -239,6 +242,7 @@ func (b *outlierBalancer) RemoveSubConn(sc balancer.SubConn) {
 	if w, ok := sc.(*subConn); ok {
 		sc = w.SubConn
 	}
+	//lint:ignore SA1019 passed on for children that still call it
 	b.ClientConn.RemoveSubConn(sc)
 }
 
@@ -247,6 +251,7 @@ func (b *outlierBalancer) UpdateAddresses(sc balancer.SubConn, addrs []resolver.
 	if w, ok := sc.(*subConn); ok {
 		sc = w.SubConn
 	}
+	//lint:ignore SA1019 passed on for children that still call it
 	b.ClientConn.UpdateAddresses(sc, addrs)
 }
 

@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	_ "github.com/grpckit/grpckit/balancer/outlier"
+	"github.com/grpckit/grpckit/balancer/p2c"
+	"github.com/grpckit/grpckit/balancer/wrr"
 	"github.com/grpckit/grpckit/internal/greeter"
 	"github.com/grpckit/grpckit/internal/testutil"
 	greeterv1 "github.com/grpckit/grpckit/proto/greeter/v1"
@@ -215,4 +217,39 @@ func servedSince(prev, now []int64) int {
 		}
 	}
 	return n
+}
+
+// TestEjectsUnderGrpckitChildren runs the policy over grpckit's own
+// policies; p2c chains a Done callback of its own.
+func TestEjectsUnderGrpckitChildren(t *testing.T) {
+	for _, child := range []string{p2c.Name, wrr.Name} {
+		t.Run(child, func(t *testing.T) {
+			ctx := testContext(t)
+			gs := startGreeters(t, 3)
+			c := dial(t, gs, fmt.Sprintf(`{"consecutiveFailures":3,"failureRateThreshold":0,
+				"baseEjectionTime":"30s","maxEjectionPercent":50,"childPolicy":[{%q:{}}]}`, child))
+			waitAllServing(t, ctx, c, gs)
+			bad := gs[2]
+			bad.SetFailure(codes.Unavailable)
+			for ok := 0; ok < 30; {
+				if ctx.Err() != nil {
+					t.Fatalf("failing greeter never ejected; calls %v", calls(gs))
+				}
+				if _, code := sayHello(ctx, c); code == codes.OK {
+					ok++
+				} else {
+					ok = 0
+				}
+			}
+			before := bad.Calls()
+			for i := range 50 {
+				if _, code := sayHello(ctx, c); code != codes.OK {
+					t.Fatalf("call %d after the ejection failed with %v", i, code)
+				}
+			}
+			if got := bad.Calls(); got != before {
+				t.Fatalf("ejected greeter received %d more calls", got-before)
+			}
+		})
+	}
 }

@@ -38,7 +38,7 @@ func (b *outlierBalancer) sweep() {
 		b.apply(a)
 	}
 	if refused > 0 {
-		refusedMetric.Record(b.MetricsRecorder(), int64(refused), b.Target())
+		refusedMetric.Record(b.MetricsRecorder(), int64(refused), b.target)
 	}
 }
 
@@ -174,9 +174,9 @@ func (b *outlierBalancer) apply(a action) {
 	}
 	if a.eject {
 		logger.Warningf("outlier %p: ejected endpoint %s for %v (%s, ejection %d in a row)", b, a.ep.addr, a.d, a.reason, a.n)
-		ejectionsMetric.Record(b.MetricsRecorder(), 1, b.Target(), a.reason)
+		ejectionsMetric.Record(b.MetricsRecorder(), 1, b.target, a.reason)
 		return
 	}
 	logger.Infof("outlier %p: endpoint %s back on probation", b, a.ep.addr)
-	returnsMetric.Record(b.MetricsRecorder(), 1, b.Target())
+	returnsMetric.Record(b.MetricsRecorder(), 1, b.target)
 }

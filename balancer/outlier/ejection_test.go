@@ -4,14 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/balancer"
-	estats "google.golang.org/grpc/experimental/stats"
 	"google.golang.org/grpc/codes"
+	estats "google.golang.org/grpc/experimental/stats"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/status"
 
@@ -118,7 +119,11 @@ func newHarness(t *testing.T, cfgJSON string, n int) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.b = bb.Build(recordingCC{h.cc, h.rec}, balancer.BuildOptions{}).(*outlierBalancer)
+	target, err := url.Parse("fake:///target")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.b = bb.Build(recordingCC{h.cc, h.rec}, balancer.BuildOptions{Target: resolver.Target{URL: *target}}).(*outlierBalancer)
 	t.Cleanup(h.b.Close)
 	insts := make([]kitresolver.Instance, n)
 	for i := range insts {

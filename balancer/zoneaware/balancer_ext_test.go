@@ -10,6 +10,8 @@ import (
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
 
+	"github.com/grpckit/grpckit/balancer/p2c"
+	"github.com/grpckit/grpckit/balancer/wrr"
 	"github.com/grpckit/grpckit/balancer/zoneaware"
 	"github.com/grpckit/grpckit/internal/greeter"
 	"github.com/grpckit/grpckit/internal/testutil"
@@ -150,4 +152,20 @@ func TestLocalZoneFromProcess(t *testing.T) {
 
 	c = dial(t, gs, `{"localZone":"b"}`)
 	eventually(t, ctx, c, 30, "followed the config to b over SetLocalZone", func(z, _ map[string]int) bool { return z["b"] == 30 })
+}
+
+// TestPrefersLocalZoneUnderGrpckitChildren runs the policy over grpckit's
+// own policies.
+func TestPrefersLocalZoneUnderGrpckitChildren(t *testing.T) {
+	for _, child := range []string{p2c.Name, wrr.Name} {
+		t.Run(child, func(t *testing.T) {
+			ctx := testContext(t)
+			gs := startZones(t, "a", "a", "b", "b")
+			c := dial(t, gs, fmt.Sprintf(`{"localZone":"b","childPolicy":[{%q:{}}]}`, child))
+			eventually(t, ctx, c, 40, "sent every call to zone b", func(z, in map[string]int) bool { return z["b"] == 40 })
+			gs[2].Stop()
+			gs[3].Stop()
+			eventually(t, ctx, c, 40, "spilled over to zone a", func(z, in map[string]int) bool { return z["a"] == 40 })
+		})
+	}
 }

@@ -1,0 +1,72 @@
+package outlier_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
+	"google.golang.org/grpc/status"
+
+	_ "github.com/grpckit/grpckit/balancer/outlier" // registers grpckit_outlier_ejection
+	"github.com/grpckit/grpckit/internal/greeter"
+	greeterv1 "github.com/grpckit/grpckit/proto/greeter/v1"
+	kitresolver "github.com/grpckit/grpckit/resolver"
+)
+
+// One of two greeters fails every call; after two failures in a row it is
+// ejected and every later call goes to the healthy one.
+func Example() {
+	var insts []kitresolver.Instance
+	for _, id := range []string{"healthy", "broken"} {
+		g, err := greeter.Serve(kitresolver.Instance{ID: id, Service: "greeter"})
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer g.Stop()
+		if id == "broken" {
+			g.SetFailure(codes.Unavailable)
+		}
+		insts = append(insts, g.Instance())
+	}
+	r := manual.NewBuilderWithScheme("example")
+	r.InitialState(resolver.State{Endpoints: kitresolver.Endpoints(insts)})
+	conn, err := grpc.NewClient("example:///greeter",
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithResolvers(r),
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"grpckit_outlier_ejection":{
+			"consecutiveFailures":2,"baseEjectionTime":"1m","maxEjectionPercent":50,
+			"childPolicy":[{"round_robin":{}}]}}]}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close()
+	client := greeterv1.NewGreeterClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	sayHello := func() string {
+		resp, err := client.SayHello(ctx, &greeterv1.SayHelloRequest{Name: "example"})
+		if err != nil {
+			return status.Code(err).String()
+		}
+		return resp.GetGreeting().GetInstanceId()
+	}
+	for failures := 0; failures < 2; {
+		if sayHello() == codes.Unavailable.String() {
+			failures++
+		}
+	}
+	for range 3 {
+		fmt.Println(sayHello())
+	}
+	// Output:
+	// healthy
+	// healthy
+	// healthy
+}
