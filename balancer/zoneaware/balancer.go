@@ -160,10 +160,17 @@ func (b *zoneBalancer) childrenLocked() []*zoneChild {
 	return out
 }
 
+// ResolverError passes err to the children; with none yet, calls fail with
+// it.
 func (b *zoneBalancer) ResolverError(err error) {
 	b.mu.Lock()
 	children := b.childrenLocked()
 	b.mu.Unlock()
+	if len(children) == 0 {
+		b.cc.UpdateState(balancer.State{ConnectivityState: connectivity.TransientFailure,
+			Picker: base.NewErrPicker(fmt.Errorf("zoneaware: resolver error: %w", err))})
+		return
+	}
 	for _, c := range children {
 		c.bal.ResolverError(err)
 	}
