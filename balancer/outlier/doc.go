@@ -54,6 +54,10 @@
 // grpckit.lb.outlier.ejections_refused metrics, which any gRPC stats plugin
 // configured on the channel (such as grpc's OpenTelemetry plugin) exports.
 //
+// NewBuilder with WithName and WithClock builds a copy of the policy under
+// another name that reads time from a Clock of the caller's, for tests;
+// register it with balancer.Register in an init function.
+//
 // The policy adds a type assertion and a pooled Done hook to each pick: no
 // lock and no allocation.
 package outlier

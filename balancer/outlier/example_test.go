@@ -20,7 +20,8 @@ import (
 )
 
 // One of two greeters fails every call; after two failures in a row it is
-// ejected and every later call goes to the healthy one.
+// ejected and every later call goes to the healthy one. Round robin alone
+// would keep sending it every other call.
 func Example() {
 	var insts []kitresolver.Instance
 	for _, id := range []string{"healthy", "broken"} {
@@ -57,9 +58,13 @@ func Example() {
 		}
 		return resp.GetGreeting().GetInstanceId()
 	}
-	for failures := 0; failures < 2; {
-		if sayHello() == codes.Unavailable.String() {
-			failures++
+	// The ejection takes effect a moment after the second failure; wait
+	// until the healthy greeter has answered four times in a row.
+	for streak := 0; streak < 4; {
+		if sayHello() == "healthy" {
+			streak++
+		} else {
+			streak = 0
 		}
 	}
 	for range 3 {
