@@ -132,7 +132,14 @@ func TestBackendDownEndToEnd(t *testing.T) {
 		for {
 			resp, err := c.SayHello(kctx, &greeterv1.SayHelloRequest{Name: "ch"}, grpc.WaitForReady(true))
 			if err != nil {
-				t.Fatalf("key %q after %s stopped: %v", key, down, err)
+				// A key of the stopped backend may still be sent on its dying
+				// connection before the channel sees it close: that call fails
+				// with Unavailable and the next one goes elsewhere. Keys of the
+				// other backends must never fail.
+				if want == down && status.Code(err) == codes.Unavailable && ctx.Err() == nil {
+					continue
+				}
+				t.Fatalf("key %q (owner %s) after %s stopped: %v", key, want, down, err)
 			}
 			got := resp.GetGreeting().GetInstanceId()
 			if want != down && got != want {
