@@ -1,0 +1,58 @@
+// Package stack puts grpckit's interceptors together in the recommended order
+// with one call per side: Server for grpc.NewServer, Client for
+// grpc.NewClient.
+//
+//	sopts, err := stack.Server()
+//	srv := grpc.NewServer(sopts...)
+//
+//	copts, err := stack.Client()
+//	cc, err := grpc.NewClient(target, append(copts, grpc.WithTransportCredentials(creds))...)
+//
+// On a server a call goes through, from the outside in:
+//
+//  1. tracing (interceptor/tracing), a stats handler, so it runs before any
+//     interceptor: the server span exists, with the caller's trace context,
+//     before the other layers run, and it ends after them, so their span
+//     events (a rate-limit rejection) and their status (a recovered panic's
+//     codes.Internal) land on it.
+//  2. recovery (interceptor/recovery), the outermost interceptor, so a panic
+//     anywhere inside it, in the handler, in a user's KeyFunc or Limiter,
+//     becomes codes.Internal instead of a crashed process, and tracing still
+//     sees the call end.
+//  3. rate limit (interceptor/ratelimit), just before the handler, so a
+//     rejected call costs the server as little as possible and the handler
+//     runs only for admitted calls. A rejection is codes.ResourceExhausted
+//     with the grpc-retry-pushback-ms trailer.
+//  4. the handler, and any interceptor the caller chains after these options.
+//
+// The server's default limiter is a token bucket of ratelimit.DefaultRate
+// and ratelimit.DefaultBurst (100 calls a second, burst 10) for each peer
+// host (ratelimit.KeyPeer), not for the whole server: a single global
+// budget of 100 calls a second would throttle any busy production server,
+// whereas per peer it only reins in a client that calls far faster than its
+// fair share. Give WithLimiter a limiter sized for the service.
+//
+// On a client a call goes through:
+//
+//  1. tracing, a stats handler; on a client gRPC runs the interceptors
+//     before the stats handler starts the RPC's span, so the layers below
+//     record their events on the caller's span and a call they refuse gets
+//     no client span.
+//  2. rate limit, outside the breaker: by default (ratelimit.Unlimited) it
+//     only honours the servers' pushback, holding further calls for as long
+//     as a server asked. A call it holds back never reaches the breaker, so
+//     the client's own throttling is not counted as a backend failure.
+//  3. breaker (interceptor/breaker), closest to the network, so it counts
+//     only what the backend answered and an open breaker fails the call
+//     fast with codes.Unavailable without reaching the server.
+//
+// The default breaker is a breaker.Group with breaker.New's defaults, one
+// breaker per method; WithBreaker shares a Group built by the caller (to read
+// its state), WithBreakerOptions configures the one Client builds.
+//
+// Every layer can be configured or left out with an option (WithoutTracing,
+// WithoutRateLimit, WithoutBreaker); recovery is always on. Options are
+// evaluated once, when Server or Client is called, and an invalid or
+// conflicting set (WithLimiter with WithoutRateLimit, say) is an error
+// prefixed "stack: " naming the options at fault.
+package stack

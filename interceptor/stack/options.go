@@ -1,0 +1,205 @@
+package stack
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/grpckit/grpckit/interceptor/breaker"
+	"github.com/grpckit/grpckit/interceptor/ratelimit"
+	"github.com/grpckit/grpckit/interceptor/recovery"
+	"github.com/grpckit/grpckit/interceptor/tracing"
+)
+
+// ServerOption configures Server. Options are evaluated once, when Server
+// is called.
+type ServerOption interface {
+	applyServer(*serverConfig)
+}
+
+// ClientOption configures Client. Options are evaluated once, when Client
+// is called.
+type ClientOption interface {
+	applyClient(*clientConfig)
+}
+
+// Option configures Server and Client alike.
+type Option interface {
+	ServerOption
+	ClientOption
+}
+
+// common is the configuration both sides share.
+type common struct {
+	tracing     []tracing.Option
+	withTracing bool // WithTracing was given
+	noTracing   bool // WithoutTracing was given
+
+	limiter     ratelimit.Limiter
+	limiterOpts []ratelimit.Option
+	limiters    int  // how many WithLimiter were given
+	noRateLimit bool // WithoutRateLimit was given
+
+	errs []error
+}
+
+type serverConfig struct {
+	common
+	recovery []recovery.Option
+}
+
+type clientConfig struct {
+	common
+	group       *breaker.Group
+	groups      int // how many WithBreaker were given
+	breakerOpts []breaker.Option
+	withOpts    bool // WithBreakerOptions was given
+	noBreaker   bool // WithoutBreaker was given
+}
+
+// fail records a construction error, prefixed with the package name.
+func (c *common) fail(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf("stack: "+format, args...))
+}
+
+// check reports the conflicts between the options both sides share.
+func (c *common) check() {
+	if c.withTracing && c.noTracing {
+		c.fail("WithTracing and WithoutTracing both given")
+	}
+	if c.limiters > 0 && c.noRateLimit {
+		c.fail("WithLimiter and WithoutRateLimit both given")
+	}
+	if c.limiters > 1 {
+		c.fail("WithLimiter given %d times; give one limiter", c.limiters)
+	}
+}
+
+func (c *common) err() error { return errors.Join(c.errs...) }
+
+func newServerConfig(opts []ServerOption) *serverConfig {
+	c := &serverConfig{}
+	for _, o := range opts {
+		if o != nil {
+			o.applyServer(c)
+		}
+	}
+	c.check()
+	return c
+}
+
+func newClientConfig(opts []ClientOption) *clientConfig {
+	c := &clientConfig{}
+	for _, o := range opts {
+		if o != nil {
+			o.applyClient(c)
+		}
+	}
+	c.check()
+	return c
+}
+
+// check adds the client's own conflicts to the shared ones.
+func (c *clientConfig) check() {
+	c.common.check()
+	if c.groups > 1 {
+		c.fail("WithBreaker given %d times; give one Group", c.groups)
+	}
+	if c.groups > 0 && c.withOpts {
+		c.fail("WithBreaker and WithBreakerOptions both given; configure the Group with breaker.New instead")
+	}
+	if c.noBreaker && (c.groups > 0 || c.withOpts) {
+		c.fail("WithoutBreaker given with WithBreaker or WithBreakerOptions")
+	}
+}
+
+// option applies to both sides through their shared configuration.
+type option func(*common)
+
+func (f option) applyServer(c *serverConfig) { f(&c.common) }
+func (f option) applyClient(c *clientConfig) { f(&c.common) }
+
+type serverOption func(*serverConfig)
+
+func (f serverOption) applyServer(c *serverConfig) { f(c) }
+
+type clientOption func(*clientConfig)
+
+func (f clientOption) applyClient(c *clientConfig) { f(c) }
+
+// WithTracing passes opts to tracing.ServerOption or tracing.DialOption.
+// Tracing is on without it, with the global tracer provider and
+// propagator; the options of several WithTracing add up.
+func WithTracing(opts ...tracing.Option) Option {
+	return option(func(c *common) {
+		c.withTracing = true
+		c.tracing = append(c.tracing, opts...)
+	})
+}
+
+// WithoutTracing leaves tracing's stats handler out: the RPCs get no span
+// and propagate no trace context.
+func WithoutTracing() Option {
+	return option(func(c *common) { c.noTracing = true })
+}
+
+// WithLimiter sets the limiter of the rate-limit interceptors, and opts
+// passes options to them (ratelimit.WithKey, ratelimit.WithWait,
+// ratelimit.WithPerMessage). On Server it replaces the default token bucket;
+// requests are still keyed per peer (ratelimit.KeyPeer) unless opts give
+// ratelimit.WithKey. On Client it replaces ratelimit.Unlimited, under one
+// global key unless opts say otherwise. A nil l is an error.
+func WithLimiter(l ratelimit.Limiter, opts ...ratelimit.Option) Option {
+	return option(func(c *common) {
+		c.limiters++
+		if l == nil {
+			c.fail("WithLimiter: nil limiter")
+			return
+		}
+		c.limiter = l
+		c.limiterOpts = opts
+	})
+}
+
+// WithoutRateLimit leaves the rate-limit interceptors out. On Client that
+// also means the servers' pushback (grpc-retry-pushback-ms) is no longer
+// honoured between calls.
+func WithoutRateLimit() Option {
+	return option(func(c *common) { c.noRateLimit = true })
+}
+
+// WithRecovery passes opts to the recovery interceptors (recovery.WithHandler
+// to answer a panic differently). Recovery is always on; the options of
+// several WithRecovery add up.
+func WithRecovery(opts ...recovery.Option) ServerOption {
+	return serverOption(func(c *serverConfig) { c.recovery = append(c.recovery, opts...) })
+}
+
+// WithBreaker makes the client's breaker interceptors use g, so the caller
+// can share it between connections or read its state (g.State, g.Counts).
+// It excludes WithBreakerOptions. A nil g is an error.
+func WithBreaker(g *breaker.Group) ClientOption {
+	return clientOption(func(c *clientConfig) {
+		c.groups++
+		if g == nil {
+			c.fail("WithBreaker: nil Group")
+			return
+		}
+		c.group = g
+	})
+}
+
+// WithBreakerOptions configures the breaker.Group that Client builds with
+// breaker.New (default: breaker.New's defaults, one breaker per method).
+// Invalid options make Client fail. The options of several
+// WithBreakerOptions add up.
+func WithBreakerOptions(opts ...breaker.Option) ClientOption {
+	return clientOption(func(c *clientConfig) {
+		c.withOpts = true
+		c.breakerOpts = append(c.breakerOpts, opts...)
+	})
+}
+
+// WithoutBreaker leaves the breaker interceptors out.
+func WithoutBreaker() ClientOption {
+	return clientOption(func(c *clientConfig) { c.noBreaker = true })
+}

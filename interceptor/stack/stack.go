@@ -1,0 +1,114 @@
+package stack
+
+import (
+	"google.golang.org/grpc"
+
+	"github.com/grpckit/grpckit/interceptor/breaker"
+	"github.com/grpckit/grpckit/interceptor/ratelimit"
+	"github.com/grpckit/grpckit/interceptor/recovery"
+	"github.com/grpckit/grpckit/interceptor/tracing"
+)
+
+// Server returns the recommended server options: tracing's stats handler
+// (outermost), then chained unary and stream interceptors: recovery, rate
+// limit, handler. Pass them to grpc.NewServer; interceptors added after them
+// with grpc.ChainUnaryInterceptor or grpc.ChainStreamInterceptor run inside
+// the stack, between the rate limiter and the handler.
+//
+// The default limiter is a token bucket of ratelimit.DefaultRate and
+// ratelimit.DefaultBurst per peer host. Invalid or conflicting options are
+// reported here, all at once.
+func Server(opts ...ServerOption) ([]grpc.ServerOption, error) {
+	c := newServerConfig(opts)
+	l := c.serverLimiter()
+	if err := c.err(); err != nil {
+		return nil, err
+	}
+	var out []grpc.ServerOption
+	if !c.noTracing {
+		out = append(out, tracing.ServerOption(c.tracing...))
+	}
+	unary := []grpc.UnaryServerInterceptor{recovery.UnaryServerInterceptor(c.recovery...)}
+	stream := []grpc.StreamServerInterceptor{recovery.StreamServerInterceptor(c.recovery...)}
+	if l != nil {
+		// KeyPeer first, so that a ratelimit.WithKey in the options wins.
+		rl := append([]ratelimit.Option{ratelimit.WithKey(ratelimit.KeyPeer)}, c.limiterOpts...)
+		unary = append(unary, ratelimit.UnaryServerInterceptor(l, rl...))
+		stream = append(stream, ratelimit.StreamServerInterceptor(l, rl...))
+	}
+	return append(out, grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...)), nil
+}
+
+// serverLimiter returns the server's limiter: the one given, the default
+// token bucket, or nil without rate limiting.
+func (c *serverConfig) serverLimiter() ratelimit.Limiter {
+	if c.noRateLimit {
+		return nil
+	}
+	if c.limiter != nil {
+		return c.limiter
+	}
+	tb, err := ratelimit.NewTokenBucket(ratelimit.DefaultRate, ratelimit.DefaultBurst)
+	if err != nil {
+		c.fail("default limiter: %w", err)
+		return nil
+	}
+	return tb
+}
+
+// Client returns the recommended dial options: tracing's stats handler, then
+// chained unary and stream client interceptors: rate limit (honours
+// grpc-retry-pushback-ms), breaker. Pass them to grpc.NewClient;
+// interceptors added after them with grpc.WithChainUnaryInterceptor or
+// grpc.WithChainStreamInterceptor run inside the stack, after the breaker.
+//
+// The default limiter is ratelimit.Unlimited, so the rate limiter only holds
+// calls back while a server's pushback lasts; the default breaker is a
+// breaker.Group with breaker.New's defaults, one breaker per method. Invalid
+// or conflicting options are reported here, all at once.
+func Client(opts ...ClientOption) ([]grpc.DialOption, error) {
+	c := newClientConfig(opts)
+	g := c.breakerGroup()
+	if err := c.err(); err != nil {
+		return nil, err
+	}
+	var out []grpc.DialOption
+	if !c.noTracing {
+		out = append(out, tracing.DialOption(c.tracing...))
+	}
+	var unary []grpc.UnaryClientInterceptor
+	var stream []grpc.StreamClientInterceptor
+	if !c.noRateLimit {
+		l := c.limiter
+		if l == nil {
+			l = ratelimit.Unlimited
+		}
+		unary = append(unary, ratelimit.UnaryClientInterceptor(l, c.limiterOpts...))
+		stream = append(stream, ratelimit.StreamClientInterceptor(l, c.limiterOpts...))
+	}
+	if g != nil {
+		unary = append(unary, g.UnaryClientInterceptor())
+		stream = append(stream, g.StreamClientInterceptor())
+	}
+	if len(unary) > 0 {
+		out = append(out, grpc.WithChainUnaryInterceptor(unary...), grpc.WithChainStreamInterceptor(stream...))
+	}
+	return out, nil
+}
+
+// breakerGroup returns the client's breaker Group: the one given, one built
+// from the options, or nil without a breaker.
+func (c *clientConfig) breakerGroup() *breaker.Group {
+	switch {
+	case c.noBreaker:
+		return nil
+	case c.groups > 0:
+		return c.group
+	}
+	g, err := breaker.New(c.breakerOpts...)
+	if err != nil {
+		c.fail("WithBreakerOptions: %w", err)
+		return nil
+	}
+	return g
+}
