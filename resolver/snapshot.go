@@ -1,0 +1,493 @@
+package resolver
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/resolver"
+)
+
+// SnapshotGrace is how long a SnapshotPublisher waits for the registry's
+// first answer before it serves its snapshot. A registry error before then
+// serves the snapshot at once.
+const SnapshotGrace = time.Second
+
+const (
+	// snapshotVersion is the format version of a snapshot file; a file of
+	// another version is ignored.
+	snapshotVersion = 1
+	// maxSnapshotSize bounds how much of a snapshot file Load reads.
+	maxSnapshotSize = 16 << 20
+	// maxReadableName bounds the readable part of a snapshot's file name.
+	maxReadableName = 64
+	// snapshotLogInterval spaces the log lines about failed writes.
+	snapshotLogInterval = time.Minute
+)
+
+// Snapshot keeps the last good instance set of one target in a file, so that
+// a client started while its registry is unreachable can serve that set (see
+// SnapshotPublisher).
+//
+// The file lives in the directory given to NewSnapshot, under a name derived
+// from the target: its letters, digits, '-', '_' and '.' for people to read,
+// and a hash of the whole target so that targets differing only in other
+// characters get different files and no target can name a path outside the
+// directory. It holds JSON: a format version, the target, the time of the
+// write and the instances, that is what the registry says about them; a
+// target never carries a credential. Save replaces the file atomically (a
+// temporary file in the same directory, then a rename) with mode 0600, so
+// channels and processes may share one directory. The file is not synced to
+// disk: a machine crash may leave an older or a broken file, and a broken file
+// is ignored.
+//
+// A Snapshot is safe for concurrent use.
+type Snapshot struct {
+	target string
+	dir    string
+	path   string
+	now    func() time.Time
+
+	mu         sync.Mutex
+	last       []Instance // the set last written, if written
+	written    bool
+	loggedAt   time.Time // of the last logged write failure
+	suppressed int       // write failures not logged since
+}
+
+// NewSnapshot returns the Snapshot of target kept in dir. The directory is
+// created (mode 0700) on the first Save. target identifies what was resolved,
+// such as a canonical form of the channel's target; two resolvers that may
+// return different sets must use different targets.
+func NewSnapshot(dir, target string) (*Snapshot, error) {
+	if dir == "" {
+		return nil, errors.New("grpckit/resolver: snapshot directory is empty")
+	}
+	if target == "" {
+		return nil, errors.New("grpckit/resolver: snapshot target is empty")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("grpckit/resolver: snapshot directory %q: %w", dir, err)
+	}
+	return &Snapshot{target: target, dir: abs, path: filepath.Join(abs, snapshotFileName(target)), now: time.Now}, nil
+}
+
+// Path returns the snapshot's file.
+func (s *Snapshot) Path() string { return s.path }
+
+// Target returns the target the snapshot belongs to.
+func (s *Snapshot) Target() string { return s.target }
+
+// snapshotFileName derives a file name from target that stays inside its
+// directory: a readable part made of safe characters, and a hash of target.
+func snapshotFileName(target string) string {
+	var b strings.Builder
+	for _, r := range target {
+		if b.Len() >= maxReadableName {
+			break
+		}
+		if !isNameChar(r) {
+			r = '_'
+		}
+		if r == '_' && strings.HasSuffix(b.String(), "_") {
+			continue
+		}
+		b.WriteRune(r)
+	}
+	readable := strings.Trim(b.String(), "._-")
+	if readable == "" {
+		readable = "snapshot"
+	}
+	sum := sha256.Sum256([]byte(target))
+	return readable + "-" + hex.EncodeToString(sum[:8]) + ".json"
+}
+
+func isNameChar(r rune) bool {
+	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_' || r == '.'
+}
+
+// snapshotFile is the JSON of a snapshot file.
+type snapshotFile struct {
+	Version   int               `json:"version"`
+	Target    string            `json:"target"`
+	Saved     time.Time         `json:"saved"`
+	Instances []json.RawMessage `json:"instances"`
+}
+
+// snapshotInstance is the JSON of one Instance in a snapshot file.
+type snapshotInstance struct {
+	ID       string            `json:"id"`
+	Service  string            `json:"service"`
+	Addr     string            `json:"addr"`
+	Weight   uint32            `json:"weight,omitempty"`
+	Zone     string            `json:"zone,omitempty"`
+	Version  string            `json:"version,omitempty"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+}
+
+// Save writes insts as the target's last good set, unless they equal the set
+// this Snapshot wrote last. An error leaves any previous file in place.
+func (s *Snapshot) Save(insts []Instance) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.written && slices.EqualFunc(insts, s.last, Instance.Equal) {
+		return nil
+	}
+	data, err := encodeSnapshot(s.target, s.now(), insts)
+	if err == nil {
+		err = writeFileAtomic(s.dir, s.path, data)
+	}
+	if err != nil {
+		return fmt.Errorf("grpckit/resolver: writing snapshot %s: %w", s.path, err)
+	}
+	s.last, s.written = slices.Clone(insts), true
+	return nil
+}
+
+func encodeSnapshot(target string, saved time.Time, insts []Instance) ([]byte, error) {
+	f := snapshotFile{Version: snapshotVersion, Target: target, Saved: saved.UTC(), Instances: make([]json.RawMessage, 0, len(insts))}
+	for _, inst := range insts {
+		raw, err := json.Marshal(snapshotInstance(inst))
+		if err != nil {
+			return nil, err
+		}
+		f.Instances = append(f.Instances, raw)
+	}
+	return json.MarshalIndent(f, "", " ")
+}
+
+// writeFileAtomic replaces path, in dir, with data: a reader sees the old
+// file or the new one, never a part of it.
+func writeFileAtomic(dir, path string, data []byte) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".snapshot-*.tmp") // mode 0600
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
+	err = errors.Join(err, tmp.Close())
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
+}
+
+// Load reads the snapshot and returns its valid instances and when they were
+// saved. With no file, as on the first start, the error wraps fs.ErrNotExist.
+// A file that cannot be used (unreadable, not JSON, another format version,
+// another target) gives an error saying why. Invalid instances are skipped
+// with a log line; the rest are returned.
+func (s *Snapshot) Load() ([]Instance, time.Time, error) {
+	data, err := readLimited(s.path, maxSnapshotSize)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("grpckit/resolver: reading snapshot: %w", err)
+	}
+	insts, saved, skipped, err := decodeSnapshot(s.target, data)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("grpckit/resolver: snapshot %s: %w", s.path, err)
+	}
+	if len(skipped) > 0 {
+		logger.Warningf("grpckit/resolver: snapshot %s: skipped %d invalid instances; first: %v", s.path, len(skipped), skipped[0])
+	}
+	return insts, saved, nil
+}
+
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(data)) > limit {
+		err = fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return data, err
+}
+
+// decodeSnapshot parses a snapshot file of target. It returns the valid
+// instances and why each invalid one was skipped.
+func decodeSnapshot(target string, data []byte) (insts []Instance, saved time.Time, skipped []error, err error) {
+	var f snapshotFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, time.Time{}, nil, fmt.Errorf("not a snapshot: %w", err)
+	}
+	if f.Version != snapshotVersion {
+		return nil, time.Time{}, nil, fmt.Errorf("format version %d, want %d", f.Version, snapshotVersion)
+	}
+	if f.Target != target {
+		return nil, time.Time{}, nil, fmt.Errorf("holds target %q, want %q", f.Target, target)
+	}
+	for i, raw := range f.Instances {
+		inst, err := decodeSnapshotInstance(raw)
+		if err != nil {
+			skipped = append(skipped, fmt.Errorf("instance %d: %w", i, err))
+			continue
+		}
+		insts = append(insts, inst)
+	}
+	return insts, f.Saved, skipped, nil
+}
+
+func decodeSnapshotInstance(raw json.RawMessage) (Instance, error) {
+	var si snapshotInstance
+	if err := json.Unmarshal(raw, &si); err != nil {
+		return Instance{}, err
+	}
+	inst := Instance(si)
+	return inst, inst.Validate()
+}
+
+// warnSaveFailed logs a failed write at most once per snapshotLogInterval.
+func (s *Snapshot) warnSaveFailed(err error) {
+	s.mu.Lock()
+	now := s.now()
+	if !s.loggedAt.IsZero() && now.Sub(s.loggedAt) < snapshotLogInterval {
+		s.suppressed++
+		s.mu.Unlock()
+		return
+	}
+	n := s.suppressed
+	s.loggedAt, s.suppressed = now, 0
+	s.mu.Unlock()
+	logger.Warningf("grpckit/resolver: %v (resolution goes on; %d failed writes not logged since the last line)", err, n)
+}
+
+// staleKey is the attribute key that marks a resolver.State served from a
+// snapshot.
+type staleKey struct{}
+
+// IsStale reports whether s was served from a snapshot because the registry
+// had not answered yet, rather than being the registry's answer.
+func IsStale(s resolver.State) bool {
+	stale, _ := s.Attributes.Value(staleKey{}).(bool)
+	return stale
+}
+
+// setStale returns s marked as served from a snapshot.
+func setStale(s resolver.State) resolver.State {
+	s.Attributes = s.Attributes.WithValue(staleKey{}, true)
+	return s
+}
+
+// SnapshotPublisher is a Publisher that also keeps the target's last good set
+// in a Snapshot and, at start-up, serves that set while the registry has not
+// answered:
+//
+//   - Every set the channel accepts from Publish or PublishEndpoints is saved
+//     in the snapshot. A failed write is logged (rate-limited) and changes
+//     nothing else.
+//   - Until the registry's first answer, the snapshot is loaded once, on the
+//     first Fail or SnapshotGrace after construction, whichever comes first.
+//     If it holds instances they are published, with the state marked (see
+//     IsStale), and the error is not reported to the channel. A missing file
+//     is the normal first start; a broken one is logged and ignored; a
+//     snapshot of no instances serves nothing.
+//   - The registry's first answer replaces the snapshot's set, even when the
+//     answer is empty, and a snapshot is never served after it.
+//
+// With a nil Snapshot it behaves exactly as a Publisher. A SnapshotPublisher
+// is safe for concurrent use; Close it when the resolver closes.
+type SnapshotPublisher struct {
+	pub       *Publisher
+	cc        resolver.ClientConn
+	snap      *Snapshot
+	grace     time.Duration
+	timer     *time.Timer
+	timerDone chan struct{} // closed when the grace timer's function returns
+
+	// mu is held across every call into cc (and into pub, whose own mutex
+	// comes after it), so that a snapshot served by the grace timer can never
+	// land after a registry answer. grpc-go's ClientConn never calls back
+	// into the resolver from UpdateState or ReportError, so this cannot
+	// deadlock.
+	mu       sync.Mutex
+	answered bool // a registry answer was published
+	stale    bool // the snapshot's set is in service
+	loaded   bool // the snapshot was read
+	closed   bool
+}
+
+// NewSnapshotPublisher returns a SnapshotPublisher for cc keeping its sets in
+// snap, which may be nil.
+func NewSnapshotPublisher(cc resolver.ClientConn, snap *Snapshot) *SnapshotPublisher {
+	return newSnapshotPublisher(cc, snap, SnapshotGrace)
+}
+
+func newSnapshotPublisher(cc resolver.ClientConn, snap *Snapshot, grace time.Duration) *SnapshotPublisher {
+	p := &SnapshotPublisher{pub: NewPublisher(cc), cc: cc, snap: snap, grace: grace}
+	if snap != nil {
+		p.timerDone = make(chan struct{})
+		p.timer = time.AfterFunc(grace, p.graceExpired)
+	}
+	return p
+}
+
+// Publish publishes the registry's answer insts, as Publisher.Publish does,
+// and saves it in the snapshot if the channel accepts it.
+func (p *SnapshotPublisher) Publish(insts []Instance) error {
+	p.mu.Lock()
+	p.answeredLocked(len(insts))
+	err := p.pub.Publish(insts)
+	p.mu.Unlock()
+	p.save(err, insts)
+	return err
+}
+
+// PublishEndpoints publishes endpoints that a backend maintains itself,
+// sorted and carrying their Instances (see Endpoints), as the registry's
+// answer, and saves their Instances in the snapshot if the channel accepts
+// them.
+func (p *SnapshotPublisher) PublishEndpoints(eps []resolver.Endpoint) error {
+	p.mu.Lock()
+	p.answeredLocked(len(eps))
+	err := p.cc.UpdateState(resolver.State{Endpoints: eps})
+	p.mu.Unlock()
+	if err == nil && p.snap != nil {
+		insts := make([]Instance, 0, len(eps))
+		for _, ep := range eps {
+			if inst, ok := InstanceFrom(ep); ok {
+				insts = append(insts, inst)
+			}
+		}
+		p.save(nil, insts)
+	}
+	return err
+}
+
+// answeredLocked records that the registry answered, ends the grace timer
+// and says when its answer replaces the snapshot's set.
+func (p *SnapshotPublisher) answeredLocked(n int) {
+	if p.answered {
+		return
+	}
+	p.answered = true
+	if p.timer != nil && p.timer.Stop() {
+		p.timer = nil
+	}
+	if p.stale {
+		p.stale = false
+		logger.Infof("grpckit/resolver: %s: the registry answered; its %d instances replace the snapshot's", p.snap.target, n)
+	}
+}
+
+func (p *SnapshotPublisher) save(published error, insts []Instance) {
+	if published != nil || p.snap == nil {
+		return
+	}
+	if err := p.snap.Save(insts); err != nil {
+		p.snap.warnSaveFailed(err)
+	}
+}
+
+// Fail handles a registry error as Publisher.Fail does, except that before
+// the registry's first answer it serves the snapshot if there is one, and
+// then does not report err. It reports whether err was reported to the
+// channel.
+func (p *SnapshotPublisher) Fail(err error) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.answered || p.stale {
+		what := "the last good instances"
+		if p.stale {
+			what = "the snapshot's instances"
+		}
+		logger.Warningf("grpckit/resolver: keeping %s: %v", what, err)
+		return false
+	}
+	if p.serveLocked(err.Error()) {
+		return false
+	}
+	return p.pub.Fail(err)
+}
+
+// Published reports whether a registry answer was published; a snapshot
+// served in its place does not count.
+func (p *SnapshotPublisher) Published() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.answered
+}
+
+// Stale reports whether the snapshot's set is in service, the registry not
+// having answered yet.
+func (p *SnapshotPublisher) Stale() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stale
+}
+
+// Close stops the grace timer, waiting for it if it is serving the snapshot.
+// Nothing is published after Close returns.
+func (p *SnapshotPublisher) Close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	t := p.timer
+	p.timer = nil
+	p.mu.Unlock()
+	if t != nil && !t.Stop() {
+		<-p.timerDone
+	}
+}
+
+// graceExpired serves the snapshot if the registry has not answered within
+// the grace.
+func (p *SnapshotPublisher) graceExpired() {
+	defer close(p.timerDone)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.answered && !p.stale {
+		p.serveLocked(fmt.Sprintf("no answer within %v", p.grace))
+	}
+}
+
+// serveLocked publishes the snapshot's set, marked stale, and reports
+// whether it did. The snapshot is read at most once.
+func (p *SnapshotPublisher) serveLocked(reason string) bool {
+	if p.snap == nil || p.loaded || p.closed {
+		return false
+	}
+	p.loaded = true
+	insts, saved, err := p.snap.Load()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if logger.V(2) {
+			logger.Infof("grpckit/resolver: %s: no snapshot to serve yet", p.snap.target)
+		}
+		return false
+	case err != nil:
+		logger.Warningf("grpckit/resolver: %s: ignoring the snapshot: %v", p.snap.target, err)
+		return false
+	case len(insts) == 0:
+		logger.Infof("grpckit/resolver: %s: the snapshot holds no instances; nothing to serve", p.snap.target)
+		return false
+	}
+	if err := p.cc.UpdateState(setStale(resolver.State{Endpoints: Endpoints(insts)})); err != nil {
+		logger.Warningf("grpckit/resolver: %s: the channel rejected the snapshot: %v", p.snap.target, err)
+		return false
+	}
+	p.stale = true
+	logger.Warningf("grpckit/resolver: %s: the registry has not answered (%s); serving %d instances from the snapshot saved %v ago, marked stale",
+		p.snap.target, reason, len(insts), p.snap.now().Sub(saved).Round(time.Second))
+	return true
+}
