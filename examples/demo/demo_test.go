@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDemo runs the whole demo with short phases and checks that its summary
+// shows what the demo is for.
+func TestDemo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cfg := defaultConfig()
+	cfg.phase = 1500 * time.Millisecond
+	cfg.live = false
+	var out bytes.Buffer
+	sum, err := run(ctx, cfg, &out)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("demo output:\n%s", out.String())
+		}
+	})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if !strings.Contains(out.String(), "Summary") {
+		t.Errorf("the output has no summary")
+	}
+	phase := func(name string) *phaseStats {
+		i := slices.IndexFunc(sum.phases, func(p *phaseStats) bool { return p.name == name })
+		if i < 0 {
+			t.Fatalf("no %s phase in the summary", name)
+		}
+		return sum.phases[i]
+	}
+
+	rr := phase("round_robin")
+	for _, b := range backends {
+		if rr.served[b.id].Load() == 0 {
+			t.Errorf("round_robin: backend %s served no call", b.id)
+		}
+	}
+	wrr := phase("wrr")
+	for _, b := range backends {
+		want := float64(b.weight) / 8
+		if got := wrr.share(b.id); got < want-0.05 || got > want+0.05 {
+			t.Errorf("wrr: %s's share is %.3f, want %.3f ± 0.05 (its weight)", b.id, got, want)
+		}
+	}
+	if got := phase("p2c").share(failingID); got > 0.05 {
+		t.Errorf("p2c: failing %s took %.3f of the calls, want at most 0.05", failingID, got)
+	}
+	zone := phase("zoneaware")
+	for _, b := range backends {
+		if got := zone.share(b.id); b.zone != localZone && got > 0.05 {
+			t.Errorf("zoneaware: %s in %s took %.3f of the calls of a client in %s, want at most 0.05", b.id, b.zone, got, localZone)
+		}
+	}
+	if sum.ejected < 1 {
+		t.Errorf("outlier: %d ejections recorded, want at least 1", sum.ejected)
+	}
+	if got := phase("outlier").share(failingID); got > 0.05 {
+		t.Errorf("outlier: failing %s took %.3f of the calls, want at most 0.05", failingID, got)
+	}
+
+	br := sum.breaker
+	if !slices.Contains(br.transitions, "closed→open") || br.transitions[len(br.transitions)-1] != "half-open→closed" {
+		t.Errorf("breaker transitions %v, want closed→open first and half-open→closed last", br.transitions)
+	}
+	if br.refused == 0 {
+		t.Errorf("the open breaker refused no call")
+	}
+
+	k := sum.kill
+	if k.whileDown != 0 {
+		t.Errorf("%d calls reached %s after the resolver dropped it", k.whileDown, killedID)
+	}
+	if k.after == 0 {
+		t.Errorf("%s served no call after its restart", killedID)
+	}
+	if limit := 5 * time.Second; k.dropped > limit || k.returned > limit {
+		t.Errorf("the resolver dropped %s after %v and listed it again after %v, want both within %v", killedID, k.dropped, k.returned, limit)
+	}
+}

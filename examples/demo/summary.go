@@ -1,0 +1,56 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// printSummary prints a table per balancer and what the breaker and the
+// kill phases showed.
+func printSummary(w io.Writer, s *summary) {
+	fmt.Fprintln(w, "\nSummary (share = the backend's part of the calls that reached a backend)")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	head := []string{"balancer", "calls", "failed", "rate-limited", "p50", "p99"}
+	for _, b := range backends {
+		head = append(head, fmt.Sprintf("%s w%d %s", b.id, b.weight, b.zone))
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	for _, p := range s.phases {
+		row := []string{p.name, fmt.Sprint(p.calls.Load()), fmt.Sprint(p.failed.Load()), fmt.Sprint(p.limited.Load()),
+			fmtDur(p.latency.quantile(0.50)), fmtDur(p.latency.quantile(0.99))}
+		for _, b := range backends {
+			row = append(row, fmt.Sprintf("%.1f%%", 100*p.share(b.id)))
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+	}
+	row := []string{"(weights)", "", "", "", "", ""}
+	total := 0.0
+	for _, b := range backends {
+		total += float64(b.weight)
+	}
+	for _, b := range backends {
+		row = append(row, fmt.Sprintf("%.1f%%", 100*float64(b.weight)/total))
+	}
+	fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+	tw.Flush()
+
+	fmt.Fprintf(w, "\n%s is slow (%s), %s is rate-limited, %s fails every call from the p2c phase on;\n", "g4", "10×", "g3", failingID)
+	fmt.Fprintf(w, "the zone-aware client is in %s; the outlier policy ejected %d time(s).\n", localZone, s.ejected)
+	fmt.Fprintf(w, "breaker on %s alone: %s; %d calls refused without touching the network, %d reached it.\n",
+		failingID, strings.Join(s.breaker.transitions, ", "), s.breaker.refused, s.breaker.reached)
+	k := s.kill
+	fmt.Fprintf(w, "kill %s: the resolver dropped it %v after shutdown began and %d calls reached it while it was gone;\n",
+		killedID, k.dropped.Round(time.Millisecond), k.whileDown)
+	fmt.Fprintf(w, "restarted, it was listed again after %v and served %d calls; %d calls failed in that phase.\n",
+		k.returned.Round(time.Millisecond), k.after, k.failed)
+}
+
+func fmtDur(d time.Duration) string {
+	if d < time.Millisecond {
+		return fmt.Sprintf("%dµs", d.Microseconds())
+	}
+	return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+)
+
+// view shows the demo as it runs: in place, redrawn a few times a second,
+// on a terminal; otherwise as a line per phase and event.
+type view struct {
+	d    *demo
+	out  io.Writer
+	live bool
+
+	mu     sync.Mutex // guards the fields below
+	title  string
+	p      *phaseStats
+	wb     *watchedBuilder
+	status func() string
+	events []string
+	lines  int // lines of the last frame drawn
+	done   []*phaseStats
+
+	stopOnce sync.Once
+	quit     chan struct{}
+	stopped  chan struct{}
+}
+
+func newView(d *demo, out io.Writer, live bool) *view {
+	v := &view{d: d, out: out, live: live, quit: make(chan struct{}), stopped: make(chan struct{})}
+	go v.loop()
+	return v
+}
+
+func (v *view) loop() {
+	defer close(v.stopped)
+	if !v.live {
+		<-v.quit
+		return
+	}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-v.quit:
+			v.draw()
+			return
+		case <-tick.C:
+			v.draw()
+		}
+	}
+}
+
+// stop draws the last frame and stops redrawing; it is idempotent.
+func (v *view) stop() {
+	v.stopOnce.Do(func() { close(v.quit) })
+	<-v.stopped
+}
+
+// setPhase starts showing a new phase; the previous one is finished.
+func (v *view) setPhase(title string, p *phaseStats, wb *watchedBuilder, status func() string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.finishLocked()
+	v.title, v.p, v.wb, v.status = title, p, wb, status
+	if !v.live {
+		logf(v.out, v.d.start, "phase %s", title)
+	}
+}
+
+// addPhase marks p finished.
+func (v *view) addPhase(p *phaseStats) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.p == p {
+		v.finishLocked()
+	}
+}
+
+func (v *view) finishLocked() {
+	if v.p == nil {
+		return
+	}
+	if !v.live {
+		fmt.Fprint(v.out, v.frameLocked(false))
+	}
+	v.done = append(v.done, v.p)
+	v.p = nil
+}
+
+// event records one line of narration.
+func (v *view) event(format string, args ...any) {
+	line := fmt.Sprintf("[%5.1fs] %s", time.Since(v.d.start).Seconds(), fmt.Sprintf(format, args...))
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.events = append(v.events, line)
+	if !v.live {
+		fmt.Fprintln(v.out, line)
+	}
+}
+
+// draw redraws the frame in place.
+func (v *view) draw() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.p == nil {
+		return
+	}
+	var b bytes.Buffer
+	if v.lines > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA\x1b[J", v.lines) // up over the last frame, clear below
+	}
+	frame := v.frameLocked(true)
+	b.WriteString(frame)
+	v.lines = strings.Count(frame, "\n")
+	v.out.Write(b.Bytes())
+}
+
+const barWidth = 30
+
+func (v *view) frameLocked(withEvents bool) string {
+	p := v.p
+	var b strings.Builder
+	fmt.Fprintf(&b, "── phase %s ── %.1fs\n", v.title, time.Since(p.start).Seconds())
+	if v.wb != nil {
+		fmt.Fprintf(&b, "resolver: %s\n", strings.Join(v.wb.instances(), " "))
+	}
+	if s := v.status(); s != "" {
+		fmt.Fprintln(&b, s)
+	}
+	for _, be := range backends {
+		share := p.share(be.id)
+		n := int(share*barWidth + 0.5)
+		fmt.Fprintf(&b, "  %-3s %-5s w%d %-7s %s%s %5.1f%%  %d\n", be.id, be.zone, be.weight, be.role,
+			strings.Repeat("█", n), strings.Repeat("·", barWidth-n), 100*share, p.served[be.id].Load())
+	}
+	fmt.Fprintf(&b, "  calls %d  failed %d  rate-limited %d  breaker-refused %d  p50 %v  p99 %v\n",
+		p.calls.Load(), p.failed.Load(), p.limited.Load(), p.breakerd.Load(),
+		p.latency.quantile(0.50).Round(10*time.Microsecond), p.latency.quantile(0.99).Round(10*time.Microsecond))
+	if withEvents {
+		for _, e := range v.events[max(0, len(v.events)-4):] {
+			fmt.Fprintln(&b, e)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,102 @@
+// Command server is the example greeter server: it serves greeter.v1.Greeter,
+// grpc.health.v1 and server reflection behind grpckit's recommended server
+// interceptor stack, and registers itself in etcd or Consul.
+//
+//	go run ./examples/greeter/server -registry etcd -listen 127.0.0.1:50051 -weight 3 -zone eu-1a
+//
+// On SIGINT or SIGTERM it takes itself out of service before it stops: health
+// NOT_SERVING, deregister, wait for clients to drop it, GracefulStop.
+// OTEL_TRACES_EXPORTER (otlp, console, none) and the other OTEL_* variables
+// configure tracing.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/grpckit/grpckit/examples/internal/greeterapp"
+	"github.com/grpckit/grpckit/interceptor/ratelimit"
+	"github.com/grpckit/grpckit/interceptor/stack"
+	"github.com/grpckit/grpckit/interceptor/tracing"
+	kitresolver "github.com/grpckit/grpckit/resolver"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	var (
+		rf       greeterapp.RegistryFlags
+		inst     kitresolver.Instance
+		weight   uint
+		listen   = fs.String("listen", "127.0.0.1:50051", "address to listen on")
+		delay    = fs.Duration("delay", 0, "time every call takes (to play a slow backend)")
+		limit    = fs.Float64("rate", float64(ratelimit.DefaultRate), "calls per second admitted from each peer (0: no limit)")
+		burst    = fs.Int("burst", ratelimit.DefaultBurst, "burst of the per-peer limit")
+		drainFor = fs.Duration("drain", 10*time.Second, "how long shutdown may take")
+	)
+	rf.Register(fs)
+	fs.StringVar(&inst.Service, "service", "greeter", "service name to register")
+	fs.StringVar(&inst.ID, "id", "", "instance id (default: the address)")
+	fs.StringVar(&inst.Addr, "advertise", "", "address clients dial (default: the listen address, loopback if it is unspecified)")
+	fs.UintVar(&weight, "weight", 1, "weight of the instance for weighted balancers")
+	fs.StringVar(&inst.Zone, "zone", "", "zone of the instance for zone-aware routing")
+	fs.StringVar(&inst.Version, "version", "", "version of the instance")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if weight > kitresolver.MaxWeight {
+		return fmt.Errorf("-weight %d: at most %d", weight, kitresolver.MaxWeight)
+	}
+	inst.Weight = uint32(weight)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	shutdownTracing, err := tracing.Setup(ctx, inst.Service+"-server")
+	if err != nil {
+		return err
+	}
+	defer shutdownTracing(context.Background())
+
+	reg, closeReg, err := rf.Open()
+	if err != nil {
+		return err
+	}
+	defer closeReg()
+	stackOpts := []stack.ServerOption{stack.WithoutRateLimit()}
+	if *limit > 0 {
+		tb, err := ratelimit.NewTokenBucket(rate.Limit(*limit), *burst)
+		if err != nil {
+			return err
+		}
+		stackOpts = []stack.ServerOption{stack.WithLimiter(tb, ratelimit.WithKey(ratelimit.KeyPeer))}
+	}
+	srv, err := greeterapp.Start(ctx, greeterapp.ServerConfig{
+		Instance: inst, Listen: *listen, Registry: reg, Stack: stackOpts,
+	})
+	if err != nil {
+		return err
+	}
+	srv.SetDelay(*delay)
+	got := srv.Instance()
+	fmt.Printf("greeter %s serving on %s, registered in %s as %s:///%s (weight %d, zone %q)\n",
+		got.ID, srv.Addr, rf.Kind, reg.Scheme(), got.Service, got.EffectiveWeight(), got.Zone)
+
+	<-ctx.Done()
+	fmt.Println("shutting down: NOT_SERVING, deregister, drain, stop")
+	sctx, cancel := context.WithTimeout(context.Background(), *drainFor)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
