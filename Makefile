@@ -17,16 +17,24 @@ BUF_VERSION := v1.75.0
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 STATICCHECK_VERSION := v0.8.2
+GRPCURL_VERSION := v1.9.4
 BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
 
 GO_TEST_FLAGS ?=
 BENCH ?= .
 BENCH_COUNT ?= 6
 
-.PHONY: test lint fmt-check vet staticcheck buf-lint generate generate-check go-test bench tools consul clean-cache
+DEMO_FLAGS ?=
 
-## test: everything CI checks: formatting, vet, staticcheck, buf lint, fresh generated code, go test -race.
-test: lint generate-check consul
+.PHONY: demo test lint fmt-check vet staticcheck buf-lint generate generate-check go-test bench tools consul clean-cache
+
+## demo: run the one-command demo on an embedded etcd (DEMO_FLAGS="-phase 15s" for a longer run).
+demo:
+	go run ./examples/demo $(DEMO_FLAGS)
+
+## test: everything CI checks: formatting, vet, staticcheck, buf lint, fresh generated code, go test -race
+## (the examples' test runs grpcurl against the example server; the demo's test runs the demo).
+test: lint generate-check consul $(BIN)/grpcurl
 	go test -race -timeout 30m $(GO_TEST_FLAGS) ./...
 
 ## lint: gofmt, go vet, staticcheck and buf lint.
@@ -58,7 +66,7 @@ bench: consul
 	go test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) ./...
 
 ## tools: install the pinned tools into $(BIN).
-tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/staticcheck $(BIN)/benchstat
+tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/staticcheck $(BIN)/benchstat $(BIN)/grpcurl
 
 $(BIN)/buf:
 	GOBIN=$(BIN) go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
@@ -70,6 +78,8 @@ $(BIN)/staticcheck:
 	GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 $(BIN)/benchstat:
 	GOBIN=$(BIN) go install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
+$(BIN)/grpcurl:
+	GOBIN=$(BIN) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 
 ## consul: build the Consul agent the integration tests run, once, into the cache.
 consul: $(CONSUL)
