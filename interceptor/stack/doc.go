@@ -30,7 +30,8 @@
 // host (ratelimit.KeyPeer), not for the whole server: a single global
 // budget of 100 calls a second would throttle any busy production server,
 // whereas per peer it only reins in a client that calls far faster than its
-// fair share. Give WithLimiter a limiter sized for the service.
+// fair share. Unary calls and streams share one budget. Give WithLimiter a
+// limiter sized for the service.
 //
 // On a client a call goes through:
 //
@@ -48,7 +49,12 @@
 //
 // The default breaker is a breaker.Group with breaker.New's defaults, one
 // breaker per method; WithBreaker shares a Group built by the caller (to read
-// its state), WithBreakerOptions configures the one Client builds.
+// its state), WithBreakerOptions configures the one Client builds. Among
+// those defaults, a server's rejection (codes.ResourceExhausted) counts as a
+// failure; the limiter in front of the breaker keeps that to one rejection per
+// pushback, so with the default trip condition a server that throttles a
+// client opens its breaker only if it rejects at least 60 % of the calls
+// that still reach it. breaker.WithFailureCodes changes that.
 //
 // Every layer can be configured or left out with an option (WithoutTracing,
 // WithoutRateLimit, WithoutBreaker); recovery is always on. Options are

@@ -135,7 +135,8 @@ func TestRateLimitRejectionOnServerSpan(t *testing.T) {
 }
 
 // TestOpenBreakerFailsFast checks that a call refused by an open breaker
-// fails with Unavailable and never reaches the server.
+// fails with Unavailable, never reaches the server, and starts no client
+// span.
 func TestOpenBreakerFailsFast(t *testing.T) {
 	for _, r := range rpcs {
 		t.Run(r.kind, func(t *testing.T) {
@@ -143,9 +144,10 @@ func TestOpenBreakerFailsFast(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			rec, tr := traced(t)
 			b := serve(t)
 			b.SetFailure(codes.Unavailable)
-			c := dial(t, b.addr, []stack.ClientOption{stack.WithBreaker(g)})
+			c := dial(t, b.addr, []stack.ClientOption{stack.WithBreaker(g), tr})
 			ctx := timeout(t)
 
 			if err := r.call(ctx, c); status.Code(err) != codes.Unavailable {
@@ -161,6 +163,9 @@ func TestOpenBreakerFailsFast(t *testing.T) {
 			}
 			if n := b.Calls(); n != before {
 				t.Errorf("the server got %d calls, had %d before: the refused call reached it", n, before)
+			}
+			if n := started(rec, trace.SpanKindClient, r.method); n != 1 {
+				t.Errorf("%d client spans, want 1: the refused call started one", n)
 			}
 		})
 	}
