@@ -1,0 +1,21 @@
+package greeterapp_test
+
+import (
+	"fmt"
+
+	"github.com/grpckit/grpckit/examples/internal/greeterapp"
+)
+
+func ExampleServiceConfig() {
+	sc, err := greeterapp.ServiceConfig("zoneaware", "eu-1a", "")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(sc)
+	_, err = greeterapp.ServiceConfig("random", "", "")
+	fmt.Println(err)
+	// Output:
+	// {"loadBalancingConfig":[{"grpckit_zone_aware":{"localZone":"eu-1a","childPolicy":[{"grpckit_p2c":{}}]}}]}
+	// greeterapp: unknown balancer "random" (want one of round_robin, wrr, consistenthash, p2c, zoneaware, outlier)
+}
