@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -136,9 +137,13 @@ type snapshotInstance struct {
 	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
-// Save writes insts as the target's last good set, unless they equal the set
-// this Snapshot wrote last. An error leaves any previous file in place.
+// Save writes insts, in address order, as the target's last good set, unless
+// they equal the set this Snapshot wrote last. An error leaves any previous
+// file in place.
 func (s *Snapshot) Save(insts []Instance) error {
+	insts = slices.SortedFunc(slices.Values(insts), func(a, b Instance) int {
+		return cmp.Or(cmp.Compare(a.Addr, b.Addr), cmp.Compare(a.ID, b.ID))
+	})
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.written && slices.EqualFunc(insts, s.last, Instance.Equal) {
@@ -151,7 +156,7 @@ func (s *Snapshot) Save(insts []Instance) error {
 	if err != nil {
 		return fmt.Errorf("grpckit/resolver: writing snapshot %s: %w", s.path, err)
 	}
-	s.last, s.written = slices.Clone(insts), true
+	s.last, s.written = insts, true
 	return nil
 }
 

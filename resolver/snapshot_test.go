@@ -65,9 +65,9 @@ func TestSnapshotSaveLoad(t *testing.T) {
 		t.Errorf("directory holds %d entries, want only the snapshot (no temporary file left)", len(entries))
 	}
 
-	// An unchanged set is not written again; a changed one is.
+	// An unchanged set, in any order, is not written again; a changed one is.
 	os.Remove(s.Path())
-	if err := s.Save(snapInsts); err != nil {
+	if err := s.Save([]Instance{snapInsts[1], snapInsts[0]}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(s.Path()); !errors.Is(err, fs.ErrNotExist) {
