@@ -53,7 +53,7 @@ func BenchmarkPutToUpdateState(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cc := testutil.NewResolverClientConn()
-	w := newWatcher(cli, newConfig(nil), "greeter", cc)
+	w := newWatcher(cli, newConfig(nil), "greeter", cc, nil)
 	w.start()
 	defer w.Close()
 	if _, err := cc.States.Receive(ctx); err != nil {

@@ -51,9 +51,27 @@ func (b *builder) Build(target resolver.Target, cc resolver.ClientConn, _ resolv
 		cc.ReportError(err)
 		return nopResolver{}, nil
 	}
-	w := newWatcher(b.cli, b.cfg, service, cc)
+	snap, err := b.snapshot(service)
+	if err != nil {
+		cc.ReportError(err)
+		return nopResolver{}, nil
+	}
+	w := newWatcher(b.cli, b.cfg, service, cc, snap)
 	w.start()
 	return w, nil
+}
+
+// snapshot returns the snapshot of service, or nil when snapshots are off.
+// Its identity is the service's key, which holds the prefix.
+func (b *builder) snapshot(service string) (*kitresolver.Snapshot, error) {
+	if b.cfg.snapshotDir == "" {
+		return nil, nil
+	}
+	snap, err := kitresolver.NewSnapshot(b.cfg.snapshotDir, Scheme+":"+b.cfg.serviceKey(service))
+	if err != nil {
+		return nil, fmt.Errorf("etcd: %w", err)
+	}
+	return snap, nil
 }
 
 // parseTarget returns the service name of etcd:///<service>.

@@ -54,6 +54,22 @@
 // Each endpoint carries its Instance (kitresolver.InstanceFrom) and grpc-go's
 // weight attribute.
 //
+// # Cold start from a snapshot
+//
+// With WithSnapshotDir the resolver also writes every set the channel accepts
+// to a file in that directory, one per service key (see kitresolver.Snapshot:
+// JSON, mode 0600, replaced atomically; a failed write is logged and changes
+// nothing else). A client started while etcd is unreachable then serves that
+// last good set instead of failing: if etcd has not answered within
+// kitresolver.SnapshotGrace (a request to a stopped cluster waits for its
+// request timeout), or a request failed first, the snapshot's valid instances
+// are published with the state marked stale (kitresolver.IsStale) and one
+// warning says so and how old the snapshot is. etcd's first answer replaces
+// it, is not stale, and is written to the file; a snapshot never overrides an
+// answer, and an empty answer is still published empty. A missing file (the
+// first start) is not an error, a broken one is logged and ignored. Give each
+// etcd cluster its own directory.
+//
 // # Registrar
 //
 // Register grants a lease (WithTTL, 10 s by default), writes the key and

@@ -3,6 +3,7 @@ package etcd
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -40,6 +41,8 @@ type config struct {
 	backoff        kitresolver.Backoff
 	backoffSet     bool
 	requestTimeout time.Duration
+	snapshotDir    string // resolver only; "" for no snapshots
+	snapshotSet    bool
 }
 
 // registerConfig is the registrar's configuration.
@@ -53,6 +56,10 @@ type commonOption func(*config)
 
 func (o commonOption) applyBuilder(c *config)          { o(c) }
 func (o commonOption) applyRegister(c *registerConfig) { o(&c.config) }
+
+type builderOption func(*config)
+
+func (o builderOption) applyBuilder(c *config) { o(c) }
 
 type registerOption func(*registerConfig)
 
@@ -77,6 +84,22 @@ func WithBackoff(b kitresolver.Backoff) CommonOption {
 // WithRequestTimeout bounds every etcd request (default DefaultRequestTimeout).
 func WithRequestTimeout(d time.Duration) CommonOption {
 	return commonOption(func(c *config) { c.requestTimeout = d })
+}
+
+// WithSnapshotDir makes the resolver keep the last good instance set of each
+// target it serves in a file in dir (created if needed), one file per
+// service key, and serve that set, marked stale (see kitresolver.IsStale),
+// when etcd has not answered at start-up: after a failed request or
+// kitresolver.SnapshotGrace, whichever comes first. etcd's first answer
+// replaces it. Give each etcd cluster its own directory. See
+// kitresolver.Snapshot for the file.
+func WithSnapshotDir(dir string) Option {
+	return builderOption(func(c *config) {
+		if abs, err := filepath.Abs(dir); err == nil && dir != "" {
+			dir = abs // a later chdir must not move the snapshots
+		}
+		c.snapshotDir, c.snapshotSet = dir, true
+	})
 }
 
 // WithTTL sets the lease TTL of a registration (default DefaultTTL). etcd
@@ -140,6 +163,8 @@ func (c config) validate() error {
 		return fmt.Errorf("etcd: backoff jitter %v is outside [0, 1)", b.Jitter)
 	case c.requestTimeout <= 0:
 		return errors.New("etcd: request timeout must be positive")
+	case c.snapshotSet && c.snapshotDir == "":
+		return errors.New(`etcd: WithSnapshotDir(""): want a directory`)
 	}
 	return nil
 }

@@ -36,8 +36,7 @@ type watcher struct {
 	cfg     config
 	service string
 	key     string // <prefix><service>/
-	cc      resolver.ClientConn
-	pub     *kitresolver.Publisher
+	pub     *kitresolver.SnapshotPublisher
 	set     *instanceSet
 	badLog  *logLimiter
 
@@ -51,11 +50,13 @@ type watcher struct {
 	lists         atomic.Int64
 }
 
-func newWatcher(cli *clientv3.Client, cfg config, service string, cc resolver.ClientConn) *watcher {
+// newWatcher returns the resolver of service; snap, if not nil, keeps its
+// last good set.
+func newWatcher(cli *clientv3.Client, cfg config, service string, cc resolver.ClientConn, snap *kitresolver.Snapshot) *watcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &watcher{
-		cli: cli, cfg: cfg, service: service, key: cfg.serviceKey(service), cc: cc,
-		pub: kitresolver.NewPublisher(cc), set: newInstanceSet(),
+		cli: cli, cfg: cfg, service: service, key: cfg.serviceKey(service),
+		pub: kitresolver.NewSnapshotPublisher(cc, snap), set: newInstanceSet(),
 		badLog: newLogLimiter(badValueLogInterval),
 		ctx:    ctx, cancel: cancel, nudge: make(chan struct{}, 1),
 	}
@@ -75,9 +76,10 @@ func (w *watcher) ResolveNow(resolver.ResolveNowOptions) {
 	}
 }
 
-// Close stops the watch and waits for the resolver's goroutine to exit.
+// Close stops the watch and waits for the resolver's goroutines to exit.
 func (w *watcher) Close() {
 	w.cancel()
+	w.pub.Close()
 	w.wg.Wait()
 }
 
@@ -257,7 +259,7 @@ func (w *watcher) publishSet() {
 	if logger.V(2) {
 		logger.Infof("etcd: %q: publishing %d endpoints", w.key, len(eps))
 	}
-	w.published(w.cc.UpdateState(resolver.State{Endpoints: eps}))
+	w.published(w.pub.PublishEndpoints(eps))
 }
 
 // published handles the result of UpdateState: a rejected state is offered
