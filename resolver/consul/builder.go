@@ -1,6 +1,7 @@
 package consul
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -43,11 +44,15 @@ func (b *builder) Build(t resolver.Target, cc resolver.ClientConn, _ resolver.Bu
 	if err != nil {
 		return nil, err
 	}
+	snap, err := b.snapshot(tgt)
+	if err != nil {
+		return nil, fmt.Errorf("consul: %w", err)
+	}
 	cli, err := b.newClient(tgt)
 	if err != nil {
 		return nil, err
 	}
-	w := newWatcher(cc, cli, tgt, &b.cfg)
+	w := newWatcher(cc, cli, tgt, &b.cfg, snap)
 	go w.run()
 	return w, nil
 }

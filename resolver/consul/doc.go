@@ -34,6 +34,23 @@
 // after the agent was unreachable or lost its state such an answer is held
 // back for WithRecoveryGrace while registrars register again.
 //
+// # Cold start from a snapshot
+//
+// With WithSnapshotDir the resolver also writes every set the channel accepts
+// to a file in that directory, one per target (see kitresolver.Snapshot: JSON,
+// mode 0600, replaced atomically; a failed write is logged and changes nothing
+// else). The file is named after what decides the set: the agent, dc, service,
+// healthy and the sorted tags, so ?tag=v1 and ?tag=v2 never share one; near
+// and stale do not count. A client started while the agent is unreachable
+// then serves that last good set instead of failing: on the first failed
+// query, or if the agent has not answered within kitresolver.SnapshotGrace,
+// the snapshot's valid instances are published with the state marked stale
+// (kitresolver.IsStale) and one warning says so and how old the snapshot is.
+// The agent's answer replaces it, is not stale, and is written to the file;
+// as for any set in service, an empty answer right after the agent was
+// unreachable is first held back for WithRecoveryGrace. A missing file (the
+// first start) is not an error, a broken one is logged and ignored.
+//
 // # Registrar
 //
 // Register announces an Instance with a gRPC check against grpc.health.v1

@@ -2,6 +2,7 @@ package consul
 
 import (
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -34,7 +35,8 @@ type builderConfig struct {
 	minInterval   time.Duration
 	recoveryGrace time.Duration
 	backoff       kitresolver.Backoff
-	err           error // first invalid option
+	snapshotDir   string // "" for no snapshots
+	err           error  // first invalid option
 }
 
 func newBuilderConfig(opts []Option) builderConfig {
@@ -132,5 +134,25 @@ func WithBackoff(b kitresolver.Backoff) Option {
 			return
 		}
 		c.backoff = b
+	}
+}
+
+// WithSnapshotDir makes the resolver keep the last good instance set of each
+// target it serves in a file in dir (created if needed), and serve that set,
+// marked stale (see kitresolver.IsStale), when the agent has not answered at
+// start-up: after a failed query or kitresolver.SnapshotGrace, whichever comes
+// first. The agent's first answer replaces it. Each target has its own file,
+// named after its agent, datacenter, service, health filter and tags, so
+// ?tag=v1 and ?tag=v2 never share one. See kitresolver.Snapshot for the file.
+func WithSnapshotDir(dir string) Option {
+	return func(c *builderConfig) {
+		if dir == "" {
+			c.invalid(`WithSnapshotDir(""): want a directory`)
+			return
+		}
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs // a later chdir must not move the snapshots
+		}
+		c.snapshotDir = dir
 	}
 }

@@ -16,7 +16,7 @@ import (
 // Every field below done is owned by the run goroutine.
 type watcher struct {
 	cli    *agentClient
-	pub    *kitresolver.Publisher
+	pub    *kitresolver.SnapshotPublisher
 	tgt    target
 	cfg    *builderConfig
 	ctx    context.Context
@@ -33,10 +33,12 @@ type watcher struct {
 	republish  bool                   // publish even an unchanged set
 }
 
-func newWatcher(cc resolver.ClientConn, cli *agentClient, tgt target, cfg *builderConfig) *watcher {
+// newWatcher returns the resolver of tgt; snap, if not nil, keeps its last
+// good set.
+func newWatcher(cc resolver.ClientConn, cli *agentClient, tgt target, cfg *builderConfig, snap *kitresolver.Snapshot) *watcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &watcher{
-		cli: cli, pub: kitresolver.NewPublisher(cc), tgt: tgt, cfg: cfg,
+		cli: cli, pub: kitresolver.NewSnapshotPublisher(cc, snap), tgt: tgt, cfg: cfg,
 		ctx: ctx, cancel: cancel, done: make(chan struct{}),
 	}
 }
@@ -45,9 +47,10 @@ func newWatcher(cc resolver.ClientConn, cli *agentClient, tgt target, cfg *build
 // it happens, and a failed query is retried on its own backoff.
 func (w *watcher) ResolveNow(resolver.ResolveNowOptions) {}
 
-// Close stops the watcher and waits for its goroutine to exit.
+// Close stops the watcher and waits for its goroutines to exit.
 func (w *watcher) Close() {
 	w.cancel()
+	w.pub.Close()
 	<-w.done
 	w.cli.close()
 }
@@ -137,13 +140,14 @@ func (w *watcher) handle(start time.Time, entries []*api.ServiceEntry, got uint6
 }
 
 // publish sends insts to the channel if they differ from the last set, and
-// reports whether it did. An empty set replacing a non-empty one is held back
-// while recovering; an UpdateState error is retried after a backoff.
+// reports whether it did. An empty set replacing a non-empty one (or a
+// snapshot's set in service) is held back while recovering; an UpdateState
+// error is retried after a backoff.
 func (w *watcher) publish(insts []kitresolver.Instance) bool {
 	if w.pub.Published() && !w.republish && equalInstances(insts, w.last) {
 		return false
 	}
-	if len(insts) == 0 && len(w.last) > 0 && time.Now().Before(w.holdUntil) {
+	if len(insts) == 0 && (len(w.last) > 0 || w.pub.Stale()) && time.Now().Before(w.holdUntil) {
 		vlogf("grpckit/consul: %s: no instances right after recovery; keeping the last set until %v", w.tgt.service, w.holdUntil.Format(time.RFC3339))
 		return false
 	}
