@@ -118,3 +118,30 @@ func Endpoints(n int) []resolver.Endpoint {
 	}
 	return kitresolver.Endpoints(insts)
 }
+
+// IndexOf returns i for the address AddrOf(i).
+func IndexOf(addr string) (int, bool) {
+	var port int
+	if _, err := fmt.Sscanf(addr, "127.0.0.1:%d", &port); err != nil || port < 10000 {
+		return 0, false
+	}
+	return port - 10000, true
+}
+
+// PickIndex picks with info and returns the index of the endpoint chosen
+// (see IndexOf) and the result, for its Done.
+func PickIndex(p balancer.Picker, info balancer.PickInfo) (int, balancer.PickResult, error) {
+	res, err := p.Pick(info)
+	if err != nil {
+		return 0, res, err
+	}
+	addr, err := Addr(res)
+	if err != nil {
+		return 0, res, err
+	}
+	i, ok := IndexOf(addr)
+	if !ok {
+		return 0, res, fmt.Errorf("fakecc: picked address %s is not one of Endpoints'", addr)
+	}
+	return i, res, nil
+}

@@ -1,0 +1,61 @@
+// Command chash measures the consistent-hash policy's balance and key
+// movement at 10, 100 and 1000 endpoints, bounded and not (package chash),
+// and writes the results as JSON:
+//
+//	go run ./bench/cmd/chash -out bench/out/chash.json
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/grpckit/grpckit/bench/chash"
+)
+
+// Results is the file's content.
+type Results struct {
+	Balance  []chash.Balance
+	Movement []chash.Movement
+}
+
+func main() {
+	out := flag.String("out", "chash.json", "file to write the results to")
+	perEndpoint := flag.Int("keys", 100_000, "keys per endpoint for the unbounded balance (capped at 20M in all)")
+	moveKeys := flag.Int("move-keys", 2_000_000, "keys mapped before and after removing an endpoint")
+	flag.Parse()
+	if err := run(*out, *perEndpoint, *moveKeys); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(out string, perEndpoint, moveKeys int) error {
+	var res Results
+	for _, n := range []int{10, 100, 1000} {
+		b, err := chash.MeasureBalance(n, min(perEndpoint*n, 20_000_000))
+		if err != nil {
+			return err
+		}
+		bb, err := chash.MeasureBounded(n, 100*n)
+		if err != nil {
+			return err
+		}
+		res.Balance = append(res.Balance, b, bb)
+		for _, cfg := range []string{chash.Unbounded, chash.Bounded} {
+			m, err := chash.MeasureMovement(cfg, n, moveKeys)
+			if err != nil {
+				return err
+			}
+			res.Movement = append(res.Movement, m)
+		}
+		fmt.Fprintf(os.Stderr, "chash: %d endpoints: max/mean %.4f (noise floor %.4f), bounded %.4f, moved %.5f (1/N %.5f)\n",
+			n, b.MaxMean, b.NoiseFloor, bb.MaxMean, res.Movement[len(res.Movement)-2].Moved, 1/float64(n))
+	}
+	js, err := json.MarshalIndent(res, "", " ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(out, append(js, '\n'), 0o644)
+}
