@@ -296,8 +296,10 @@ func setStale(s resolver.State) resolver.State {
 // answered:
 //
 //   - Every set the channel accepts from Publish or PublishEndpoints is saved
-//     in the snapshot. A failed write is logged (rate-limited) and changes
-//     nothing else.
+//     in the snapshot, by a goroutine of its own so that the file system
+//     never delays the next update; during a burst of changes only the newest
+//     set waiting is written. A failed write is logged (rate-limited) and
+//     changes nothing else.
 //   - Until the registry's first answer, the snapshot is loaded once, on the
 //     first Fail or SnapshotGrace after construction, whichever comes first.
 //     If it holds instances they are published, with the state marked (see
@@ -308,7 +310,8 @@ func setStale(s resolver.State) resolver.State {
 //     answer is empty, and a snapshot is never served after it.
 //
 // With a nil Snapshot it behaves exactly as a Publisher. A SnapshotPublisher
-// is safe for concurrent use; Close it when the resolver closes.
+// is safe for concurrent use; Close it when the resolver closes, after the
+// last Publish.
 type SnapshotPublisher struct {
 	pub       *Publisher
 	cc        resolver.ClientConn
@@ -327,6 +330,13 @@ type SnapshotPublisher struct {
 	stale    bool // the snapshot's set is in service
 	loaded   bool // the snapshot was read
 	closed   bool
+
+	// wmu guards the write queue; it is never held together with mu.
+	wmu     sync.Mutex
+	pending []Instance // the newest set not yet written
+	queued  bool       // pending is to be written
+	writing bool       // a writer goroutine runs
+	writers sync.WaitGroup
 }
 
 // NewSnapshotPublisher returns a SnapshotPublisher for cc keeping its sets in
@@ -392,12 +402,37 @@ func (p *SnapshotPublisher) answeredLocked(n int) {
 	}
 }
 
+// save queues insts for writing if they were published, and starts a writer
+// unless one runs.
 func (p *SnapshotPublisher) save(published error, insts []Instance) {
 	if published != nil || p.snap == nil {
 		return
 	}
-	if err := p.snap.Save(insts); err != nil {
-		p.snap.warnSaveFailed(err)
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	p.pending, p.queued = insts, true
+	if !p.writing {
+		p.writing = true
+		p.writers.Add(1)
+		go p.write()
+	}
+}
+
+// write writes the queued sets until none is left.
+func (p *SnapshotPublisher) write() {
+	defer p.writers.Done()
+	for {
+		p.wmu.Lock()
+		insts, queued := p.pending, p.queued
+		p.pending, p.queued = nil, false
+		p.writing = queued
+		p.wmu.Unlock()
+		if !queued {
+			return
+		}
+		if err := p.snap.Save(insts); err != nil {
+			p.snap.warnSaveFailed(err)
+		}
 	}
 }
 
@@ -438,9 +473,10 @@ func (p *SnapshotPublisher) Stale() bool {
 	return p.stale
 }
 
-// Close stops the grace timer, waiting for it if it is serving the snapshot.
-// Nothing is published after Close returns.
+// Close stops the grace timer, waiting for it if it is serving the snapshot,
+// and waits for the queued writes. Nothing is published after Close returns.
 func (p *SnapshotPublisher) Close() {
+	defer p.flush()
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -454,6 +490,10 @@ func (p *SnapshotPublisher) Close() {
 		<-p.timerDone
 	}
 }
+
+// flush waits until the queued writes are done; the caller must not publish
+// meanwhile.
+func (p *SnapshotPublisher) flush() { p.writers.Wait() }
 
 // graceExpired serves the snapshot if the registry has not answered within
 // the grace.

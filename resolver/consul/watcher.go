@@ -50,8 +50,8 @@ func (w *watcher) ResolveNow(resolver.ResolveNowOptions) {}
 // Close stops the watcher and waits for its goroutines to exit.
 func (w *watcher) Close() {
 	w.cancel()
-	w.pub.Close()
 	<-w.done
+	w.pub.Close()
 	w.cli.close()
 }
 

@@ -79,8 +79,8 @@ func (w *watcher) ResolveNow(resolver.ResolveNowOptions) {
 // Close stops the watch and waits for the resolver's goroutines to exit.
 func (w *watcher) Close() {
 	w.cancel()
-	w.pub.Close()
 	w.wg.Wait()
+	w.pub.Close()
 }
 
 func (w *watcher) run() {
