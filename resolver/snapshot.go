@@ -361,7 +361,7 @@ func (p *SnapshotPublisher) Publish(insts []Instance) error {
 	p.answeredLocked(len(insts))
 	err := p.pub.Publish(insts)
 	p.mu.Unlock()
-	p.save(err, insts)
+	p.save(err, slices.Clone(insts)) // the caller may reuse insts
 	return err
 }
 
