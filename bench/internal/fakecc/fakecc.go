@@ -78,6 +78,16 @@ func (b *Balancer) Update(eps []resolver.Endpoint) (balancer.Picker, error) {
 	return st.Picker, nil
 }
 
+// Resolve gives the policy eps without changing any endpoint's state and
+// returns the picker it publishes in response.
+func (b *Balancer) Resolve(eps []resolver.Endpoint) (balancer.Picker, error) {
+	s := balancer.ClientConnState{ResolverState: resolver.State{Endpoints: eps}, BalancerConfig: b.cfg}
+	if err := b.bal.UpdateClientConnState(s); err != nil {
+		return nil, fmt.Errorf("fakecc: %s: UpdateClientConnState: %v", b.name, err)
+	}
+	return b.cc.LastState().Picker, nil
+}
+
 // Close closes the policy.
 func (b *Balancer) Close() { b.bal.Close() }
 
@@ -111,12 +121,15 @@ func AddrOf(i int) string { return fmt.Sprintf("127.0.0.1:%d", 10000+i) }
 
 // Endpoints returns n endpoints of weight 1 with the addresses AddrOf(0…n-1),
 // each carrying its Instance.
-func Endpoints(n int) []resolver.Endpoint {
+func Endpoints(n int) []resolver.Endpoint { return kitresolver.Endpoints(Instances(n)) }
+
+// Instances returns the instances of Endpoints(n).
+func Instances(n int) []kitresolver.Instance {
 	insts := make([]kitresolver.Instance, n)
 	for i := range insts {
 		insts[i] = kitresolver.Instance{ID: fmt.Sprintf("e%d", i), Service: "greeter", Addr: AddrOf(i), Weight: 1}
 	}
-	return kitresolver.Endpoints(insts)
+	return insts
 }
 
 // IndexOf returns i for the address AddrOf(i).
