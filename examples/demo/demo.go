@@ -72,9 +72,9 @@ type breakerResult struct {
 
 type killResult struct {
 	dropped, returned time.Duration // shutdown → resolver without it; restart → resolver with it
-	whileDown         int64         // calls that reached it while it was out of the resolver
+	whileDown         int64         // calls that reached it between its shutdown and its restart
 	after             int64         // calls it served after it returned
-	failed            int64         // calls that failed during the phase
+	failed            int64         // calls that failed during the phase, but for rate limiting
 }
 
 // demo is one run of the demo.
@@ -84,13 +84,13 @@ type demo struct {
 	start   time.Time
 	reg     greeterapp.Registry
 	servers map[string]*greeterapp.Server
-	byAddr  map[string]string // backend address → id
+	byAddr  sync.Map // backend address → id
 	view    *view
 }
 
 // run runs the whole demo and returns what it measured.
 func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
-	d := &demo{cfg: cfg, out: out, start: time.Now(), servers: map[string]*greeterapp.Server{}, byAddr: map[string]string{}}
+	d := &demo{cfg: cfg, out: out, start: time.Now(), servers: map[string]*greeterapp.Server{}}
 	shutdownTracing, err := tracing.Setup(ctx, "grpckit-demo")
 	if err != nil {
 		return nil, err
@@ -171,7 +171,6 @@ func (d *demo) startServers(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		d.byAddr[s.Addr] = b.id
 		logf(d.out, d.start, "backend %s on %s: weight %d, zone %s %s", b.id, s.Addr, b.weight, b.zone, b.role)
 	}
 	return nil
@@ -202,6 +201,7 @@ func (d *demo) startServer(ctx context.Context, b backend, listen string) (*gree
 	}
 	s.SetDelay(delay)
 	d.servers[b.id] = s
+	d.byAddr.Store(s.Addr, b.id)
 	return s, nil
 }
 
@@ -312,8 +312,8 @@ func (d *demo) call(ctx context.Context, client greeterv1.GreeterClient, p *phas
 	p.latency.record(time.Since(t0))
 	p.calls.Add(1)
 	if pr.Addr != nil {
-		if c, ok := p.served[d.byAddr[pr.Addr.String()]]; ok {
-			c.Add(1)
+		if id, ok := d.byAddr.Load(pr.Addr.String()); ok {
+			p.served[id.(string)].Add(1)
 		}
 	}
 	if err == nil {
@@ -409,7 +409,7 @@ func (d *demo) killPhase(ctx context.Context) (killResult, error) {
 	err = d.killAndRestart(ctx, wb, p, &res)
 	stopDriving()
 	<-driven
-	res.failed = p.failed.Load()
+	res.failed = p.failed.Load() - p.limited.Load()
 	d.view.addPhase(p)
 	return res, err
 }
@@ -427,18 +427,22 @@ func (d *demo) killAndRestart(ctx context.Context, wb *watchedBuilder, p *phaseS
 		return fmt.Errorf("demo: the resolver kept %s: %w", killedID, err)
 	}
 	res.dropped = time.Since(t0)
-	downAt := p.served[killedID].Load()
 	d.view.event("resolver dropped %s after %v", killedID, res.dropped.Round(time.Millisecond))
 	if err := <-stopped; err != nil {
 		return fmt.Errorf("demo: shutting %s down: %w", killedID, err)
 	}
+	downAt := p.served[killedID].Load()
 	pause(ctx, d.cfg.phase/2)
 	res.whileDown = p.served[killedID].Load() - downAt
 
 	t0 = time.Now()
 	b := backends[slices.IndexFunc(backends, func(b backend) bool { return b.id == killedID })]
 	if _, err := d.startServer(wctx, b, old.Addr); err != nil {
-		return fmt.Errorf("demo: restarting %s: %w", killedID, err)
+		// Its port may have become some connection's local port meanwhile.
+		d.view.event("restarting %s on %s: %v; on a new port instead", killedID, old.Addr, err)
+		if _, err := d.startServer(wctx, b, ""); err != nil {
+			return fmt.Errorf("demo: restarting %s: %w", killedID, err)
+		}
 	}
 	if err := waitFor(wctx, func() bool { return slices.Contains(wb.instances(), killedID) }); err != nil {
 		return fmt.Errorf("demo: the resolver did not find %s again: %w", killedID, err)

@@ -77,7 +77,10 @@ func TestDemo(t *testing.T) {
 
 	k := sum.kill
 	if k.whileDown != 0 {
-		t.Errorf("%d calls reached %s after the resolver dropped it", k.whileDown, killedID)
+		t.Errorf("%d calls reached %s between its shutdown and its restart", k.whileDown, killedID)
+	}
+	if k.failed != 0 {
+		t.Errorf("%d calls failed, but for rate limits, while %s was shut down and restarted", k.failed, killedID)
 	}
 	if k.after == 0 {
 		t.Errorf("%s served no call after its restart", killedID)

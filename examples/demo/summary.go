@@ -39,12 +39,12 @@ func printSummary(w io.Writer, s *summary) {
 
 	fmt.Fprintf(w, "\n%s is slow (%s), %s is rate-limited, %s fails every call from the p2c phase on;\n", "g4", "10×", "g3", failingID)
 	fmt.Fprintf(w, "the zone-aware client is in %s; the outlier policy ejected %d time(s).\n", localZone, s.ejected)
-	fmt.Fprintf(w, "breaker on %s alone: %s; %d calls refused without touching the network, %d reached it.\n",
+	fmt.Fprintf(w, "breaker on %s alone: %s; %d calls refused without touching the network, %d reached it (failing until half-way).\n",
 		failingID, strings.Join(s.breaker.transitions, ", "), s.breaker.refused, s.breaker.reached)
 	k := s.kill
-	fmt.Fprintf(w, "kill %s: the resolver dropped it %v after shutdown began and %d calls reached it while it was gone;\n",
+	fmt.Fprintf(w, "kill %s: the resolver dropped it %v after shutdown began; %d calls reached it while it was gone;\n",
 		killedID, k.dropped.Round(time.Millisecond), k.whileDown)
-	fmt.Fprintf(w, "restarted, it was listed again after %v and served %d calls; %d calls failed in that phase.\n",
+	fmt.Fprintf(w, "restarted, it was listed again after %v and served %d calls; %d calls failed in that phase but for rate limits.\n",
 		k.returned.Round(time.Millisecond), k.after, k.failed)
 }
 
