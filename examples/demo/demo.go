@@ -264,11 +264,16 @@ func (d *demo) balancerPhase(ctx context.Context, n int, balancer string) (*phas
 	if err := waitFor(wctx, func() bool { return len(wb.instances()) == len(d.servers) }); err != nil {
 		return nil, 0, fmt.Errorf("demo: the resolver did not list the %d backends: %w", len(d.servers), err)
 	}
+	// Calls of the first moments, while the channel connects to the
+	// backends one by one, are not counted: they go to whichever is READY
+	// first, whatever the policy.
+	client := greeterv1.NewGreeterClient(conn)
+	d.drive(ctx, client, newPhaseStats("warm-up", d.ids()), max(200*time.Millisecond, d.cfg.phase/8))
 	p := newPhaseStats(balancer, d.ids())
 	d.view.setPhase(fmt.Sprintf("%d/8 %s", n, balancer), p, wb, func() string {
 		return fmt.Sprintf("breaker per method: %s   outlier ejections: %d", group.State(sayHello), metrics.get("grpckit.lb.outlier.ejections"))
 	})
-	d.drive(ctx, greeterv1.NewGreeterClient(conn), p, d.cfg.phase)
+	d.drive(ctx, client, p, d.cfg.phase)
 	return p, metrics.get("grpckit.lb.outlier.ejections"), ctx.Err()
 }
 
