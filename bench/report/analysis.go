@@ -1,0 +1,125 @@
+package report
+
+// The analyses shown under a row that misses its target. Each says where
+// the cost comes from and what meeting the target would take; the figures
+// they cite are in the row's own table, measured in the same run.
+
+const analysisChain = `The stack adds, per call, recovery's deferred recover on the server (a few ns,
+see interceptor/recovery's benchmark), the server rate limiter (the peer
+address turned into a key, a sharded-store lookup and a token taken from an
+x/time/rate bucket), and on the client the pushback gate and a breaker
+(gobreaker's mutex-protected counters; see interceptor/breaker's benchmark,
+about 0.2 µs). Together that is well under a microsecond on an RPC of
+several tens of µs, so the ratio sits between 1.00 and 1.03, and on two cores
+shared with other work the run-to-run spread of the loopback benchmark is of
+the same size (compare the CPU-time rows of the tracing benchmarks). Meeting
+the target reliably needs either a quieter machine, which would show the
+true cost of ≈ 1–2 %, or taking the limiter's key off the hot path (cache
+the peer key per connection in a stats handler's TagConn instead of
+formatting it per call) and replacing the breaker's mutex with atomics for
+the closed state.`
+
+const analysisTracingSampled = `grpckit's sampled path is otelgrpc's handler plus a little: it starts the span
+itself to ask the sampler first, hands it to otelgrpc, and adds
+network.peer.address and network.peer.port to each span (a few attributes and
+allocations more per RPC, see allocs in the handlers-alone row). The
+handlers-alone benchmark, without the network, shows how close the two are;
+over loopback the remaining difference is within the benchmark's spread on
+this shared machine. A ratio above 1.0 is therefore the cost of the extra
+peer attributes plus noise. Meeting ≤ 1.0× strictly would need the sampled
+path to do less than otelgrpc: set the peer attributes from the cached
+per-connection slice only (no per-RPC allocation), and skip otelgrpc's
+message events (WithMessageEvents() with none) by default, which otelgrpc
+records on every sampled RPC.`
+
+const analysisTracingUnsampled = `An unsampled or no-op RPC still pays for the stats handler itself: gRPC
+calls HandleRPC for every event of the RPC (about ten per unary call on each
+side, see the empty-handler benchmark), and the handler injects the span
+context into the outgoing metadata so that a trace sampled further
+downstream still joins up. On a no-op provider that work is skipped; with an
+unsampled SDK tracer the propagation remains. Getting closer to bare would
+need gRPC to let a handler opt out of per-event callbacks for RPCs it does
+not record, which it cannot today, or skipping propagation of unsampled
+contexts (which would break downstream sampling decisions).`
+
+const analysisPick = `A pick here costs a few tens of ns, about round_robin's, so a few ns of extra
+work is already 10–20 %. wrr reads an atomic counter and a precomputed
+schedule slot and stays close. p2c does more per pick: it draws a random
+number, reads two endpoints' load, and counts the call in flight with an
+atomic add on the chosen endpoint, undone by another in Done. Under
+RunParallel both cores write those counters; each endpoint's counters sit
+on a cache line of their own, but with few endpoints both cores often pick
+the same endpoint, and its line moves between them on every pick. That is
+why the ratio is worst at 10 endpoints and falls as the endpoints grow.
+Meeting 1.2× at 10 and 100 endpoints would need the in-flight count striped
+per core (summed when two endpoints are compared), so that two cores picking
+the same endpoint do not write the same line.`
+
+const analysisCHashPick = `The time per pick is well under half of ring_hash's: the table lookup is one
+shift and one load, where ring_hash binary-searches its ring. The miss is the
+allocation: a header-keyed pick reads the key with
+metadata.ValueFromOutgoingContext, which copies the values slice (16 B, one
+allocation), and grpc-go offers no copy-free accessor. Picks keyed with
+consistenthash.WithKey (the recommended way, see the context rows) allocate
+nothing and cost a few ns. Meeting 0 allocs for header keys would need reading
+the outgoing metadata without the copy (metadata.FromOutgoingContextRaw is
+exported but documented as for gRPC's internal use) or caching the key's hash
+in the context by an interceptor that runs before the pick, as WithKey does.`
+
+const analysisTokenBucket = `Both sides end in the same x/time/rate Limiter.AllowN, which takes the
+limiter's own mutex and does its time arithmetic; that call alone is most of
+the cost (compare the single-key context row). The anchor adds a global
+mutex and a map lookup; the token bucket replaces them with a sharded
+RWMutex and a map lookup, which removes the contention of the global lock,
+but on two cores that contention is small: with only two goroutines the
+anchor's lock is rarely fought over. So the ratio cannot fall much below
+AllowN's share of the anchor. Reaching 0.5× needs a bucket cheaper than
+rate.Limiter: a lock-free bucket in one atomic word (tokens and last refill
+packed, updated by compare-and-swap), and a read path without RWMutex (an
+atomically published read-only map per shard). On a machine with more cores
+the anchor's global mutex serialises and the ratio falls on its own.`
+
+const analysisWindow = `The sliding window keeps two counters per key, the current and the previous
+window, and weighs the previous one by how much of it still overlaps, one
+mutex-protected update per request. If the per-request cost misses, it is
+that mutex under RunParallel; if the memory check misses, the store's
+per-key overhead (map entry, key string, last-seen time) has grown with the
+number of keys, e.g. from map growth at 1M keys, which an arena of fixed-size
+entries would avoid.`
+
+const analysisSlowNode = `p2c sends each call to the cheaper of two random endpoints by peak-EWMA
+latency × (in flight + 1). When the slow backend's estimate rises it loses
+almost every comparison and is picked only when the other candidate has far
+more calls in flight. If the ratio misses, the slow backend still answered more
+than 1 % of the calls during the slow phase: its estimate decays (decayTime,
+10 s by default) and p2c tries it again, paying 10× on those calls. A
+shorter decayTime or a larger errorPenalty trades recovery speed for tail
+latency; the simulation's per-backend shares show how much traffic the slow
+backend kept.`
+
+const analysisCHashBalance = `Key max/mean counts sampled keys, so it includes sampling noise (the note of
+each row gives the max/mean a perfectly even table would show with that many
+keys); at 100 endpoints the table itself is built within 1.05 by the
+consistenthash package's own tests. A miss here beyond the noise would mean
+the table's vnode placement leaves some endpoint more than 5 % above its
+share, which a larger ringSize (more slots per endpoint) reduces. Bounded
+loads and key movement are exact properties of the policy: the load bound is
+enforced on every pick, and removing an endpoint moves only that endpoint's
+keys.`
+
+const analysisEtcd = `Between the watch event and UpdateState the resolver decodes the changed
+key, applies it to its instance set and rebuilds the sorted endpoint list; at
+the sizes of this benchmark that is tens of µs. A p99 difference above 1 ms
+comes from scheduling on the shared machine (the resolver's watch goroutine
+waiting for a core) rather than from the resolver's work; compare the mean
+row. Meeting it under load would need the resolver to hand the update over
+on the watch goroutine itself, without a second goroutine in between.`
+
+const analysisConsul = `The resolver runs the same blocking query as the anchor and publishes after
+it returns; the extra is decoding the entries into instances, building the
+endpoints and the rate limiter between queries. If the ratio misses, it is
+the loop's minimum interval between blocking queries (the rate limit the
+design asks for): a change that arrives right after a query returned waits
+for the next query, which the raw loop issues at once. Meeting the target
+would need the rate limit to apply only after consecutive empty or error
+returns.`

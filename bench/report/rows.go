@@ -1,0 +1,157 @@
+package report
+
+import "fmt"
+
+// Row is a row of the design's performance table: the target, the pairs of
+// benchmarks that measure it, and what the report says when it is missed.
+type Row struct {
+	ID     string
+	What   string
+	Target string
+	Anchor string // what the design measures it beside
+	Pairs  []Pair
+	// Checks adds checks computed from the JSON results (simulations,
+	// balance); nil for rows measured by benchmarks alone.
+	Checks func(*Inputs) []Check
+	// Analysis says why the target is missed and what meeting it would
+	// take; the report shows it only when a check of the row misses.
+	Analysis string
+}
+
+// Rows are the design's performance targets, in the design's order.
+var Rows = []Row{
+	{
+		ID: "chain", What: "server and client chains without tracing (recovery, rate limit, breaker)",
+		Target: "≤ 1.03× a bare unary RPC over loopback", Anchor: "bare grpc-go server and client",
+		Pairs: []Pair{
+			{Label: "unary RPC, stack vs bare", Pkg: "interceptor/stack", Anchor: "BenchmarkUnaryRPC/bare", Ours: "BenchmarkUnaryRPC/stack", Max: 1.03},
+		},
+		Analysis: analysisChain,
+	},
+	{
+		ID: "tracing-sampled", What: "tracing, sampling SDK tracer",
+		Target: "≤ 1.0× otelgrpc's handlers alone", Anchor: "otelgrpc handlers alone",
+		Pairs: []Pair{
+			{Label: "unary RPC, sampled", Pkg: "interceptor/tracing", Anchor: "BenchmarkUnaryRPC/otelgrpc/sampled", Ours: "BenchmarkUnaryRPC/tracing/sampled", Max: 1.0},
+			{Label: "unary RPC, sampled, CPU time", Pkg: "interceptor/tracing", Anchor: "BenchmarkUnaryRPC/otelgrpc/sampled", Ours: "BenchmarkUnaryRPC/tracing/sampled", Unit: "cpu-ns/op", Info: true},
+			{Label: "handlers alone, no network, sampled", Pkg: "interceptor/tracing", Anchor: "BenchmarkHandlers/otelgrpc/sampled", Ours: "BenchmarkHandlers/tracing/sampled", Info: true},
+			{Label: "otelgrpc sampled vs bare RPC (design: ≈ 1.7×)", Pkg: "interceptor/tracing", Anchor: "BenchmarkUnaryRPC/bare", Ours: "BenchmarkUnaryRPC/otelgrpc/sampled", Info: true},
+		},
+		Analysis: analysisTracingSampled,
+	},
+	{
+		ID: "tracing-unsampled", What: "tracing, unsampled or no-op provider",
+		Target: "≤ 1.10× bare (otelgrpc alone ≈ 1.35× here)", Anchor: "bare, and otelgrpc alone",
+		Pairs: []Pair{
+			{Label: "unary RPC, unsampled", Pkg: "interceptor/tracing", Anchor: "BenchmarkUnaryRPC/bare", Ours: "BenchmarkUnaryRPC/tracing/unsampled", Max: 1.10},
+			{Label: "unary RPC, no-op provider", Pkg: "interceptor/tracing", Anchor: "BenchmarkUnaryRPC/bare", Ours: "BenchmarkUnaryRPC/tracing/noop", Max: 1.10},
+			{Label: "otelgrpc unsampled vs bare (design: ≈ 1.35×)", Pkg: "interceptor/tracing", Anchor: "BenchmarkUnaryRPC/bare", Ours: "BenchmarkUnaryRPC/otelgrpc/unsampled", Info: true},
+			{Label: "unsampled vs otelgrpc unsampled", Pkg: "interceptor/tracing", Anchor: "BenchmarkUnaryRPC/otelgrpc/unsampled", Ours: "BenchmarkUnaryRPC/tracing/unsampled", Info: true},
+			{Label: "unsampled, CPU time", Pkg: "interceptor/tracing", Anchor: "BenchmarkUnaryRPC/bare", Ours: "BenchmarkUnaryRPC/tracing/unsampled", Unit: "cpu-ns/op", Info: true},
+			{Label: "no-op, CPU time", Pkg: "interceptor/tracing", Anchor: "BenchmarkUnaryRPC/bare", Ours: "BenchmarkUnaryRPC/tracing/noop", Unit: "cpu-ns/op", Info: true},
+		},
+		Analysis: analysisTracingUnsampled,
+	},
+	{
+		ID: "pick", What: "wrr / p2c pick",
+		Target: "≤ 1.2× grpc-go `round_robin` pick at 10, 100, 1000 endpoints, 0 allocs", Anchor: "grpc-go round_robin picker",
+		Pairs:    append(pickPairs("balancer/wrr", "wrr", "grpckit_weighted_round_robin"), pickPairs("balancer/p2c", "p2c", "grpckit_p2c")...),
+		Analysis: analysisPick,
+	},
+	{
+		ID: "chash-pick", What: "consistent-hash pick",
+		Target: "≤ 0.5× grpc-go `ring_hash` pick with `requestHashHeader`, 0 allocs", Anchor: "grpc-go ring_hash picker",
+		Pairs:    chashPickPairs(),
+		Analysis: analysisCHashPick,
+	},
+	{
+		ID: "tokenbucket", What: "token bucket per key",
+		Target: "≤ 0.5× `map[string]*rate.Limiter`+mutex under `RunParallel`, 0 allocs", Anchor: "x/time/rate",
+		Pairs: []Pair{
+			{Label: "1024 keys, RunParallel", Pkg: "interceptor/ratelimit", Anchor: "BenchmarkPerKey/anchor=map+mutex", Ours: "BenchmarkPerKey/TokenBucket", Max: 0.5, ZeroAllocs: true},
+			{Label: "one key, serial: TokenBucket vs rate.AllowN", Pkg: "interceptor/ratelimit", Anchor: "BenchmarkAllow/anchor=rate.AllowN", Ours: "BenchmarkAllow/TokenBucket", Info: true},
+		},
+		Analysis: analysisTokenBucket,
+	},
+	{
+		ID: "window", What: "sliding window",
+		Target: "≤ 1.5× `rate.Limiter.AllowN`, O(1) memory per key", Anchor: "x/time/rate",
+		Pairs: []Pair{
+			{Label: "one key, serial", Pkg: "interceptor/ratelimit", Anchor: "BenchmarkAllow/anchor=rate.AllowN", Ours: "BenchmarkAllow/SlidingWindow", Max: 1.5},
+			{Label: "one key, RunParallel", Pkg: "interceptor/ratelimit", Anchor: "BenchmarkAllow/parallel/anchor=rate.AllowN", Ours: "BenchmarkAllow/parallel/SlidingWindow", Max: 1.5},
+			{Label: "memory per key, 1M keys over 10k keys (O(1): ≤ 1.5×)", Pkg: "interceptor/ratelimit", Anchor: "BenchmarkStoreMemory/SlidingWindow/keys=10000", Ours: "BenchmarkStoreMemory/SlidingWindow/keys=1000000", Unit: "B/key", Max: 1.5},
+		},
+		Analysis: analysisWindow,
+	},
+	{
+		ID: "slownode", What: "p99 with one of 11 backends 10× slow",
+		Target: "p2c ≤ 0.2× round_robin", Anchor: "grpc-go round_robin",
+		Checks:   slowNodeChecks,
+		Analysis: analysisSlowNode,
+	},
+	{
+		ID: "chash-balance", What: "consistent hash",
+		Target: "max/mean load ≤ 1.05 at 100 endpoints; ≤ loadFactor when bounded; keys moved on removing 1 of N ≤ 1.1/N", Anchor: "theory (1/N)",
+		Checks:   chashChecks,
+		Analysis: analysisCHashBalance,
+	},
+	{
+		ID: "etcd", What: "etcd change → new picker",
+		Target: "p99 ≤ etcd put→watch-event p99 + 1 ms", Anchor: "raw etcd watch",
+		Pairs: []Pair{
+			{Label: "p99, put → UpdateState vs put → watch event", Pkg: "resolver/etcd", Anchor: "BenchmarkPutToWatchEvent", Ours: "BenchmarkPutToUpdateState", Unit: "p99-µs", Max: 1000, Additive: true},
+			{Label: "mean, put → UpdateState vs put → watch event", Pkg: "resolver/etcd", Anchor: "BenchmarkPutToWatchEvent", Ours: "BenchmarkPutToUpdateState", Info: true},
+		},
+		Analysis: analysisEtcd,
+	},
+	{
+		ID: "consul", What: "Consul change → new picker",
+		Target: "≤ 1.2× the raw blocking query return", Anchor: "raw api.Health().Service",
+		Pairs: []Pair{
+			{Label: "register → UpdateState vs register → blocking query returns", Pkg: "resolver/consul", Anchor: "BenchmarkChange/raw_blocking_query", Ours: "BenchmarkChange/resolver_update_state", Max: 1.2},
+		},
+		Analysis: analysisConsul,
+	},
+}
+
+// pickSizes are the endpoint counts the pick benchmarks run at.
+var pickSizes = []int{10, 100, 1000}
+
+func pickPairs(pkg, label, policy string) []Pair {
+	var out []Pair
+	for _, n := range pickSizes {
+		out = append(out, Pair{
+			Label: fmt.Sprintf("%s, %d endpoints", label, n), Pkg: pkg,
+			Anchor: fmt.Sprintf("BenchmarkPick/endpoints=%d/policy=round_robin", n),
+			Ours:   fmt.Sprintf("BenchmarkPick/endpoints=%d/policy=%s", n, policy),
+			Max:    1.2, ZeroAllocs: true,
+		})
+	}
+	return out
+}
+
+func chashPickPairs() []Pair {
+	var out []Pair
+	for _, n := range pickSizes {
+		out = append(out, Pair{
+			Label: fmt.Sprintf("header key, %d endpoints", n), Pkg: "balancer/consistenthash",
+			Anchor: fmt.Sprintf("BenchmarkPick/ring_hash/header/%d", n),
+			Ours:   fmt.Sprintf("BenchmarkPick/consistenthash/header/%d", n),
+			Max:    0.5, ZeroAllocs: true,
+		})
+	}
+	for _, n := range pickSizes {
+		out = append(out, Pair{
+			Label: fmt.Sprintf("WithKey, %d endpoints", n), Pkg: "balancer/consistenthash",
+			Anchor: fmt.Sprintf("BenchmarkPick/ring_hash/header/%d", n),
+			Ours:   fmt.Sprintf("BenchmarkPick/consistenthash/withkey/%d", n),
+			Info:   true,
+		}, Pair{
+			Label: fmt.Sprintf("WithKey, bounded loads, %d endpoints", n), Pkg: "balancer/consistenthash",
+			Anchor: fmt.Sprintf("BenchmarkPick/ring_hash/header/%d", n),
+			Ours:   fmt.Sprintf("BenchmarkPick/consistenthash/withkey-bounded/%d", n),
+			Info:   true,
+		})
+	}
+	return out
+}
