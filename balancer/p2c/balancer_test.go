@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,13 +22,13 @@ type harness struct {
 	t   *testing.T
 	cc  *shardtest.ClientConn
 	b   *shard.Balancer[*stats]
-	now time.Duration
+	now atomic.Int64 // read from gRPC's goroutines too
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{t: t, cc: shardtest.NewClientConn(t)}
-	clock := func() int64 { return int64(h.now) }
+	clock := h.now.Load
 	h.b = shard.New(h.cc, balancer.BuildOptions{}, "p2c", newPolicy(clock, func() uint64 { return 0 }), clock, logger)
 	t.Cleanup(h.b.Close)
 	return h

@@ -22,7 +22,7 @@ func TestSlowStartRampsNewEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.cc.SubConnFor("10.0.0.1:1").UpdateState(connectivity.Ready)
-	h.now = 2 * window
+	h.now.Store(int64(2 * window))
 	h.cc.SubConnFor("10.0.0.2:1").UpdateState(connectivity.Ready)
 	weightOf := func(addr string) float64 {
 		h.b.Refresh()
@@ -34,12 +34,12 @@ func TestSlowStartRampsNewEndpoint(t *testing.T) {
 		}
 		return 0
 	}
-	start := h.now
+	start := h.now.Load()
 	for _, st := range []struct {
 		after time.Duration
 		want  float64
 	}{{0, 0.1}, {window / 4, 0.25}, {window / 2, 0.5}, {window, 1}, {2 * window, 1}} {
-		h.now = start + st.after
+		h.now.Store(start + int64(st.after))
 		if w := weightOf("10.0.0.2:1"); math.Abs(w-st.want) > 1e-9 {
 			t.Errorf("%v into the window: weight %.3f, want %.3f", st.after, w, st.want)
 		}
@@ -48,7 +48,7 @@ func TestSlowStartRampsNewEndpoint(t *testing.T) {
 		}
 	}
 	h.cc.SubConnFor("10.0.0.2:1").UpdateState(connectivity.Idle)
-	h.now += time.Second
+	h.now.Add(int64(time.Second))
 	h.cc.SubConnFor("10.0.0.2:1").UpdateState(connectivity.Ready)
 	if w := weightOf("10.0.0.2:1"); math.Abs(w-0.1) > 1e-9 {
 		t.Errorf("after a flap: weight %.3f, want the ramp to start over at 0.1", w)

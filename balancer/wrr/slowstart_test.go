@@ -2,6 +2,7 @@ package wrr
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,8 +18,10 @@ import (
 // over the window, and starts over after leaving READY.
 func TestSlowStartRampsNewEndpoint(t *testing.T) {
 	const window = 10 * time.Second
-	var now time.Duration
-	clock := func() int64 { return int64(now) }
+	// The clock is read from gRPC's goroutines too (endpointsharding leaves
+	// IDLE on one of its own), so it is atomic.
+	var now atomic.Int64
+	clock := now.Load
 	cc := shardtest.NewClientConn(t)
 	b := shard.New(cc, balancer.BuildOptions{}, "wrr", &policy{cfg: &Config{}}, clock, logger)
 	t.Cleanup(b.Close)
@@ -28,7 +31,7 @@ func TestSlowStartRampsNewEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.cc.SubConnFor("10.0.0.1:1").UpdateState(connectivity.Ready)
-	now = 2 * window // the first endpoint is past its ramp
+	now.Store(int64(2 * window)) // the first endpoint is past its ramp
 	h.cc.SubConnFor("10.0.0.2:1").UpdateState(connectivity.Ready)
 
 	share := func() float64 {
@@ -45,10 +48,10 @@ func TestSlowStartRampsNewEndpoint(t *testing.T) {
 		{window, 0.5},
 		{2 * window, 0.5},
 	}
-	start := now
+	start := now.Load()
 	var got []string
 	for _, st := range steps {
-		now = start + st.after
+		now.Store(start + int64(st.after))
 		if s := share(); s < st.want-0.02 || s > st.want+0.02 {
 			t.Errorf("%v into the window: share %.3f, want %.3f", st.after, s, st.want)
 		}
@@ -58,7 +61,7 @@ func TestSlowStartRampsNewEndpoint(t *testing.T) {
 
 	// A flap restarts the ramp.
 	h.cc.SubConnFor("10.0.0.2:1").UpdateState(connectivity.Idle)
-	now += time.Second
+	now.Add(int64(time.Second))
 	h.cc.SubConnFor("10.0.0.2:1").UpdateState(connectivity.Ready)
 	if s := share(); s > 0.1/1.1+0.02 {
 		t.Errorf("after a flap: share %.3f, want the ramp to start over at %.3f", s, 0.1/1.1)
