@@ -15,12 +15,6 @@ import (
 	"github.com/grpckit/grpckit/bench/chash"
 )
 
-// Results is the file's content.
-type Results struct {
-	Balance  []chash.Balance
-	Movement []chash.Movement
-}
-
 func main() {
 	out := flag.String("out", "chash.json", "file to write the results to")
 	perEndpoint := flag.Int("keys", 100_000, "keys per endpoint for the unbounded balance (capped at 20M in all)")
@@ -32,7 +26,7 @@ func main() {
 }
 
 func run(out string, perEndpoint, moveKeys int) error {
-	var res Results
+	var res chash.Results
 	for _, n := range []int{10, 100, 1000} {
 		b, err := chash.MeasureBalance(n, min(perEndpoint*n, 20_000_000))
 		if err != nil {

@@ -16,12 +16,6 @@ import (
 	"github.com/grpckit/grpckit/bench/load"
 )
 
-// Results is the file's content.
-type Results struct {
-	Config  load.Config
-	Results []load.Result
-}
-
 func main() {
 	out := flag.String("out", "load.json", "file to write the results to")
 	cfg := load.Config{}
@@ -45,7 +39,7 @@ func run(out string, cfg load.Config) error {
 	for _, r := range res {
 		fmt.Fprintf(os.Stderr, "load: %-14s %8.0f QPS  p50 %6.0fµs  p99 %6.0fµs  %d errors\n", r.Variant, r.QPS, r.P50, r.P99, r.Errors)
 	}
-	js, err := json.MarshalIndent(Results{Config: cfg, Results: res}, "", " ")
+	js, err := json.MarshalIndent(load.File{Config: cfg, Results: res}, "", " ")
 	if err != nil {
 		return err
 	}
