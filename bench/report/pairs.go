@@ -35,8 +35,9 @@ func WritePairs(dir string, s *Set, rows []Row) error {
 				continue
 			}
 			name := "Benchmark" + benchName(r.ID) + "/" + benchName(p.Label)
-			writeRuns(&anchor, name, s.Runs[Key{p.Pkg, p.Anchor}])
-			writeRuns(&ours, name, s.Runs[Key{p.Pkg, p.Ours}])
+			only := p.Unit // a pair of one metric: its other units compare unlike runs
+			writeRuns(&anchor, name, only, s.Runs[Key{p.Pkg, p.Anchor}])
+			writeRuns(&ours, name, only, s.Runs[Key{p.Pkg, p.Ours}])
 		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "anchor.txt"), []byte(anchor.String()), 0o644); err != nil {
@@ -67,12 +68,15 @@ func benchName(label string) string {
 	return strings.TrimRight(b.String(), "_")
 }
 
-// writeRuns writes runs as result lines named name, units in a fixed order.
-func writeRuns(w io.Writer, name string, runs []Run) {
+// writeRuns writes runs as result lines named name, units in a fixed
+// order; only that unit when only is not "".
+func writeRuns(w io.Writer, name, only string, runs []Run) {
 	for _, r := range runs {
 		fmt.Fprintf(w, "%s \t%d", name, r.Iterations)
 		for _, u := range units(r) {
-			fmt.Fprintf(w, "\t%g %s", r.Values[u], u)
+			if only == "" || u == only {
+				fmt.Fprintf(w, "\t%g %s", r.Values[u], u)
+			}
 		}
 		fmt.Fprintln(w)
 	}

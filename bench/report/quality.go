@@ -49,7 +49,7 @@ func chashChecks(in *Inputs) []Check {
 }
 
 func balanceCheck(b chash.Balance) Check {
-	c := Check{Value: b.MaxMean, Measured: fmt.Sprintf("%.3f", b.MaxMean), Anchor: "1.000"}
+	c := Check{Value: b.MaxMean, Measured: fmt.Sprintf("%.3f", b.MaxMean), Anchor: "1 (even)", Ours: fmt.Sprintf("%.3f", b.MaxMean)}
 	if b.Bounded {
 		c.Label = fmt.Sprintf("in-flight max/mean, bounded (loadFactor %g), %d endpoints", chash.LoadFactor, b.Endpoints)
 		c.Target = fmt.Sprintf("≤ %g", chash.LoadFactor)
