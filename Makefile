@@ -26,7 +26,7 @@ BENCH_COUNT ?= 6
 
 DEMO_FLAGS ?=
 
-.PHONY: demo test lint fmt-check vet staticcheck buf-lint generate generate-check go-test bench tools consul clean-cache
+.PHONY: demo test lint bench-report fmt-check vet staticcheck buf-lint generate generate-check go-test bench tools consul clean-cache
 
 ## demo: run the one-command demo on an embedded etcd (DEMO_FLAGS="-phase 15s" for a longer run).
 demo:
@@ -61,9 +61,15 @@ generate-check: generate
 	@if [ -n "$$(git status --porcelain -- proto)" ]; then \
 		echo "generated code in proto/ is stale: run 'make generate' and commit"; git status --porcelain -- proto; exit 1; fi
 
-## bench: every benchmark, $(BENCH_COUNT) times, with allocations.
-bench: consul
-	go test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) ./...
+## bench: every benchmark beside its anchor, $(BENCH_COUNT) times, with allocations, then the load and
+## balancing-quality runs; raw results and benchstat comparisons go to bench/out.
+bench: consul $(BIN)/benchstat
+	BENCH='$(BENCH)' BENCH_COUNT=$(BENCH_COUNT) scripts/bench.sh
+
+## bench-report: regenerate docs/PERFORMANCE.md and its plots from the committed results in bench/results
+## (publish a run first: rm -rf bench/results && cp -r bench/out bench/results).
+bench-report:
+	go run ./bench/cmd/report -in bench/results -out docs
 
 ## tools: install the pinned tools into $(BIN).
 tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/staticcheck $(BIN)/benchstat $(BIN)/grpcurl
