@@ -101,6 +101,9 @@ func (p Pair) Evaluate(s *Set) Check {
 		ok = c.Value <= p.Max
 	}
 	c.Note = fmt.Sprintf("median of %d/%d runs", o.Runs, a.Runs)
+	if lo, hi, ok := passRange(s.Values(Key{p.Pkg, p.Anchor}, p.unit()), s.Values(Key{p.Pkg, p.Ours}, p.unit())); ok && !p.Additive {
+		c.Note += fmt.Sprintf("; per pass %.2f–%.2f×", lo, hi)
+	}
 	if allocs, has := s.Stat(Key{p.Pkg, p.Ours}, "allocs/op"); has && p.ZeroAllocs {
 		c.Note += fmt.Sprintf("; %g allocs/op", allocs.Median)
 		if allocs.Median != 0 {
@@ -109,6 +112,21 @@ func (p Pair) Evaluate(s *Set) Check {
 	}
 	c.Status = judge(ok && !math.IsNaN(c.Value), p.Info)
 	return c
+}
+
+// passRange returns the smallest and largest ratio of ours[i] to
+// anchor[i]: with one value per pass, the spread of the pass-by-pass
+// ratios. ok is false unless both have the same number (two or more).
+func passRange(anchor, ours []float64) (lo, hi float64, ok bool) {
+	if len(anchor) != len(ours) || len(anchor) < 2 {
+		return 0, 0, false
+	}
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for i := range anchor {
+		r := Ratio(anchor[i], ours[i])
+		lo, hi = math.Min(lo, r), math.Max(hi, r)
+	}
+	return lo, hi, !math.IsNaN(lo) && !math.IsNaN(hi)
 }
 
 func missing(okA, okO bool, p Pair) string {

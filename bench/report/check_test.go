@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 )
@@ -57,6 +58,24 @@ func TestPairEvaluate(t *testing.T) {
 				t.Errorf("value %v, want %v", c.Value, tc.wantValue)
 			}
 		})
+	}
+}
+
+func TestPassRange(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		anchor, ours []float64
+		lo, hi       float64
+		ok           bool
+	}{
+		{"pairs by pass", []float64{100, 200, 50}, []float64{110, 180, 60}, 0.9, 1.2, true},
+		{"one pass", []float64{100}, []float64{110}, 0, 0, false},
+		{"unequal counts", []float64{100, 100}, []float64{110}, 0, 0, false},
+	} {
+		lo, hi, ok := passRange(tc.anchor, tc.ours)
+		if ok != tc.ok || (ok && (math.Abs(lo-tc.lo) > 1e-9 || math.Abs(hi-tc.hi) > 1e-9)) {
+			t.Errorf("%s: passRange = %v, %v, %v; want %v, %v, %v", tc.name, lo, hi, ok, tc.lo, tc.hi, tc.ok)
+		}
 	}
 }
 
