@@ -71,10 +71,11 @@ allocation: a header-keyed pick reads the key with
 metadata.ValueFromOutgoingContext, which copies the values slice (16 B, one
 allocation), and grpc-go offers no copy-free accessor. Picks keyed with
 consistenthash.WithKey (the recommended way, see the context rows) allocate
-nothing and cost a few ns. Meeting 0 allocs for header keys would need reading
-the outgoing metadata without the copy (metadata.FromOutgoingContextRaw is
-exported but documented as for gRPC's internal use) or caching the key's hash
-in the context by an interceptor that runs before the pick, as WithKey does.`
+nothing and cost a few ns. Meeting 0 allocs for header keys would need a
+copy-free accessor of the outgoing metadata in grpc-go (v1.85 has none), or an
+interceptor that runs before the pick and caches the header's hash in the
+context, as WithKey does; that moves the allocation out of Pick rather than
+removing it.`
 
 const analysisTokenBucket = `Both sides end in the same x/time/rate Limiter.AllowN, which takes the
 limiter's own mutex and does its time arithmetic; that call alone is most of
