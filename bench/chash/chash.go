@@ -20,6 +20,12 @@ const (
 	LoadFactor = 1.25
 )
 
+// Results is what bench/cmd/chash writes and the report reads.
+type Results struct {
+	Balance  []Balance
+	Movement []Movement
+}
+
 // Balance is how evenly picks spread over the endpoints.
 type Balance struct {
 	Endpoints  int

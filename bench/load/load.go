@@ -97,6 +97,12 @@ type Config struct {
 	Rounds      int           // rounds; every variant runs once per round
 }
 
+// File is what bench/cmd/load writes and the report reads.
+type File struct {
+	Config  Config
+	Results []Result
+}
+
 // Result is one variant's measurements, over every round.
 type Result struct {
 	Variant  string
