@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,15 +23,35 @@ func UnaryClientInterceptor(l Limiter, opts ...Option) grpc.UnaryClientIntercept
 		if err := c.admitClient(ctx, key, method); err != nil {
 			return err
 		}
-		var trailer metadata.MD
-		opts = append(opts[:len(opts):len(opts)], grpc.Trailer(&trailer))
-		err := invoker(ctx, method, req, reply, cc, opts...)
-		if err != nil {
-			c.notePushback(key, trailer)
+		t := trailers.Get().(*trailerSlot)
+		callOpts := t.only[:]
+		if len(opts) > 0 {
+			callOpts = append(opts[:len(opts):len(opts)], t.only[0])
 		}
+		err := invoker(ctx, method, req, reply, cc, callOpts...)
+		if err != nil {
+			c.notePushback(key, t.md)
+		}
+		t.md = nil
+		trailers.Put(t)
 		return err
 	}
 }
+
+// trailerSlot receives one unary call's trailer, where the pushback is. The
+// slots are pooled with their CallOption built once, so that asking gRPC for
+// the trailer costs no allocation per call. gRPC fills md before the invoker
+// returns and keeps neither the option nor the slice afterwards.
+type trailerSlot struct {
+	md   metadata.MD
+	only [1]grpc.CallOption // grpc.Trailer(&md)
+}
+
+var trailers = sync.Pool{New: func() any {
+	t := new(trailerSlot)
+	t.only[0] = grpc.Trailer(&t.md)
+	return t
+}}
 
 // StreamClientInterceptor limits outgoing streams when they open, like
 // UnaryClientInterceptor, and honours the pushback of a stream that ends in

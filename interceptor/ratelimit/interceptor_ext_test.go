@@ -423,3 +423,34 @@ func TestClientWaitsOutPushback(t *testing.T) {
 		t.Fatal("the held call did not reach the server")
 	}
 }
+
+// TestClientPushbackBesideCallerOptions checks that a unary call that brings
+// its own CallOptions gets its trailer and still has its pushback honoured.
+func TestClientPushbackBesideCallerOptions(t *testing.T) {
+	srvClock := ratelimit.NewFakeClock(start)
+	tb, err := ratelimit.NewTokenBucket(1, 1, ratelimit.WithClock(srvClock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, arrived := serve(t, tb)
+	clock := ratelimit.NewFakeClock(start)
+	c := dial(t, srv.Addr, grpc.WithUnaryInterceptor(ratelimit.UnaryClientInterceptor(ratelimit.Unlimited, ratelimit.WithClock(clock))))
+	ctx := testCtx(t)
+	srvClock.Advance(time.Second)
+	req := &greeterv1.SayHelloRequest{Name: "u"}
+	if _, err := c.SayHello(ctx, req); err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	var tr metadata.MD
+	_, err = c.SayHello(ctx, req, grpc.Trailer(&tr))
+	wantRejected(t, err, "/greeter.v1.Greeter/SayHello")
+	if got := tr.Get(ratelimit.PushbackTrailer); len(got) != 1 {
+		t.Fatalf("caller's trailer %s = %q, want one value", ratelimit.PushbackTrailer, got)
+	}
+	n := arrived.n.Load()
+	_, err = c.SayHello(ctx, req, grpc.WaitForReady(false))
+	wantRejected(t, err, "/greeter.v1.Greeter/SayHello")
+	if arrived.n.Load() != n {
+		t.Fatal("a call held by pushback reached the server")
+	}
+}

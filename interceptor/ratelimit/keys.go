@@ -3,6 +3,8 @@ package ratelimit
 import (
 	"context"
 	"net"
+	"sync/atomic"
+	"unsafe"
 
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
@@ -27,11 +29,47 @@ func KeyPeer(ctx context.Context, _ string) string {
 	if !ok || p.Addr == nil {
 		return ""
 	}
-	addr := p.Addr.String()
+	if a, ok := p.Addr.(*net.TCPAddr); ok {
+		return peerHosts.host(a)
+	}
+	return peerHost(p.Addr)
+}
+
+func peerHost(a net.Addr) string {
+	addr := a.String()
 	if host, _, err := net.SplitHostPort(addr); err == nil {
 		return host
 	}
 	return addr
+}
+
+// peerHosts remembers the host string of recent peer addresses. gRPC gives
+// every RPC of a connection the same *net.TCPAddr, so a small cache keyed by
+// that pointer turns the two allocations of formatting the address into a
+// load per RPC. It is direct-mapped: a collision only costs a new String.
+var peerHosts hostCache
+
+const hostCacheSize = 256 // a power of two
+
+type hostCache struct {
+	slots [hostCacheSize]atomic.Pointer[hostEntry]
+}
+
+type hostEntry struct {
+	addr *net.TCPAddr
+	host string
+}
+
+func (c *hostCache) host(a *net.TCPAddr) string {
+	// The pointer only picks a slot; the entry's own pointer is compared, and
+	// it keeps its address alive, so a freed address cannot alias it.
+	slot := &c.slots[(uintptr(unsafe.Pointer(a))>>4)%hostCacheSize]
+	if e := slot.Load(); e != nil && e.addr == a {
+		return e.host
+	}
+	h := peerHost(a)
+	slot.Store(&hostEntry{addr: a, host: h})
+	return h
 }
 
 // KeyMetadata gives each value of the metadata header name (an API key, a

@@ -39,3 +39,28 @@ func TestKeyFuncs(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyPeerCache checks that the host cache answers each address with its
+// own host, also when many addresses share slots, and that a repeated
+// address costs no allocation.
+func TestKeyPeerCache(t *testing.T) {
+	bg := context.Background()
+	ctxs := make([]context.Context, 4*hostCacheSize)
+	for i := range ctxs {
+		a := &net.TCPAddr{IP: net.IPv4(10, 1, byte(i>>8), byte(i)), Port: 1000 + i}
+		ctxs[i] = peer.NewContext(bg, &peer.Peer{Addr: a})
+	}
+	for round := range 2 {
+		for i, ctx := range ctxs {
+			want := net.IPv4(10, 1, byte(i>>8), byte(i)).String()
+			if got := KeyPeer(ctx, ""); got != want {
+				t.Fatalf("round %d, address %d: key = %q, want %q", round, i, got, want)
+			}
+		}
+	}
+	ctx := ctxs[0]
+	KeyPeer(ctx, "")
+	if n := testing.AllocsPerRun(100, func() { KeyPeer(ctx, "") }); n != 0 {
+		t.Errorf("KeyPeer on a cached address: %v allocs, want 0", n)
+	}
+}
