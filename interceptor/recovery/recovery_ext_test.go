@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/grpckit/grpckit/interceptor/recovery"
@@ -86,14 +88,19 @@ func (p *panicky) SayHelloBidi(s grpc.BidiStreamingServer[greeterv1.SayHelloBidi
 // returns a client of it.
 func serve(t *testing.T, opts ...recovery.Option) greeterv1.GreeterClient {
 	t.Helper()
+	return serveWith(t,
+		grpc.ChainUnaryInterceptor(recovery.UnaryServerInterceptor(opts...)),
+		grpc.ChainStreamInterceptor(recovery.StreamServerInterceptor(opts...)))
+}
+
+// serveWith is serve with the server options given.
+func serveWith(t *testing.T, sopts ...grpc.ServerOption) greeterv1.GreeterClient {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(recovery.UnaryServerInterceptor(opts...)),
-		grpc.ChainStreamInterceptor(recovery.StreamServerInterceptor(opts...)),
-	)
+	s := grpc.NewServer(sopts...)
 	greeterv1.RegisterGreeterServer(s, &panicky{greeter.New(kitresolver.Instance{ID: "p"})})
 	go func() { _ = s.Serve(lis) }()
 	t.Cleanup(s.Stop)
@@ -266,4 +273,50 @@ func stackMentions(stack []byte, fn string) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// TestWrap checks every RPC kind under WrapUnary and WrapStream: a panic in
+// the wrapped interceptor and one in the handler both become Internal, and
+// the wrapped interceptor still runs on good calls.
+func TestWrap(t *testing.T) {
+	var ran atomic.Int64
+	const innerPanic = "inner-panic"
+	unary := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		ran.Add(1)
+		if len(metadata.ValueFromIncomingContext(ctx, innerPanic)) > 0 {
+			panic(secret)
+		}
+		return handler(ctx, req)
+	}
+	stream := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ran.Add(1)
+		if len(metadata.ValueFromIncomingContext(ss.Context(), innerPanic)) > 0 {
+			panic(secret)
+		}
+		return handler(srv, ss)
+	}
+	client := serveWith(t,
+		grpc.ChainUnaryInterceptor(recovery.WrapUnary(unary)),
+		grpc.ChainStreamInterceptor(recovery.WrapStream(stream)))
+	want := outcome{codes.Internal, "internal error"}
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
+			defer cancel()
+			before := ran.Load()
+			if err := k.call(ctx, client, "ann"); err != nil {
+				t.Fatalf("good call: %v", err)
+			}
+			if ran.Load() != before+1 {
+				t.Fatal("the wrapped interceptor did not run")
+			}
+			if diff := cmp.Diff(want, outcomeOf(k.call(ctx, client, "panic"))); diff != "" {
+				t.Errorf("handler panic (-want +got):\n%s", diff)
+			}
+			inner := metadata.AppendToOutgoingContext(ctx, innerPanic, "1")
+			if diff := cmp.Diff(want, outcomeOf(k.call(inner, client, "ann"))); diff != "" {
+				t.Errorf("interceptor panic (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

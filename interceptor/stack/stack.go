@@ -28,15 +28,17 @@ func Server(opts ...ServerOption) ([]grpc.ServerOption, error) {
 	if !c.noTracing {
 		out = append(out, tracing.ServerOption(c.tracing...))
 	}
-	unary := []grpc.UnaryServerInterceptor{recovery.UnaryServerInterceptor(c.recovery...)}
-	stream := []grpc.StreamServerInterceptor{recovery.StreamServerInterceptor(c.recovery...)}
+	// Recovery wraps the limiter directly rather than through gRPC's chain,
+	// which would allocate a closure per call to link the two.
+	unary := recovery.UnaryServerInterceptor(c.recovery...)
+	stream := recovery.StreamServerInterceptor(c.recovery...)
 	if l != nil {
 		// KeyPeer first, so that a ratelimit.WithKey in the options wins.
 		rl := append([]ratelimit.Option{ratelimit.WithKey(ratelimit.KeyPeer)}, c.limiterOpts...)
-		unary = append(unary, ratelimit.UnaryServerInterceptor(l, rl...))
-		stream = append(stream, ratelimit.StreamServerInterceptor(l, rl...))
+		unary = recovery.WrapUnary(ratelimit.UnaryServerInterceptor(l, rl...), c.recovery...)
+		stream = recovery.WrapStream(ratelimit.StreamServerInterceptor(l, rl...), c.recovery...)
 	}
-	return append(out, grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...)), nil
+	return append(out, grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream)), nil
 }
 
 // serverLimiter returns the server's limiter: the one given, the default
