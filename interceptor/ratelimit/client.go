@@ -17,6 +17,18 @@ import (
 // WithWait delayed up to their deadline). A nil l is a token bucket of
 // DefaultRate and DefaultBurst; Unlimited only honours pushback.
 func UnaryClientInterceptor(l Limiter, opts ...Option) grpc.UnaryClientInterceptor {
+	return WrapUnaryClient(l, callInvoker, opts...)
+}
+
+func callInvoker(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	return invoker(ctx, method, req, reply, cc, opts...)
+}
+
+// WrapUnaryClient returns UnaryClientInterceptor(l, opts...) with inner
+// inside it: calls the limiter admits go on to inner, and the pushback inner's
+// call ends with is honoured. It is the same as chaining the two, without the
+// closure gRPC's chain allocates per call to link them.
+func WrapUnaryClient(l Limiter, inner grpc.UnaryClientInterceptor, opts ...Option) grpc.UnaryClientInterceptor {
 	c := newClientGate(l, opts)
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		key := c.o.key(ctx, method)
@@ -24,32 +36,32 @@ func UnaryClientInterceptor(l Limiter, opts ...Option) grpc.UnaryClientIntercept
 			return err
 		}
 		t := trailers.Get().(*trailerSlot)
-		callOpts := t.only[:]
-		if len(opts) > 0 {
-			callOpts = append(opts[:len(opts):len(opts)], t.only[0])
-		}
-		err := invoker(ctx, method, req, reply, cc, callOpts...)
+		t.opts = append(append(t.opts[:0], opts...), t.trailer)
+		err := inner(ctx, method, req, reply, cc, invoker, t.opts...)
 		if err != nil {
 			c.notePushback(key, t.md)
 		}
-		t.md = nil
+		clear(t.opts) // do not keep the caller's options alive
+		t.md, t.opts = nil, t.opts[:0]
 		trailers.Put(t)
 		return err
 	}
 }
 
 // trailerSlot receives one unary call's trailer, where the pushback is. The
-// slots are pooled with their CallOption built once, so that asking gRPC for
-// the trailer costs no allocation per call. gRPC fills md before the invoker
-// returns and keeps neither the option nor the slice afterwards.
+// slots are pooled with their CallOption built once and a slice to pass it
+// beside the caller's options (generated stubs always pass one), so that
+// asking gRPC for the trailer costs no allocation per call. gRPC fills md
+// before the invoker returns and keeps neither the options nor the slice.
 type trailerSlot struct {
-	md   metadata.MD
-	only [1]grpc.CallOption // grpc.Trailer(&md)
+	md      metadata.MD
+	trailer grpc.CallOption // grpc.Trailer(&md)
+	opts    []grpc.CallOption
 }
 
 var trailers = sync.Pool{New: func() any {
 	t := new(trailerSlot)
-	t.only[0] = grpc.Trailer(&t.md)
+	t.trailer = grpc.Trailer(&t.md)
 	return t
 }}
 

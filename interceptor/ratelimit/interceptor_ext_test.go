@@ -454,3 +454,39 @@ func TestClientPushbackBesideCallerOptions(t *testing.T) {
 		t.Fatal("a call held by pushback reached the server")
 	}
 }
+
+// TestWrapUnaryClient checks that the wrapped interceptor sees exactly the
+// calls the limiter admits, with the caller's options.
+func TestWrapUnaryClient(t *testing.T) {
+	clock := ratelimit.NewFakeClock(start)
+	tb, err := ratelimit.NewTokenBucket(1, 1, ratelimit.WithClock(clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inner atomic.Int64
+	var sawHeaderOpt atomic.Bool
+	count := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		inner.Add(1)
+		for _, o := range opts {
+			if _, ok := o.(grpc.HeaderCallOption); ok {
+				sawHeaderOpt.Store(true)
+			}
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	srv := greeter.Start(t, kitresolver.Instance{})
+	c := dial(t, srv.Addr, grpc.WithUnaryInterceptor(ratelimit.WrapUnaryClient(tb, count, ratelimit.WithClock(clock))))
+	ctx := testCtx(t)
+	var hdr metadata.MD
+	if _, err := c.SayHello(ctx, &greeterv1.SayHelloRequest{Name: "u"}, grpc.Header(&hdr)); err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	if inner.Load() != 1 || !sawHeaderOpt.Load() {
+		t.Fatalf("inner ran %d times, saw the caller's option: %v; want 1, true", inner.Load(), sawHeaderOpt.Load())
+	}
+	_, err = c.SayHello(ctx, &greeterv1.SayHelloRequest{Name: "u"})
+	wantRejected(t, err, "/greeter.v1.Greeter/SayHello")
+	if inner.Load() != 1 {
+		t.Fatal("a call the limiter rejected reached the wrapped interceptor")
+	}
+}

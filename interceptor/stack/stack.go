@@ -78,22 +78,30 @@ func Client(opts ...ClientOption) ([]grpc.DialOption, error) {
 	if !c.noTracing {
 		out = append(out, tracing.DialOption(c.tracing...))
 	}
-	var unary []grpc.UnaryClientInterceptor
+	// The limiter wraps the breaker directly rather than through gRPC's
+	// chain, which would allocate a closure per call to link the two.
+	var unary grpc.UnaryClientInterceptor
 	var stream []grpc.StreamClientInterceptor
+	if g != nil {
+		unary = g.UnaryClientInterceptor()
+	}
 	if !c.noRateLimit {
 		l := c.limiter
 		if l == nil {
 			l = ratelimit.Unlimited
 		}
-		unary = append(unary, ratelimit.UnaryClientInterceptor(l, c.limiterOpts...))
+		if unary != nil {
+			unary = ratelimit.WrapUnaryClient(l, unary, c.limiterOpts...)
+		} else {
+			unary = ratelimit.UnaryClientInterceptor(l, c.limiterOpts...)
+		}
 		stream = append(stream, ratelimit.StreamClientInterceptor(l, c.limiterOpts...))
 	}
 	if g != nil {
-		unary = append(unary, g.UnaryClientInterceptor())
 		stream = append(stream, g.StreamClientInterceptor())
 	}
-	if len(unary) > 0 {
-		out = append(out, grpc.WithChainUnaryInterceptor(unary...), grpc.WithChainStreamInterceptor(stream...))
+	if unary != nil {
+		out = append(out, grpc.WithChainUnaryInterceptor(unary), grpc.WithChainStreamInterceptor(stream...))
 	}
 	return out, nil
 }
