@@ -33,4 +33,9 @@
 //	tb, err := ratelimit.NewTokenBucket(100, 10)
 //	...
 //	grpc.NewServer(grpc.ChainUnaryInterceptor(recovery..., ratelimit.UnaryServerInterceptor(tb, ratelimit.WithKey(ratelimit.KeyPeer))))
+//
+// On a client the limiter comes before the circuit breaker, so that calls it
+// refuses are not counted as the backend's failures. WrapUnaryClient links
+// the two without the per-call closure of gRPC's chain; package stack does
+// this for you.
 package ratelimit

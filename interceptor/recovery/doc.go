@@ -6,7 +6,9 @@
 // the call with codes.Internal and a generic message: the panic value and the
 // stack go to the log (grpclog component "grpckit-recovery"), never to the
 // client, since they may hold details an attacker should not see.
-// WithHandler replaces that behaviour.
+// WithHandler replaces that behaviour. WrapUnary and WrapStream put
+// another interceptor under the same recovery without a link of gRPC's
+// chain, which allocates a closure per call.
 //
 // Only the handler's own goroutine is covered: a panic in a goroutine the
 // handler starts still ends the process. Place recovery just inside tracing,
