@@ -2,13 +2,15 @@ package ratelimit
 
 import (
 	"hash/maphash"
+	"math/bits"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// numShards splits the keyed store so that requests under different keys
+// numShards splits the keyed store so that inserts under different keys
 // rarely share a lock. A power of two.
 const numShards = 64
 
@@ -19,18 +21,62 @@ const evictSample = 8
 // idleSample is how many entries every insert looks at for idle eviction.
 const idleSample = 2
 
-// entry is the state of one key and when it was last used.
+// minSlots is the size of a shard's table before its first key.
+const minSlots = 8
+
+// entry is the state of one key and when it was last used. The key and its
+// hash are immutable once the entry is published. They fill the first cache
+// line, apart from val, which requests write: lookups from other cores then
+// find the key in a line they already hold.
 type entry[T any] struct {
-	seen atomic.Int64 // unix nanoseconds of the last use
+	key  string
+	hash uint64
+	seen atomic.Int64 // tick of the last use, see store
+	_    [64 - 32]byte
 	val  T
 }
 
-// shard is one lock's worth of keys. Padding keeps shards on separate cache
-// lines.
+// table is an open-addressing hash table with linear probing. Readers load
+// slots atomically and take no lock; only the shard's writer, under the
+// shard's mutex, stores into them. A slot is nil (never used, ends a probe),
+// a live entry, or the store's tombstone (a deleted entry: probes go on).
+// A table never fills up: at most 3/4 of its slots are non-nil, so every
+// probe ends.
+type table[T any] struct {
+	mask  uint64
+	slots []atomic.Pointer[entry[T]]
+}
+
+func newTable[T any](size int) *table[T] {
+	return &table[T]{mask: uint64(size - 1), slots: make([]atomic.Pointer[entry[T]], size)}
+}
+
+// start is the first slot of a probe for hash h. The low bits of h chose the
+// shard, so the slot uses the others.
+func (t *table[T]) start(h uint64) uint64 { return (h >> 8) & t.mask }
+
+// find returns the entry of key, or nil. It takes no lock.
+func (t *table[T]) find(key string, h uint64) *entry[T] {
+	for i := t.start(h); ; i = (i + 1) & t.mask {
+		e := t.slots[i].Load()
+		if e == nil {
+			return nil
+		}
+		// The tombstone has the key "", which never reaches a shard.
+		if e.hash == h && e.key == key {
+			return e
+		}
+	}
+}
+
+// shard is one lock's worth of keys. Reads load tab and take no lock;
+// writers hold mu. Padding keeps shards on separate cache lines.
 type shard[T any] struct {
-	mu sync.RWMutex
-	m  map[string]*entry[T] // guarded by mu
-	_  [64 - 32]byte
+	mu   sync.Mutex
+	tab  atomic.Pointer[table[T]] // replaced, never modified, when it grows
+	live int                      // live entries in tab; guarded by mu
+	used int                      // live entries and tombstones; guarded by mu
+	_    [64 - 32]byte
 }
 
 // store maps keys to per-key state with a memory bound: at most perShard keys
@@ -38,11 +84,20 @@ type shard[T any] struct {
 // and entries idle for longer than idle are evicted as inserts come by. The
 // global key "" lives outside the shards and is never evicted.
 //
+// Time in the store is a tick count in nanoseconds: get uses Unix
+// nanoseconds, getAt whatever origin its caller chose when it made the store
+// with newStoreAt. One store must stick to one origin.
+//
+// A lookup of an existing key takes no lock and writes nothing shared but,
+// at most once per touch interval, the entry's last-use tick: requests under
+// different keys, or the same key on several cores, do not contend.
+//
 // A key that is evicted starts again from fresh state; with the default idle
 // timeout, fresh state is what an idle key would have had anyway.
 type store[T any] struct {
 	global   entry[T]
-	init     func(v *T, now time.Time)
+	tomb     *entry[T] // marks deleted slots
+	init     func(v *T, now int64)
 	seed     maphash.Seed
 	perShard int
 	idle     int64 // nanoseconds
@@ -50,38 +105,57 @@ type store[T any] struct {
 	shards   [numShards]shard[T]
 }
 
+// newStore returns a store whose times are Unix nanoseconds, used with get.
+// init makes the fresh state of a key first used at now.
 func newStore[T any](maxKeys int, idle time.Duration, now time.Time, init func(*T, time.Time)) *store[T] {
+	s := makeStore(maxKeys, idle, func(v *T, ns int64) { init(v, time.Unix(0, ns)) })
+	init(&s.global.val, now)
+	return s
+}
+
+// newStoreAt returns a store whose ticks have the origin of now, used with
+// getAt. init makes the fresh state of a key first used at tick now.
+func newStoreAt[T any](maxKeys int, idle time.Duration, now int64, init func(v *T, now int64)) *store[T] {
+	s := makeStore(maxKeys, idle, init)
+	init(&s.global.val, now)
+	return s
+}
+
+// makeStore returns a store whose global key is not yet initialised.
+func makeStore[T any](maxKeys int, idle time.Duration, init func(v *T, now int64)) *store[T] {
 	s := &store[T]{
+		tomb:     &entry[T]{},
 		init:     init,
 		seed:     maphash.MakeSeed(),
 		perShard: max(maxKeys/numShards, 1),
 		idle:     int64(idle),
 		touch:    max(int64(idle)/16, int64(time.Millisecond)),
 	}
-	init(&s.global.val, now)
 	for i := range s.shards {
-		s.shards[i].m = make(map[string]*entry[T])
+		s.shards[i].tab.Store(newTable[T](minSlots))
 	}
 	return s
 }
 
-// get returns the state of key, creating it if needed, and marks it used at
-// now.
-func (s *store[T]) get(key string, now time.Time) *T {
+// get is getAt for a store made with newStore.
+func (s *store[T]) get(key string, now time.Time) *T { return s.getAt(key, now.UnixNano()) }
+
+// getAt returns the state of key, creating it if needed, and marks it used at
+// tick now.
+func (s *store[T]) getAt(key string, now int64) *T {
 	if key == "" {
 		return &s.global.val
 	}
-	sh := &s.shards[maphash.String(s.seed, key)&(numShards-1)]
-	sh.mu.RLock()
-	e := sh.m[key]
-	sh.mu.RUnlock()
+	h := maphash.String(s.seed, key)
+	sh := &s.shards[h&(numShards-1)]
+	e := sh.tab.Load().find(key, h)
 	if e == nil {
-		e = s.insert(sh, key, now)
+		e = s.insert(sh, key, h, now)
 	}
 	// Writing seen only when it is stale keeps the entry's cache line
 	// clean for readers on other cores.
-	if ns := now.UnixNano(); ns-e.seen.Load() >= s.touch {
-		e.seen.Store(ns)
+	if now-e.seen.Load() >= s.touch {
+		e.seen.Store(now)
 	}
 	return &e.val
 }
@@ -92,10 +166,8 @@ func (s *store[T]) peek(key string) *T {
 	if key == "" {
 		return &s.global.val
 	}
-	sh := &s.shards[maphash.String(s.seed, key)&(numShards-1)]
-	sh.mu.RLock()
-	e := sh.m[key]
-	sh.mu.RUnlock()
+	h := maphash.String(s.seed, key)
+	e := s.shards[h&(numShards-1)].tab.Load().find(key, h)
 	if e == nil {
 		return nil
 	}
@@ -103,50 +175,111 @@ func (s *store[T]) peek(key string) *T {
 }
 
 // insert adds key to sh unless another goroutine got there first.
-func (s *store[T]) insert(sh *shard[T], key string, now time.Time) *entry[T] {
+func (s *store[T]) insert(sh *shard[T], key string, h uint64, now int64) *entry[T] {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if e := sh.m[key]; e != nil {
+	if e := sh.tab.Load().find(key, h); e != nil {
 		return e
 	}
-	s.evictLocked(sh, now.UnixNano())
-	e := &entry[T]{}
-	e.seen.Store(now.UnixNano())
-	s.init(&e.val, now)
+	s.evictLocked(sh, now)
 	// A copy, so the store never pins a larger string the key was cut from.
-	sh.m[strings.Clone(key)] = e
+	e := &entry[T]{key: strings.Clone(key), hash: h}
+	e.seen.Store(now)
+	s.init(&e.val, now)
+	s.addLocked(sh, e)
 	return e
 }
 
-// evictLocked drops idle entries from a small sample of sh and, if sh is
-// still full, the least recently used entry of a larger sample. Map
-// iteration starts at a random place, which makes the samples random.
-func (s *store[T]) evictLocked(sh *shard[T], now int64) {
-	n := 0
-	for k, e := range sh.m {
-		if n == idleSample {
+// addLocked puts e, whose key sh does not hold, into sh, growing (or, when
+// tombstones piled up, rebuilding) the table first if needed.
+func (s *store[T]) addLocked(sh *shard[T], e *entry[T]) {
+	tab := sh.tab.Load()
+	if 4*(sh.used+1) > 3*len(tab.slots) {
+		tab = s.rebuildLocked(sh, sh.live+1)
+	}
+	i := tab.start(e.hash)
+	for {
+		old := tab.slots[i].Load()
+		if old == nil || old == s.tomb {
+			if old == nil {
+				sh.used++
+			}
 			break
 		}
-		if now-e.seen.Load() >= s.idle {
-			delete(sh.m, k)
-		}
-		n++
+		i = (i + 1) & tab.mask
 	}
-	if len(sh.m) < s.perShard {
+	tab.slots[i].Store(e)
+	sh.live++
+}
+
+// rebuildLocked publishes a new table for sh holding its live entries, sized
+// so that it is at most half full with want entries. Readers still probing
+// the old table find what it held; a key added since is found again under
+// the mutex.
+func (s *store[T]) rebuildLocked(sh *shard[T], want int) *table[T] {
+	size := max(minSlots, 1<<bits.Len(uint(2*want-1)))
+	old, tab := sh.tab.Load(), newTable[T](size)
+	for i := range old.slots {
+		e := old.slots[i].Load()
+		if e == nil || e == s.tomb {
+			continue
+		}
+		j := tab.start(e.hash)
+		for tab.slots[j].Load() != nil {
+			j = (j + 1) & tab.mask
+		}
+		tab.slots[j].Store(e)
+	}
+	sh.used = sh.live
+	sh.tab.Store(tab)
+	return tab
+}
+
+// deleteLocked removes the entry in slot i of sh's table.
+func (s *store[T]) deleteLocked(sh *shard[T], i uint64) {
+	sh.tab.Load().slots[i].Store(s.tomb)
+	sh.live--
+}
+
+// nextLive returns the first slot at or after i (wrapping) holding a live
+// entry, and the entry. The table must hold one.
+func (s *store[T]) nextLive(tab *table[T], i uint64) (uint64, *entry[T]) {
+	for ; ; i = (i + 1) & tab.mask {
+		if e := tab.slots[i].Load(); e != nil && e != s.tomb {
+			return i, e
+		}
+	}
+}
+
+// evictLocked drops idle entries from a small sample of sh and, if sh is
+// still full, the least recently used entry of a larger sample. A sample is
+// the live entries following a random slot; where a key sits in the table
+// has nothing to do with when it was used, so the sample is a random one.
+func (s *store[T]) evictLocked(sh *shard[T], now int64) {
+	tab := sh.tab.Load()
+	i := rand.Uint64() & tab.mask
+	for n := 0; n < idleSample && sh.live > 0; n++ {
+		var e *entry[T]
+		i, e = s.nextLive(tab, i)
+		if now-e.seen.Load() >= s.idle {
+			s.deleteLocked(sh, i)
+		}
+		i = (i + 1) & tab.mask
+	}
+	if sh.live < s.perShard {
 		return
 	}
-	oldestKey, oldest := "", int64(0)
-	n = 0
-	for k, e := range sh.m {
-		if n == evictSample {
-			break
-		}
+	oldestSlot, oldest := uint64(0), int64(0)
+	n := 0
+	for ; n < evictSample && n < sh.live; n++ {
+		var e *entry[T]
+		i, e = s.nextLive(tab, i)
 		if seen := e.seen.Load(); n == 0 || seen < oldest {
-			oldestKey, oldest = k, seen
+			oldestSlot, oldest = i, seen
 		}
-		n++
+		i = (i + 1) & tab.mask
 	}
-	delete(sh.m, oldestKey)
+	s.deleteLocked(sh, oldestSlot)
 	if logger.V(2) {
 		logger.Infof("ratelimit: store full, evicted the least recently used of %d sampled keys", n)
 	}
@@ -157,9 +290,9 @@ func (s *store[T]) len() int {
 	n := 0
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.mu.RLock()
-		n += len(sh.m)
-		sh.mu.RUnlock()
+		sh.mu.Lock()
+		n += sh.live
+		sh.mu.Unlock()
 	}
 	return n
 }

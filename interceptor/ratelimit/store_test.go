@@ -1,8 +1,10 @@
 package ratelimit
 
 import (
+	"hash/maphash"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -40,26 +42,35 @@ func TestStoreKeepsStateOfLiveKeys(t *testing.T) {
 	}
 }
 
+// putEntry adds key to shard sh of s as last used at seen, bypassing
+// eviction, as if sh held it already.
+func putEntry(s *store[int], sh *shard[int], key string, seen time.Time) {
+	e := &entry[int]{key: key, hash: maphash.String(s.seed, key)}
+	e.seen.Store(seen.UnixNano())
+	s.addLocked(sh, e)
+}
+
+// holds reports whether shard sh of s holds key.
+func holds(s *store[int], sh *shard[int], key string) bool {
+	return sh.tab.Load().find(key, maphash.String(s.seed, key)) != nil
+}
+
 func TestStoreEvictsIdleKeys(t *testing.T) {
 	s := newCountStore(DefaultMaxKeys, time.Minute)
 	sh := &s.shards[0]
 	for i := range 10 {
-		e := &entry[int]{}
-		e.seen.Store(t0.UnixNano())
-		sh.m["idle-"+strconv.Itoa(i)] = e
+		putEntry(s, sh, "idle-"+strconv.Itoa(i), t0)
 	}
-	fresh := &entry[int]{}
-	fresh.seen.Store(t0.Add(2 * time.Minute).UnixNano())
-	sh.m["fresh"] = fresh
+	putEntry(s, sh, "fresh", t0.Add(2*time.Minute))
 	later := t0.Add(2 * time.Minute).UnixNano()
-	for len(sh.m) > 1 {
-		before := len(sh.m)
+	for sh.live > 1 {
+		before := sh.live
 		s.evictLocked(sh, later)
-		if len(sh.m) >= before {
+		if sh.live >= before {
 			t.Fatalf("eviction made no progress at %d keys", before)
 		}
 	}
-	if sh.m["fresh"] == nil {
+	if !holds(s, sh, "fresh") {
 		t.Error("the key in use was evicted")
 	}
 }
@@ -68,13 +79,11 @@ func TestStoreLRUEvictsOldest(t *testing.T) {
 	s := newCountStore(numShards*evictSample, time.Hour) // evictSample keys per shard
 	sh := &s.shards[0]
 	for i := range evictSample {
-		e := &entry[int]{}
-		e.seen.Store(t0.Add(time.Duration(i+1) * time.Second).UnixNano())
-		sh.m[strconv.Itoa(i)] = e
+		putEntry(s, sh, strconv.Itoa(i), t0.Add(time.Duration(i+1)*time.Second))
 	}
 	s.evictLocked(sh, t0.Add(time.Minute).UnixNano())
-	if _, ok := sh.m["0"]; ok || len(sh.m) != evictSample-1 {
-		t.Errorf("after eviction the shard holds %d keys, key 0 present %v; want %d, false", len(sh.m), ok, evictSample-1)
+	if ok := holds(s, sh, "0"); ok || sh.live != evictSample-1 {
+		t.Errorf("after eviction the shard holds %d keys, key 0 present %v; want %d, false", sh.live, ok, evictSample-1)
 	}
 }
 
@@ -94,5 +103,69 @@ func TestStoreConcurrent(t *testing.T) {
 	wg.Wait()
 	if n := tb.Len(); n > numShards*4 {
 		t.Errorf("Len() = %d, want at most %d", n, numShards*4)
+	}
+}
+
+func TestStoreFindsEveryKeyAfterGrowing(t *testing.T) {
+	s := newCountStore(DefaultMaxKeys, time.Hour)
+	const n = 20_000
+	for i := range n {
+		*s.get("key-"+strconv.Itoa(i), t0) = i
+	}
+	if got := s.len(); got != n {
+		t.Fatalf("len() = %d, want %d", got, n)
+	}
+	for i := range n {
+		if v := s.peek("key-" + strconv.Itoa(i)); v == nil || *v != i {
+			t.Fatalf("peek(key-%d) = %v, want %d", i, v, i)
+		}
+	}
+}
+
+// TestStoreChurnKeepsTablesSmall checks that the tombstones eviction leaves
+// behind do not grow the tables: a full store under a stream of new keys
+// keeps tables of a size set by the bound, not by the number of keys seen.
+func TestStoreChurnKeepsTablesSmall(t *testing.T) {
+	const perShard = 16
+	s := newCountStore(perShard*numShards, time.Hour)
+	for i := range 200_000 {
+		s.get("key-"+strconv.Itoa(i), t0.Add(time.Duration(i)))
+	}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		if size := len(sh.tab.Load().slots); size > 4*perShard {
+			t.Errorf("shard %d: table of %d slots for at most %d keys", i, size, perShard)
+		}
+		if sh.live > perShard {
+			t.Errorf("shard %d holds %d keys, want at most %d", i, sh.live, perShard)
+		}
+	}
+}
+
+// TestStoreConcurrentGrowth reads keys while other goroutines add keys and
+// the tables grow, for the race detector, and checks that state written
+// under a key is found again under it.
+func TestStoreConcurrentGrowth(t *testing.T) {
+	s := newStore(DefaultMaxKeys, time.Hour, t0, func(v *atomic.Int64, _ time.Time) {})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 5000 {
+				s.get(strconv.Itoa(g)+"-"+strconv.Itoa(i), t0).Add(1)
+				s.get(strconv.Itoa(g)+"-"+strconv.Itoa(i/2), t0).Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	for g := range 4 {
+		for i := range 5000 {
+			want := int64(1)
+			if i < 2500 {
+				want += 2
+			}
+			if got := s.peek(strconv.Itoa(g) + "-" + strconv.Itoa(i)).Load(); got != want {
+				t.Fatalf("key %d-%d counted %d, want %d", g, i, got, want)
+			}
+		}
 	}
 }

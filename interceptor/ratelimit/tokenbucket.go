@@ -14,18 +14,26 @@ const (
 	DefaultBurst int        = 10
 )
 
-// TokenBucket is a Limiter with one golang.org/x/time/rate token bucket per
-// key: each bucket holds up to burst tokens, refills at rate tokens per
-// second, and a request takes one token. Keys live in a sharded store with a
-// memory bound (see WithMaxKeys and WithIdleTimeout).
+// TokenBucket is a Limiter with one token bucket per key, with the semantics
+// of golang.org/x/time/rate: each bucket holds up to burst tokens, refills at
+// rate tokens per second, and a request takes one token; it admits exactly
+// what a rate.Limiter per key would. Keys live in a sharded store with a
+// memory bound (see WithMaxKeys and WithIdleTimeout); a rate of rate.Inf
+// admits everything and keeps no per-key state.
 //
 // A TokenBucket is safe for concurrent use. Its zero value is not usable;
 // make one with NewTokenBucket.
 type TokenBucket struct {
-	rate  rate.Limit
-	burst int
-	clock Clock
-	keys  *store[rate.Limiter]
+	rate   rate.Limit
+	burst  int
+	cfg    bucketConfig
+	refill time.Duration // how long an empty bucket takes to fill up
+	clock  Clock
+	// Time is kept as nanoseconds since epoch. With the system clock,
+	// time.Since(epoch) reads it without building a time.Time.
+	epoch  time.Time
+	system bool
+	keys   *store[bucket]
 }
 
 // NewTokenBucket returns a token bucket per key with the given rate (tokens
@@ -37,11 +45,21 @@ func NewTokenBucket(r rate.Limit, burst int, opts ...LimiterOption) (*TokenBucke
 		return nil, err
 	}
 	lo := evalLimiterOptions(opts)
+	refill := refillTime(r, burst)
 	if lo.idle == 0 {
-		lo.idle = max(refillTime(r, burst), time.Second)
+		lo.idle = max(refill, time.Second)
 	}
-	tb := &TokenBucket{rate: r, burst: burst, clock: lo.clock}
-	tb.keys = newStore(lo.maxKeys, lo.idle, lo.clock.Now(), tb.initBucket)
+	_, system := lo.clock.(systemClock)
+	tb := &TokenBucket{
+		rate:   r,
+		burst:  burst,
+		cfg:    bucketConfig{rate: float64(r), burst: float64(burst)},
+		refill: refill,
+		clock:  lo.clock,
+		epoch:  lo.clock.Now(),
+		system: system,
+	}
+	tb.keys = newStoreAt(lo.maxKeys, lo.idle, 0, tb.initBucket)
 	return tb, nil
 }
 
@@ -71,12 +89,15 @@ func refillTime(r rate.Limit, burst int) time.Duration {
 	return time.Duration(secs*1e9) + time.Millisecond
 }
 
-// initBucket makes l a full bucket at now without allocating: the bucket is
-// set empty at a time long enough ago for it to have filled up since.
-func (tb *TokenBucket) initBucket(l *rate.Limiter, now time.Time) {
-	then := now.Add(-refillTime(tb.rate, tb.burst))
-	l.SetBurstAt(then, tb.burst)
-	l.SetLimitAt(then, tb.rate)
+// initBucket makes b a full bucket at tick now without allocating.
+func (tb *TokenBucket) initBucket(b *bucket, now int64) { b.fill(now, tb.refill) }
+
+// now returns the clock's time in ticks: nanoseconds since tb.epoch.
+func (tb *TokenBucket) now() int64 {
+	if tb.system {
+		return int64(time.Since(tb.epoch))
+	}
+	return int64(tb.clock.Now().Sub(tb.epoch))
 }
 
 // Rate returns the refill rate in tokens per second.
@@ -88,38 +109,17 @@ func (tb *TokenBucket) Burst() int { return tb.burst }
 // Allow reports whether a request under key may go ahead now, taking a token
 // if so. It does not allocate once the key exists.
 func (tb *TokenBucket) Allow(key string) bool {
-	now := tb.clock.Now()
-	return tb.keys.get(key, now).AllowN(now, 1)
+	_, ok := tb.Reserve(key, 0)
+	return ok
 }
 
 // Reserve implements Limiter.
 func (tb *TokenBucket) Reserve(key string, maxWait time.Duration) (time.Duration, bool) {
-	now := tb.clock.Now()
-	l := tb.keys.get(key, now)
-	if l.AllowN(now, 1) {
+	if tb.rate == rate.Inf {
 		return 0, true
 	}
-	d := tb.retryAfter(l, now)
-	if d > maxWait {
-		return d, false
-	}
-	// A token comes within maxWait: book it. Another request may have
-	// booked one since, so check the delay again.
-	res := l.ReserveN(now, 1)
-	if d = res.DelayFrom(now); d > maxWait {
-		res.CancelAt(now)
-		return d, false
-	}
-	return d, true
-}
-
-// retryAfter is how long until l holds a whole token.
-func (tb *TokenBucket) retryAfter(l *rate.Limiter, now time.Time) time.Duration {
-	missing := 1 - l.TokensAt(now)
-	if missing <= 0 {
-		return 0
-	}
-	return time.Duration(math.Ceil(missing / float64(tb.rate) * 1e9))
+	now := tb.now()
+	return tb.keys.getAt(key, now).take(now, maxWait, tb.cfg)
 }
 
 // Len returns how many keys the bucket holds state for, not counting the

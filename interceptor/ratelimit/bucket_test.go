@@ -1,0 +1,134 @@
+package ratelimit
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// refBucket is the reference the token bucket is held to: a rate.Limiter per
+// key, set up and asked the way TokenBucket did before it kept its own state.
+type refBucket struct {
+	rate  rate.Limit
+	burst int
+	keys  map[string]*rate.Limiter
+}
+
+func (rb *refBucket) reserve(key string, now time.Time, maxWait time.Duration) (time.Duration, bool) {
+	l := rb.keys[key]
+	if l == nil {
+		// A full bucket: empty long enough ago to have filled up.
+		l = new(rate.Limiter)
+		then := now.Add(-refillTime(rb.rate, rb.burst))
+		l.SetBurstAt(then, rb.burst)
+		l.SetLimitAt(then, rb.rate)
+		rb.keys[key] = l
+	}
+	if l.AllowN(now, 1) {
+		return 0, true
+	}
+	d := time.Duration(0)
+	if missing := 1 - l.TokensAt(now); missing > 0 {
+		d = time.Duration(math.Ceil(missing / float64(rb.rate) * 1e9))
+	}
+	if d > maxWait {
+		return d, false
+	}
+	res := l.ReserveN(now, 1)
+	if d = res.DelayFrom(now); d > maxWait {
+		res.CancelAt(now)
+		return d, false
+	}
+	return d, true
+}
+
+// TestBucketMatchesRateLimiter drives a TokenBucket and the rate.Limiter
+// reference through the same random sequence of requests on the same virtual
+// clock, and requires the same answer, delay included, every time. The
+// steps favour instants on or next to a token boundary, where rounding
+// would show, and let the clock step back now and then.
+func TestBucketMatchesRateLimiter(t *testing.T) {
+	configs := []struct {
+		rate  rate.Limit
+		burst int
+	}{
+		{10, 1}, {10, 2}, {3, 5}, {7.5, 10}, {0.7, 1}, {rate.Every(3 * time.Second), 2},
+		{123.456, 7}, {1000, 3}, {1e6, 2}, {1e9, 10}, {0.001, 1},
+	}
+	for _, c := range configs {
+		t.Run(fmt.Sprintf("rate=%v/burst=%d", c.rate, c.burst), func(t *testing.T) {
+			clock := NewFakeClock(t0)
+			tb, err := NewTokenBucket(c.rate, c.burst, WithClock(clock))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := &refBucket{rate: c.rate, burst: c.burst, keys: make(map[string]*rate.Limiter)}
+			rng := rand.New(rand.NewPCG(1, uint64(c.burst)))
+			interval := time.Duration(1e9 / float64(c.rate))
+			admitted := 0
+			for i := range 20_000 {
+				clock.Advance(randomStep(rng, interval))
+				key := strconv.Itoa(rng.IntN(3))
+				maxWait := time.Duration(0)
+				if rng.IntN(4) == 0 {
+					maxWait = time.Duration(rng.Int64N(int64(3*interval) + 1))
+				}
+				now := clock.Now()
+				wantD, wantOK := ref.reserve(key, now, maxWait)
+				gotD, gotOK := tb.Reserve(key, maxWait)
+				if gotD != wantD || gotOK != wantOK {
+					t.Fatalf("step %d at %v, key %s, maxWait %v: Reserve = %v, %v; rate.Limiter says %v, %v",
+						i, now.Sub(t0), key, maxWait, gotD, gotOK, wantD, wantOK)
+				}
+				if gotOK {
+					admitted++
+				}
+			}
+			// The sequence must exercise both answers to mean anything.
+			if admitted == 0 || admitted == 20_000 {
+				t.Errorf("%d of 20000 requests admitted; the sequence tests only one outcome", admitted)
+			}
+		})
+	}
+}
+
+// randomStep is how far the clock moves before the next request: mostly by
+// whole token intervals give or take a nanosecond, sometimes not at all,
+// sometimes back.
+func randomStep(rng *rand.Rand, interval time.Duration) time.Duration {
+	switch rng.IntN(8) {
+	case 0:
+		return 0
+	case 1:
+		return -time.Duration(rng.Int64N(int64(interval) + 1))
+	case 2:
+		return time.Duration(rng.Int64N(int64(2*interval) + 1))
+	case 3:
+		return time.Duration(rng.IntN(3)) * time.Millisecond
+	default:
+		return time.Duration(rng.IntN(3))*interval + time.Duration(rng.IntN(3)-1)
+	}
+}
+
+// TestBucketSystemClockTicks checks that the system clock's fast path reads
+// the same time as the Clock interface would.
+func TestBucketSystemClockTicks(t *testing.T) {
+	tb, err := NewTokenBucket(10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tb.system {
+		t.Fatal("NewTokenBucket without WithClock does not use the system clock's fast path")
+	}
+	before := int64(SystemClock.Now().Sub(tb.epoch))
+	got := tb.now()
+	after := int64(SystemClock.Now().Sub(tb.epoch))
+	if got < before || got > after {
+		t.Errorf("now() = %d, want between %d and %d", got, before, after)
+	}
+}
