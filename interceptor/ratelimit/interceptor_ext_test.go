@@ -156,10 +156,7 @@ func wantRejected(t *testing.T, err error, method string) {
 
 func TestServerRejectsAllKinds(t *testing.T) {
 	clock := ratelimit.NewFakeClock(start)
-	tb, err := ratelimit.NewTokenBucket(1, 1, ratelimit.WithClock(clock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := bucketOn(t, clock, 1, 1)
 	srv, _ := serve(t, tb, ratelimit.WithKey(ratelimit.KeyMethod))
 	c := dial(t, srv.Addr)
 	for _, k := range kinds {
@@ -234,10 +231,7 @@ func TestServerWaitNeverPassesDeadline(t *testing.T) {
 
 func TestServerWaitsOnClock(t *testing.T) {
 	clock := ratelimit.NewFakeClock(start)
-	tb, err := ratelimit.NewTokenBucket(1, 1, ratelimit.WithClock(clock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := bucketOn(t, clock, 1, 1)
 	srv, _ := serve(t, tb, ratelimit.WithWait(time.Hour), ratelimit.WithClock(clock))
 	c := dial(t, srv.Addr)
 	if _, err := callUnary(testCtx(t), c); err != nil {
@@ -273,10 +267,7 @@ func waitFor(t *testing.T, cond func() bool) {
 
 func TestClientHonoursPushback(t *testing.T) {
 	srvClock := ratelimit.NewFakeClock(start)
-	tb, err := ratelimit.NewTokenBucket(1, 1, ratelimit.WithClock(srvClock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := bucketOn(t, srvClock, 1, 1)
 	srv, arrived := serve(t, tb)
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
@@ -311,10 +302,7 @@ func TestClientHonoursPushback(t *testing.T) {
 
 func TestClientLimiter(t *testing.T) {
 	clock := ratelimit.NewFakeClock(start)
-	tb, err := ratelimit.NewTokenBucket(1, 2, ratelimit.WithClock(clock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := bucketOn(t, clock, 1, 2)
 	srv := greeter.Start(t, kitresolver.Instance{})
 	c := dial(t, srv.Addr,
 		grpc.WithUnaryInterceptor(ratelimit.UnaryClientInterceptor(tb)),
@@ -336,10 +324,7 @@ func TestClientLimiter(t *testing.T) {
 
 func TestPerMessageLimit(t *testing.T) {
 	clock := ratelimit.NewFakeClock(start)
-	perMsg, err := ratelimit.NewTokenBucket(1, 2, ratelimit.WithClock(clock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	perMsg := bucketOn(t, clock, 1, 2)
 	lim, err := ratelimit.NewTokenBucket(rate.Inf, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -368,10 +353,7 @@ func TestPerMessageLimit(t *testing.T) {
 
 func TestClientPerMessageLimit(t *testing.T) {
 	clock := ratelimit.NewFakeClock(start)
-	perMsg, err := ratelimit.NewTokenBucket(1, 1, ratelimit.WithClock(clock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	perMsg := bucketOn(t, clock, 1, 1)
 	srv := greeter.Start(t, kitresolver.Instance{})
 	c := dial(t, srv.Addr, grpc.WithStreamInterceptor(
 		ratelimit.StreamClientInterceptor(ratelimit.Unlimited, ratelimit.WithPerMessage(perMsg))))
@@ -389,10 +371,7 @@ func TestClientPerMessageLimit(t *testing.T) {
 
 func TestClientWaitsOutPushback(t *testing.T) {
 	srvClock := ratelimit.NewFakeClock(start)
-	tb, err := ratelimit.NewTokenBucket(1, 1, ratelimit.WithClock(srvClock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := bucketOn(t, srvClock, 1, 1)
 	srv, arrived := serve(t, tb)
 	clock := ratelimit.NewFakeClock(start)
 	c := dial(t, srv.Addr, grpc.WithUnaryInterceptor(
@@ -401,7 +380,7 @@ func TestClientWaitsOutPushback(t *testing.T) {
 	if _, err := callUnary(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	_, err = callUnary(ctx, c)
+	_, err := callUnary(ctx, c)
 	wantRejected(t, err, methodUnary) // by the server, pushback 1s
 	n := arrived.n.Load()
 
@@ -428,10 +407,7 @@ func TestClientWaitsOutPushback(t *testing.T) {
 // its own CallOptions gets its trailer and still has its pushback honoured.
 func TestClientPushbackBesideCallerOptions(t *testing.T) {
 	srvClock := ratelimit.NewFakeClock(start)
-	tb, err := ratelimit.NewTokenBucket(1, 1, ratelimit.WithClock(srvClock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := bucketOn(t, srvClock, 1, 1)
 	srv, arrived := serve(t, tb)
 	clock := ratelimit.NewFakeClock(start)
 	c := dial(t, srv.Addr, grpc.WithUnaryInterceptor(ratelimit.UnaryClientInterceptor(ratelimit.Unlimited, ratelimit.WithClock(clock))))
@@ -442,7 +418,7 @@ func TestClientPushbackBesideCallerOptions(t *testing.T) {
 		t.Fatalf("first call: %v", err)
 	}
 	var tr metadata.MD
-	_, err = c.SayHello(ctx, req, grpc.Trailer(&tr))
+	_, err := c.SayHello(ctx, req, grpc.Trailer(&tr))
 	wantRejected(t, err, "/greeter.v1.Greeter/SayHello")
 	if got := tr.Get(ratelimit.PushbackTrailer); len(got) != 1 {
 		t.Fatalf("caller's trailer %s = %q, want one value", ratelimit.PushbackTrailer, got)
@@ -459,10 +435,7 @@ func TestClientPushbackBesideCallerOptions(t *testing.T) {
 // calls the limiter admits, with the caller's options.
 func TestWrapUnaryClient(t *testing.T) {
 	clock := ratelimit.NewFakeClock(start)
-	tb, err := ratelimit.NewTokenBucket(1, 1, ratelimit.WithClock(clock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := bucketOn(t, clock, 1, 1)
 	var inner atomic.Int64
 	var sawHeaderOpt atomic.Bool
 	count := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
@@ -484,9 +457,19 @@ func TestWrapUnaryClient(t *testing.T) {
 	if inner.Load() != 1 || !sawHeaderOpt.Load() {
 		t.Fatalf("inner ran %d times, saw the caller's option: %v; want 1, true", inner.Load(), sawHeaderOpt.Load())
 	}
-	_, err = c.SayHello(ctx, &greeterv1.SayHelloRequest{Name: "u"})
+	_, err := c.SayHello(ctx, &greeterv1.SayHelloRequest{Name: "u"})
 	wantRejected(t, err, "/greeter.v1.Greeter/SayHello")
 	if inner.Load() != 1 {
 		t.Fatal("a call the limiter rejected reached the wrapped interceptor")
 	}
+}
+
+// bucketOn returns a token bucket of rate r and burst b on clock.
+func bucketOn(t *testing.T, clock *ratelimit.FakeClock, r rate.Limit, b int) *ratelimit.TokenBucket {
+	t.Helper()
+	tb, err := ratelimit.NewTokenBucket(r, b, ratelimit.WithClock(clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tb
 }
