@@ -5,7 +5,9 @@
 // Two limiters come with it, both keeping one state per key in a sharded
 // store with a memory bound (see WithMaxKeys and WithIdleTimeout):
 //
-//   - TokenBucket, a golang.org/x/time/rate token bucket per key;
+//   - TokenBucket, a token bucket per key that admits exactly what a
+//     golang.org/x/time/rate Limiter per key would (its rate and burst are
+//     rate.Limit and int, and a test replays it against rate.Limiter);
 //   - SlidingWindow, a sliding-window counter per key (the current and the
 //     previous fixed window, the latter weighted), a few integers per key.
 //
