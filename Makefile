@@ -67,7 +67,7 @@ bench: consul $(BIN)/benchstat
 	BENCH='$(BENCH)' BENCH_COUNT=$(BENCH_COUNT) scripts/bench.sh
 
 ## bench-report: regenerate docs/PERFORMANCE.md and its plots from the committed results in bench/results
-## (publish a run first: rm -rf bench/results && cp -r bench/out bench/results).
+## (publish a run first with scripts/bench.sh publish, which also regenerates them).
 bench-report:
 	go run ./bench/cmd/report -in bench/results -out docs
 
