@@ -45,7 +45,7 @@ func Simulate(s Scenario, p Policy) (Result, error) {
 		return Result{}, err
 	}
 	defer closeBalancer()
-	sim := &simulation{s: s, p: p, pk: pk, start: time.Now(), index: addrIndex(s.Backends),
+	sim := &simulation{s: s, p: p, pk: pk, start: time.Now(),
 		lat: rand.New(rand.NewPCG(s.Seed, 11)), keys: rand.New(rand.NewPCG(s.Seed, 13))}
 	r := Result{Policy: p.Label, Mode: "simulation", Requests: s.Requests(), Served: make([]int, s.Backends)}
 	lat := make([]time.Duration, 0, r.Requests)
@@ -71,19 +71,9 @@ type simulation struct {
 	p       Policy
 	pk      balancer.Picker
 	start   time.Time
-	index   map[string]int
 	lat     *rand.Rand
 	keys    *rand.Rand
 	pending completions
-}
-
-// addrIndex maps fakecc's endpoint addresses to backend indexes.
-func addrIndex(n int) map[string]int {
-	m := make(map[string]int, n)
-	for i := range n {
-		m[fakecc.AddrOf(i)] = i
-	}
-	return m
 }
 
 // sleepUntil moves the (virtual) clock to at into the run.
@@ -108,18 +98,10 @@ func (sim *simulation) completeUntil(t time.Duration) {
 // it returns the backend and the request's latency.
 func (sim *simulation) send(t time.Duration) (int, time.Duration, error) {
 	sim.sleepUntil(t)
-	res, err := sim.pk.Pick(balancer.PickInfo{FullMethodName: method, Ctx: withKey(context.Background(), drawKey(sim.p, sim.keys))})
+	b, res, err := fakecc.PickIndex(sim.pk, balancer.PickInfo{FullMethodName: method, Ctx: withKey(context.Background(), drawKey(sim.p, sim.keys))})
 	u := sim.lat.Float64() // drawn even on error, so every policy sees the same sequence
 	if err != nil {
-		return 0, 0, fmt.Errorf("lbsim: %s: Pick: %v", sim.p.Label, err)
-	}
-	addr, err := fakecc.Addr(res)
-	if err != nil {
-		return 0, 0, err
-	}
-	b, ok := sim.index[addr]
-	if !ok {
-		return 0, 0, fmt.Errorf("lbsim: %s picked unknown address %s", sim.p.Label, addr)
+		return 0, 0, fmt.Errorf("lbsim: %s: %v", sim.p.Label, err)
 	}
 	d := sim.s.Latency(b, t, u)
 	heap.Push(&sim.pending, completion{at: t + d, done: res.Done})
