@@ -61,21 +61,9 @@ func picker(cfg string, n int) (balancer.Picker, func(), error) {
 // MeasureBalance picks keys distinct keys over n endpoints, unbounded, each
 // pick done at once, and returns the busiest endpoint's share over the mean.
 func MeasureBalance(n, keys int) (Balance, error) {
-	p, closeFn, err := picker(Unbounded, n)
+	counts, err := spread(Unbounded, n, keys, false)
 	if err != nil {
 		return Balance{}, err
-	}
-	defer closeFn()
-	counts := make([]int, n)
-	for k := range keys {
-		i, res, err := fakecc.PickIndex(p, balancer.PickInfo{Ctx: key(k)})
-		if err != nil {
-			return Balance{}, fmt.Errorf("chash: %v", err)
-		}
-		counts[i]++
-		if res.Done != nil {
-			res.Done(balancer.DoneInfo{})
-		}
 	}
 	return Balance{Endpoints: n, Keys: keys, MaxMean: maxMean(counts), NoiseFloor: NoiseFloor(n, keys)}, nil
 }
@@ -84,27 +72,44 @@ func MeasureBalance(n, keys int) (Balance, error) {
 // holds them all in flight, then returns the busiest endpoint's share of the
 // requests in flight over the mean; the target is at most LoadFactor.
 func MeasureBounded(n, keys int) (Balance, error) {
-	p, closeFn, err := picker(Bounded, n)
+	counts, err := spread(Bounded, n, keys, true)
 	if err != nil {
 		return Balance{}, err
 	}
+	return Balance{Endpoints: n, Keys: keys, Bounded: true, MaxMean: maxMean(counts)}, nil
+}
+
+// spread picks keys distinct keys over n endpoints with cfg and counts the
+// picks each endpoint got. With hold, every pick stays in flight until the
+// last is made, so bounded loads see them all; otherwise each is done at once.
+func spread(cfg string, n, keys int, hold bool) ([]int, error) {
+	p, closeFn, err := picker(cfg, n)
+	if err != nil {
+		return nil, err
+	}
 	defer closeFn()
 	counts := make([]int, n)
-	dones := make([]func(balancer.DoneInfo), 0, keys)
+	var dones []func(balancer.DoneInfo)
+	defer func() {
+		for _, d := range dones {
+			d(balancer.DoneInfo{})
+		}
+	}()
 	for k := range keys {
 		i, res, err := fakecc.PickIndex(p, balancer.PickInfo{Ctx: key(k)})
 		if err != nil {
-			return Balance{}, fmt.Errorf("chash: %v", err)
+			return nil, fmt.Errorf("chash: %v", err)
 		}
 		counts[i]++
-		dones = append(dones, res.Done)
-	}
-	for _, d := range dones {
-		if d != nil {
-			d(balancer.DoneInfo{})
+		switch {
+		case res.Done == nil:
+		case hold:
+			dones = append(dones, res.Done)
+		default:
+			res.Done(balancer.DoneInfo{})
 		}
 	}
-	return Balance{Endpoints: n, Keys: keys, Bounded: true, MaxMean: maxMean(counts)}, nil
+	return counts, nil
 }
 
 // MeasureMovement maps keys distinct keys over n endpoints with cfg, then
