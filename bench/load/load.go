@@ -171,7 +171,7 @@ func Run(ctx context.Context, cfg Config, variants []Variant) ([]Result, error) 
 		}
 		targets = append(targets, t)
 	}
-	acc := make([]accumulator, len(variants))
+	acc := make([]round, len(variants))
 	for range cfg.Rounds {
 		for i, t := range targets {
 			if err := acc[i].add(closedLoop(ctx, t.client, cfg.Concurrency, cfg.Round)); err != nil {
@@ -186,21 +186,16 @@ func Run(ctx context.Context, cfg Config, variants []Variant) ([]Result, error) 
 	return out, ctx.Err()
 }
 
-// round is one variant's share of a round.
+// round is what a variant's calls measured: in one round, or summed over
+// every round.
 type round struct {
 	lat     []time.Duration
 	errors  int
 	elapsed time.Duration
 }
 
-// accumulator gathers a variant's rounds.
-type accumulator struct {
-	lat     []time.Duration
-	errors  int
-	elapsed time.Duration
-}
-
-func (a *accumulator) add(r round) error {
+// add adds round r to a; a round without one successful call is an error.
+func (a *round) add(r round) error {
 	if len(r.lat) == 0 {
 		return fmt.Errorf("load: a round made no successful call (%d errors)", r.errors)
 	}
@@ -210,7 +205,8 @@ func (a *accumulator) add(r round) error {
 	return nil
 }
 
-func (a *accumulator) result(name string) Result {
+// result summarises a as variant name's Result.
+func (a *round) result(name string) Result {
 	slices.Sort(a.lat)
 	r := Result{Variant: name, Requests: len(a.lat) + a.errors, Errors: a.errors, Seconds: a.elapsed.Seconds()}
 	if r.Seconds > 0 {
