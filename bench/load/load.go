@@ -3,7 +3,6 @@ package load
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
 	"sync"
 	"time"
@@ -127,30 +126,21 @@ func start(v Variant) (*target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load: %s: %v", v.Name, err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := greeter.Serve(kitresolver.Instance{ID: v.Name, Service: "greeter"}, sopts...)
 	if err != nil {
 		release()
 		return nil, fmt.Errorf("load: %v", err)
 	}
-	srv := grpc.NewServer(sopts...)
-	greeterv1.RegisterGreeterServer(srv, greeter.New(kitresolver.Instance{ID: v.Name, Service: "greeter"}))
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = srv.Serve(lis)
-	}()
-	cc, err := grpc.NewClient(lis.Addr().String(), append(copts, grpc.WithTransportCredentials(insecure.NewCredentials()))...)
-	stop := func() {
-		if cc != nil {
-			_ = cc.Close()
-		}
+	cc, err := grpc.NewClient(srv.Addr, append(copts, grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	if err != nil {
 		srv.Stop()
-		<-served
 		release()
-	}
-	if err != nil {
-		stop()
 		return nil, fmt.Errorf("load: %v", err)
+	}
+	stop := func() {
+		_ = cc.Close()
+		srv.Stop()
+		release()
 	}
 	return &target{client: greeterv1.NewGreeterClient(cc), closeFn: stop}, nil
 }
