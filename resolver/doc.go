@@ -9,9 +9,9 @@
 // weight attribute, so grpckit's balancers and grpc-go's weighted policies both
 // see the registry's weights.
 //
-// Both also share how they publish (Publisher, SnapshotPublisher): the last
-// good set stays in service through registry errors, and an error reaches the
-// channel only while no set was ever published. With a snapshot directory
+// Both also share how they publish (Publisher): the last good set stays in
+// service through registry errors, and an error reaches the channel only
+// while no set was ever published. With a snapshot directory
 // (etcd.WithSnapshotDir, consul.WithSnapshotDir) the last good set is also
 // kept in a file, one per target; a client that starts while its registry is
 // unreachable serves that set, marked stale (IsStale), until the registry

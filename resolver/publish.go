@@ -2,8 +2,12 @@ package resolver
 
 import (
 	"cmp"
+	"errors"
+	"fmt"
+	"io/fs"
 	"slices"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc/grpclog"
 	"google.golang.org/grpc/resolver"
@@ -35,52 +39,253 @@ func Endpoints(insts []Instance) []resolver.Endpoint {
 // Publisher publishes a registry's instance sets to a resolver.ClientConn with
 // the rules both backends share:
 //
-//   - Publish is for the registry's authoritative answer, which may be empty:
-//     an empty set makes RPCs fail fast with Unavailable instead of hanging.
-//   - Fail is for errors. Before the first Publish it reports the error to the
+//   - Publish and PublishEndpoints are for the registry's authoritative
+//     answer, which may be empty: an empty set makes RPCs fail fast with
+//     Unavailable instead of hanging.
+//   - Fail is for errors. Before the first answer it reports the error to the
 //     channel (RPCs fail with it); afterwards it only logs, and the channel
 //     keeps serving the last good set. An error never publishes an empty set.
 //
-// A Publisher is safe for concurrent use.
+// With a Snapshot it also keeps the target's last good set in that file and,
+// at start-up, serves that set while the registry has not answered:
+//
+//   - Every set the channel accepts from Publish or PublishEndpoints is saved
+//     in the snapshot, by a goroutine of its own so that the file system
+//     never delays the next update; during a burst of changes only the newest
+//     set waiting is written. A failed write is logged (rate-limited) and
+//     changes nothing else.
+//   - Until the registry's first answer, the snapshot is loaded once, on the
+//     first Fail or SnapshotGrace after construction, whichever comes first.
+//     If it holds instances they are published, with the state marked (see
+//     IsStale), and the error is not reported to the channel. A missing file
+//     is the normal first start; a broken one is logged and ignored; a
+//     snapshot of no instances serves nothing.
+//   - The registry's first answer replaces the snapshot's set, even when the
+//     answer is empty, and a snapshot is never served after it.
+//
+// A Publisher is safe for concurrent use; Close it when the resolver closes,
+// after the last Publish.
 type Publisher struct {
-	cc resolver.ClientConn
+	cc        resolver.ClientConn
+	snap      *Snapshot // nil for none
+	grace     time.Duration
+	timer     *time.Timer
+	timerDone chan struct{} // closed when the grace timer's function returns
 
-	mu        sync.Mutex
-	published bool
+	// mu is held across every call into cc, so that a snapshot served by the
+	// grace timer can never land after a registry answer. grpc-go's
+	// ClientConn never calls back into the resolver from UpdateState or
+	// ReportError, so this cannot deadlock.
+	mu       sync.Mutex
+	answered bool // a registry answer was published
+	stale    bool // the snapshot's set is in service
+	loaded   bool // the snapshot was read
+	closed   bool
+
+	// wmu guards the write queue; it is never held together with mu.
+	wmu     sync.Mutex
+	pending []Instance // the newest set not yet written
+	queued  bool       // pending is to be written
+	writing bool       // a writer goroutine runs
+	writers sync.WaitGroup
 }
 
-// NewPublisher returns a Publisher for cc.
-func NewPublisher(cc resolver.ClientConn) *Publisher {
-	return &Publisher{cc: cc}
+// NewPublisher returns a Publisher for cc keeping its sets in snap, which may
+// be nil for none.
+func NewPublisher(cc resolver.ClientConn, snap *Snapshot) *Publisher {
+	return newPublisher(cc, snap, SnapshotGrace)
 }
 
-// Publish replaces the channel's endpoints with insts. It returns the error of
-// cc.UpdateState; a non-nil error means the channel rejected the state and the
-// caller should resolve again after a backoff.
+func newPublisher(cc resolver.ClientConn, snap *Snapshot, grace time.Duration) *Publisher {
+	p := &Publisher{cc: cc, snap: snap, grace: grace}
+	if snap != nil {
+		p.timerDone = make(chan struct{})
+		p.timer = time.AfterFunc(grace, p.graceExpired)
+	}
+	return p
+}
+
+// Publish replaces the channel's endpoints with insts, the registry's answer,
+// and saves them in the snapshot if the channel accepts them. It returns the
+// error of cc.UpdateState; a non-nil error means the channel rejected the
+// state and the caller should resolve again after a backoff.
 func (p *Publisher) Publish(insts []Instance) error {
 	p.mu.Lock()
-	p.published = true
+	p.answeredLocked(len(insts))
+	err := p.cc.UpdateState(resolver.State{Endpoints: Endpoints(insts)})
 	p.mu.Unlock()
-	return p.cc.UpdateState(resolver.State{Endpoints: Endpoints(insts)})
+	if err == nil && p.snap != nil {
+		p.save(slices.Clone(insts)) // the caller may reuse insts
+	}
+	return err
 }
 
-// Fail reports err to the channel if nothing was ever published, and reports
-// whether it did. Otherwise the last good set stays in service.
+// PublishEndpoints publishes endpoints that a backend maintains itself,
+// sorted and carrying their Instances (see Endpoints), as the registry's
+// answer, and saves their Instances in the snapshot if the channel accepts
+// them. It returns the error of cc.UpdateState, as Publish does.
+func (p *Publisher) PublishEndpoints(eps []resolver.Endpoint) error {
+	p.mu.Lock()
+	p.answeredLocked(len(eps))
+	err := p.cc.UpdateState(resolver.State{Endpoints: eps})
+	p.mu.Unlock()
+	if err == nil && p.snap != nil {
+		insts := make([]Instance, 0, len(eps))
+		for _, ep := range eps {
+			if inst, ok := InstanceFrom(ep); ok {
+				insts = append(insts, inst)
+			}
+		}
+		p.save(insts)
+	}
+	return err
+}
+
+// answeredLocked records that the registry answered, ends the grace timer
+// and says when its answer replaces the snapshot's set.
+func (p *Publisher) answeredLocked(n int) {
+	if p.answered {
+		return
+	}
+	p.answered = true
+	if p.timer != nil && p.timer.Stop() {
+		p.timer = nil
+	}
+	if p.stale {
+		p.stale = false
+		logger.Infof("grpckit/resolver: %s: the registry answered; its %d instances replace the snapshot's", p.snap.target, n)
+	}
+}
+
+// save queues insts for writing to the snapshot, and starts a writer unless
+// one runs.
+func (p *Publisher) save(insts []Instance) {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	p.pending, p.queued = insts, true
+	if !p.writing {
+		p.writing = true
+		p.writers.Add(1)
+		go p.write()
+	}
+}
+
+// write writes the queued sets until none is left.
+func (p *Publisher) write() {
+	defer p.writers.Done()
+	for {
+		p.wmu.Lock()
+		insts, queued := p.pending, p.queued
+		p.pending, p.queued = nil, false
+		p.writing = queued
+		p.wmu.Unlock()
+		if !queued {
+			return
+		}
+		if err := p.snap.Save(insts); err != nil {
+			p.snap.warnSaveFailed(err)
+		}
+	}
+}
+
+// Fail handles a registry error and reports whether it reported err to the
+// channel. After the registry's first answer, or while the snapshot's set is
+// in service, it only logs and that set stays. Before, it serves the
+// snapshot if there is one, and else reports err.
 func (p *Publisher) Fail(err error) bool {
 	p.mu.Lock()
-	published := p.published
-	p.mu.Unlock()
-	if published {
-		logger.Warningf("grpckit/resolver: keeping the last good instances: %v", err)
+	defer p.mu.Unlock()
+	if p.answered || p.stale {
+		what := "the last good instances"
+		if p.stale {
+			what = "the snapshot's instances"
+		}
+		logger.Warningf("grpckit/resolver: keeping %s: %v", what, err)
+		return false
+	}
+	if p.serveLocked(err.Error()) {
 		return false
 	}
 	p.cc.ReportError(err)
 	return true
 }
 
-// Published reports whether Publish was called at least once.
+// Published reports whether a registry answer was published; a snapshot
+// served in its place does not count.
 func (p *Publisher) Published() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.published
+	return p.answered
+}
+
+// Stale reports whether the snapshot's set is in service, the registry not
+// having answered yet.
+func (p *Publisher) Stale() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stale
+}
+
+// Close stops the grace timer, waiting for it if it is serving the snapshot,
+// and waits for the queued writes. Nothing is published after Close returns.
+func (p *Publisher) Close() {
+	defer p.flush()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	t := p.timer
+	p.timer = nil
+	p.mu.Unlock()
+	if t != nil && !t.Stop() {
+		<-p.timerDone
+	}
+}
+
+// flush waits until the queued writes are done; the caller must not publish
+// meanwhile.
+func (p *Publisher) flush() { p.writers.Wait() }
+
+// graceExpired serves the snapshot if the registry has not answered within
+// the grace.
+func (p *Publisher) graceExpired() {
+	defer close(p.timerDone)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.answered && !p.stale {
+		p.serveLocked(fmt.Sprintf("no answer within %v", p.grace))
+	}
+}
+
+// serveLocked publishes the snapshot's set, marked stale, and reports
+// whether it did. The snapshot is read at most once.
+func (p *Publisher) serveLocked(reason string) bool {
+	if p.snap == nil || p.loaded || p.closed {
+		return false
+	}
+	p.loaded = true
+	insts, saved, err := p.snap.Load()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if logger.V(2) {
+			logger.Infof("grpckit/resolver: %s: no snapshot to serve yet", p.snap.target)
+		}
+		return false
+	case err != nil:
+		logger.Warningf("grpckit/resolver: %s: ignoring the snapshot: %v", p.snap.target, err)
+		return false
+	case len(insts) == 0:
+		logger.Infof("grpckit/resolver: %s: the snapshot holds no instances; nothing to serve", p.snap.target)
+		return false
+	}
+	if err := p.cc.UpdateState(setStale(resolver.State{Endpoints: Endpoints(insts)})); err != nil {
+		logger.Warningf("grpckit/resolver: %s: the channel rejected the snapshot: %v", p.snap.target, err)
+		return false
+	}
+	p.stale = true
+	logger.Warningf("grpckit/resolver: %s: the registry has not answered (%s); serving %d instances from the snapshot saved %v ago, marked stale",
+		p.snap.target, reason, len(insts), p.snap.now().Sub(saved).Round(time.Second))
+	return true
 }

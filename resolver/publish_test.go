@@ -13,7 +13,7 @@ func TestPublisherKeepsLastGood(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
 	defer cancel()
 	cc := testutil.NewResolverClientConn()
-	p := kitresolver.NewPublisher(cc)
+	p := kitresolver.NewPublisher(cc, nil)
 
 	boom := errors.New("registry down")
 	if !p.Fail(boom) {
@@ -52,7 +52,7 @@ func TestPublisherReturnsUpdateStateError(t *testing.T) {
 	cc := testutil.NewResolverClientConn()
 	rejected := errors.New("bad state")
 	cc.SetUpdateStateErr(rejected)
-	if err := kitresolver.NewPublisher(cc).Publish(nil); !errors.Is(err, rejected) {
+	if err := kitresolver.NewPublisher(cc, nil).Publish(nil); !errors.Is(err, rejected) {
 		t.Fatalf("Publish() = %v, want %v", err, rejected)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,7 +18,7 @@ import (
 	"google.golang.org/grpc/resolver"
 )
 
-// SnapshotGrace is how long a SnapshotPublisher waits for the registry's
+// SnapshotGrace is how long a Publisher with a Snapshot waits for the registry's
 // first answer before it serves its snapshot. A registry error before then
 // serves the snapshot at once.
 const SnapshotGrace = time.Second
@@ -38,7 +37,7 @@ const (
 
 // Snapshot keeps the last good instance set of one target in a file, so that
 // a client started while its registry is unreachable can serve that set (see
-// SnapshotPublisher).
+// Publisher).
 //
 // The file lives in the directory given to NewSnapshot, under a name derived
 // from the target: its letters, digits, '-', '_' and '.' for people to read,
@@ -289,250 +288,4 @@ func IsStale(s resolver.State) bool {
 func setStale(s resolver.State) resolver.State {
 	s.Attributes = s.Attributes.WithValue(staleKey{}, true)
 	return s
-}
-
-// SnapshotPublisher is a Publisher that also keeps the target's last good set
-// in a Snapshot and, at start-up, serves that set while the registry has not
-// answered:
-//
-//   - Every set the channel accepts from Publish or PublishEndpoints is saved
-//     in the snapshot, by a goroutine of its own so that the file system
-//     never delays the next update; during a burst of changes only the newest
-//     set waiting is written. A failed write is logged (rate-limited) and
-//     changes nothing else.
-//   - Until the registry's first answer, the snapshot is loaded once, on the
-//     first Fail or SnapshotGrace after construction, whichever comes first.
-//     If it holds instances they are published, with the state marked (see
-//     IsStale), and the error is not reported to the channel. A missing file
-//     is the normal first start; a broken one is logged and ignored; a
-//     snapshot of no instances serves nothing.
-//   - The registry's first answer replaces the snapshot's set, even when the
-//     answer is empty, and a snapshot is never served after it.
-//
-// With a nil Snapshot it behaves exactly as a Publisher. A SnapshotPublisher
-// is safe for concurrent use; Close it when the resolver closes, after the
-// last Publish.
-type SnapshotPublisher struct {
-	pub       *Publisher
-	cc        resolver.ClientConn
-	snap      *Snapshot
-	grace     time.Duration
-	timer     *time.Timer
-	timerDone chan struct{} // closed when the grace timer's function returns
-
-	// mu is held across every call into cc (and into pub, whose own mutex
-	// comes after it), so that a snapshot served by the grace timer can never
-	// land after a registry answer. grpc-go's ClientConn never calls back
-	// into the resolver from UpdateState or ReportError, so this cannot
-	// deadlock.
-	mu       sync.Mutex
-	answered bool // a registry answer was published
-	stale    bool // the snapshot's set is in service
-	loaded   bool // the snapshot was read
-	closed   bool
-
-	// wmu guards the write queue; it is never held together with mu.
-	wmu     sync.Mutex
-	pending []Instance // the newest set not yet written
-	queued  bool       // pending is to be written
-	writing bool       // a writer goroutine runs
-	writers sync.WaitGroup
-}
-
-// NewSnapshotPublisher returns a SnapshotPublisher for cc keeping its sets in
-// snap, which may be nil.
-func NewSnapshotPublisher(cc resolver.ClientConn, snap *Snapshot) *SnapshotPublisher {
-	return newSnapshotPublisher(cc, snap, SnapshotGrace)
-}
-
-func newSnapshotPublisher(cc resolver.ClientConn, snap *Snapshot, grace time.Duration) *SnapshotPublisher {
-	p := &SnapshotPublisher{pub: NewPublisher(cc), cc: cc, snap: snap, grace: grace}
-	if snap != nil {
-		p.timerDone = make(chan struct{})
-		p.timer = time.AfterFunc(grace, p.graceExpired)
-	}
-	return p
-}
-
-// Publish publishes the registry's answer insts, as Publisher.Publish does,
-// and saves it in the snapshot if the channel accepts it.
-func (p *SnapshotPublisher) Publish(insts []Instance) error {
-	p.mu.Lock()
-	p.answeredLocked(len(insts))
-	err := p.pub.Publish(insts)
-	p.mu.Unlock()
-	p.save(err, slices.Clone(insts)) // the caller may reuse insts
-	return err
-}
-
-// PublishEndpoints publishes endpoints that a backend maintains itself,
-// sorted and carrying their Instances (see Endpoints), as the registry's
-// answer, and saves their Instances in the snapshot if the channel accepts
-// them.
-func (p *SnapshotPublisher) PublishEndpoints(eps []resolver.Endpoint) error {
-	p.mu.Lock()
-	p.answeredLocked(len(eps))
-	err := p.cc.UpdateState(resolver.State{Endpoints: eps})
-	p.mu.Unlock()
-	if err == nil && p.snap != nil {
-		insts := make([]Instance, 0, len(eps))
-		for _, ep := range eps {
-			if inst, ok := InstanceFrom(ep); ok {
-				insts = append(insts, inst)
-			}
-		}
-		p.save(nil, insts)
-	}
-	return err
-}
-
-// answeredLocked records that the registry answered, ends the grace timer
-// and says when its answer replaces the snapshot's set.
-func (p *SnapshotPublisher) answeredLocked(n int) {
-	if p.answered {
-		return
-	}
-	p.answered = true
-	if p.timer != nil && p.timer.Stop() {
-		p.timer = nil
-	}
-	if p.stale {
-		p.stale = false
-		logger.Infof("grpckit/resolver: %s: the registry answered; its %d instances replace the snapshot's", p.snap.target, n)
-	}
-}
-
-// save queues insts for writing if they were published, and starts a writer
-// unless one runs.
-func (p *SnapshotPublisher) save(published error, insts []Instance) {
-	if published != nil || p.snap == nil {
-		return
-	}
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
-	p.pending, p.queued = insts, true
-	if !p.writing {
-		p.writing = true
-		p.writers.Add(1)
-		go p.write()
-	}
-}
-
-// write writes the queued sets until none is left.
-func (p *SnapshotPublisher) write() {
-	defer p.writers.Done()
-	for {
-		p.wmu.Lock()
-		insts, queued := p.pending, p.queued
-		p.pending, p.queued = nil, false
-		p.writing = queued
-		p.wmu.Unlock()
-		if !queued {
-			return
-		}
-		if err := p.snap.Save(insts); err != nil {
-			p.snap.warnSaveFailed(err)
-		}
-	}
-}
-
-// Fail handles a registry error as Publisher.Fail does, except that before
-// the registry's first answer it serves the snapshot if there is one, and
-// then does not report err. It reports whether err was reported to the
-// channel.
-func (p *SnapshotPublisher) Fail(err error) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.answered || p.stale {
-		what := "the last good instances"
-		if p.stale {
-			what = "the snapshot's instances"
-		}
-		logger.Warningf("grpckit/resolver: keeping %s: %v", what, err)
-		return false
-	}
-	if p.serveLocked(err.Error()) {
-		return false
-	}
-	return p.pub.Fail(err)
-}
-
-// Published reports whether a registry answer was published; a snapshot
-// served in its place does not count.
-func (p *SnapshotPublisher) Published() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.answered
-}
-
-// Stale reports whether the snapshot's set is in service, the registry not
-// having answered yet.
-func (p *SnapshotPublisher) Stale() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stale
-}
-
-// Close stops the grace timer, waiting for it if it is serving the snapshot,
-// and waits for the queued writes. Nothing is published after Close returns.
-func (p *SnapshotPublisher) Close() {
-	defer p.flush()
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return
-	}
-	p.closed = true
-	t := p.timer
-	p.timer = nil
-	p.mu.Unlock()
-	if t != nil && !t.Stop() {
-		<-p.timerDone
-	}
-}
-
-// flush waits until the queued writes are done; the caller must not publish
-// meanwhile.
-func (p *SnapshotPublisher) flush() { p.writers.Wait() }
-
-// graceExpired serves the snapshot if the registry has not answered within
-// the grace.
-func (p *SnapshotPublisher) graceExpired() {
-	defer close(p.timerDone)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.answered && !p.stale {
-		p.serveLocked(fmt.Sprintf("no answer within %v", p.grace))
-	}
-}
-
-// serveLocked publishes the snapshot's set, marked stale, and reports
-// whether it did. The snapshot is read at most once.
-func (p *SnapshotPublisher) serveLocked(reason string) bool {
-	if p.snap == nil || p.loaded || p.closed {
-		return false
-	}
-	p.loaded = true
-	insts, saved, err := p.snap.Load()
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if logger.V(2) {
-			logger.Infof("grpckit/resolver: %s: no snapshot to serve yet", p.snap.target)
-		}
-		return false
-	case err != nil:
-		logger.Warningf("grpckit/resolver: %s: ignoring the snapshot: %v", p.snap.target, err)
-		return false
-	case len(insts) == 0:
-		logger.Infof("grpckit/resolver: %s: the snapshot holds no instances; nothing to serve", p.snap.target)
-		return false
-	}
-	if err := p.cc.UpdateState(setStale(resolver.State{Endpoints: Endpoints(insts)})); err != nil {
-		logger.Warningf("grpckit/resolver: %s: the channel rejected the snapshot: %v", p.snap.target, err)
-		return false
-	}
-	p.stale = true
-	logger.Warningf("grpckit/resolver: %s: the registry has not answered (%s); serving %d instances from the snapshot saved %v ago, marked stale",
-		p.snap.target, reason, len(insts), p.snap.now().Sub(saved).Round(time.Second))
-	return true
 }

@@ -226,9 +226,9 @@ func savedSnapshot(t *testing.T, insts []Instance) *Snapshot {
 	return s
 }
 
-func TestSnapshotPublisherServesOnFail(t *testing.T) {
+func TestPublisherSnapshotServesOnFail(t *testing.T) {
 	cc := testutil.NewResolverClientConn()
-	p := newSnapshotPublisher(cc, savedSnapshot(t, snapInsts), time.Hour)
+	p := newPublisher(cc, savedSnapshot(t, snapInsts), time.Hour)
 	defer p.Close()
 
 	if p.Fail(errors.New("registry down")) {
@@ -272,9 +272,9 @@ func TestSnapshotPublisherServesOnFail(t *testing.T) {
 	}
 }
 
-func TestSnapshotPublisherServesAfterGrace(t *testing.T) {
+func TestPublisherSnapshotServesAfterGrace(t *testing.T) {
 	cc := testutil.NewResolverClientConn()
-	p := newSnapshotPublisher(cc, savedSnapshot(t, snapInsts), 10*time.Millisecond)
+	p := newPublisher(cc, savedSnapshot(t, snapInsts), 10*time.Millisecond)
 	s, err := cc.States.Receive(testCtx(t))
 	if err != nil {
 		t.Fatal(err)
@@ -286,9 +286,9 @@ func TestSnapshotPublisherServesAfterGrace(t *testing.T) {
 	p.Close()
 }
 
-func TestSnapshotPublisherNeverOverridesAnswer(t *testing.T) {
+func TestPublisherSnapshotNeverOverridesAnswer(t *testing.T) {
 	cc := testutil.NewResolverClientConn()
-	p := newSnapshotPublisher(cc, savedSnapshot(t, snapInsts), time.Hour)
+	p := newPublisher(cc, savedSnapshot(t, snapInsts), time.Hour)
 	defer p.Close()
 	if err := p.Publish(nil); err != nil { // the registry really has none
 		t.Fatal(err)
@@ -313,15 +313,15 @@ func TestSnapshotPublisherNeverOverridesAnswer(t *testing.T) {
 	}
 }
 
-// TestSnapshotPublisherGraceRacesAnswer: however the grace timer and the
+// TestPublisherSnapshotGraceRacesAnswer: however the grace timer and the
 // registry's answer interleave, the channel ends with the answer.
-func TestSnapshotPublisherGraceRacesAnswer(t *testing.T) {
+func TestPublisherSnapshotGraceRacesAnswer(t *testing.T) {
 	snap := savedSnapshot(t, snapInsts)
 	fresh := []Instance{{ID: "c", Service: "greeter", Addr: "127.0.0.1:5003"}}
 	served := 0
 	for i := range 50 {
 		cc := testutil.NewResolverClientConn()
-		p := newSnapshotPublisher(cc, snap, time.Duration(i%5)*50*time.Microsecond)
+		p := newPublisher(cc, snap, time.Duration(i%5)*50*time.Microsecond)
 		time.Sleep(time.Duration(i%7) * 30 * time.Microsecond)
 		if err := p.Publish(fresh); err != nil {
 			t.Fatal(err)
@@ -338,7 +338,7 @@ func TestSnapshotPublisherGraceRacesAnswer(t *testing.T) {
 	t.Logf("the snapshot was served before the answer in %d of 50 rounds", served)
 }
 
-func TestSnapshotPublisherNothingToServe(t *testing.T) {
+func TestPublisherSnapshotNothingToServe(t *testing.T) {
 	corrupt := newTestSnapshot(t, "t", time.Now())
 	if err := os.MkdirAll(filepath.Dir(corrupt.Path()), 0o700); err != nil {
 		t.Fatal(err)
@@ -358,7 +358,7 @@ func TestSnapshotPublisherNothingToServe(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cc := testutil.NewResolverClientConn()
-			p := newSnapshotPublisher(cc, tt.snap, time.Hour)
+			p := newPublisher(cc, tt.snap, time.Hour)
 			defer p.Close()
 			boom := errors.New("registry down")
 			if !p.Fail(boom) {
@@ -380,10 +380,10 @@ func TestSnapshotPublisherNothingToServe(t *testing.T) {
 	}
 }
 
-func TestSnapshotPublisherPublishEndpointsSaves(t *testing.T) {
+func TestPublisherPublishEndpointsSaves(t *testing.T) {
 	cc := testutil.NewResolverClientConn()
 	snap := newTestSnapshot(t, "t", time.Now())
-	p := newSnapshotPublisher(cc, snap, time.Hour)
+	p := newPublisher(cc, snap, time.Hour)
 	defer p.Close()
 	if err := p.PublishEndpoints(Endpoints(snapInsts)); err != nil {
 		t.Fatal(err)
@@ -420,7 +420,7 @@ func TestSnapshotWriteFailureNeverAffectsResolution(t *testing.T) {
 	now := time.Now()
 	snap.now = func() time.Time { return now }
 	cc := testutil.NewResolverClientConn()
-	p := newSnapshotPublisher(cc, snap, time.Hour)
+	p := newPublisher(cc, snap, time.Hour)
 	defer p.Close()
 	for i := range 3 {
 		if err := p.Publish(snapInsts[:i%2+1]); err != nil {
@@ -470,12 +470,12 @@ func BenchmarkSnapshotSave(b *testing.B) {
 	})
 }
 
-// TestSnapshotPublisherWritesNewestSet: however a burst of publishes is
+// TestPublisherSnapshotWritesNewestSet: however a burst of publishes is
 // coalesced, the file ends with the newest set.
-func TestSnapshotPublisherWritesNewestSet(t *testing.T) {
+func TestPublisherSnapshotWritesNewestSet(t *testing.T) {
 	cc := testutil.NewResolverClientConn()
 	snap := newTestSnapshot(t, "t", time.Now())
-	p := newSnapshotPublisher(cc, snap, time.Hour)
+	p := newPublisher(cc, snap, time.Hour)
 	var last []Instance
 	for i := range 200 {
 		last = []Instance{{ID: "a", Service: "greeter", Addr: "127.0.0.1:5001", Weight: uint32(i + 1)}}

@@ -16,7 +16,7 @@ import (
 // Every field below done is owned by the run goroutine.
 type watcher struct {
 	cli    *agentClient
-	pub    *kitresolver.SnapshotPublisher
+	pub    *kitresolver.Publisher
 	tgt    target
 	cfg    *builderConfig
 	ctx    context.Context
@@ -38,7 +38,7 @@ type watcher struct {
 func newWatcher(cc resolver.ClientConn, cli *agentClient, tgt target, cfg *builderConfig, snap *kitresolver.Snapshot) *watcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &watcher{
-		cli: cli, pub: kitresolver.NewSnapshotPublisher(cc, snap), tgt: tgt, cfg: cfg,
+		cli: cli, pub: kitresolver.NewPublisher(cc, snap), tgt: tgt, cfg: cfg,
 		ctx: ctx, cancel: cancel, done: make(chan struct{}),
 	}
 }

@@ -36,7 +36,7 @@ type watcher struct {
 	cfg     config
 	service string
 	key     string // <prefix><service>/
-	pub     *kitresolver.SnapshotPublisher
+	pub     *kitresolver.Publisher
 	set     *instanceSet
 	badLog  *logLimiter
 
@@ -56,7 +56,7 @@ func newWatcher(cli *clientv3.Client, cfg config, service string, cc resolver.Cl
 	ctx, cancel := context.WithCancel(context.Background())
 	return &watcher{
 		cli: cli, cfg: cfg, service: service, key: cfg.serviceKey(service),
-		pub: kitresolver.NewSnapshotPublisher(cc, snap), set: newInstanceSet(),
+		pub: kitresolver.NewPublisher(cc, snap), set: newInstanceSet(),
 		badLog: newLogLimiter(badValueLogInterval),
 		ctx:    ctx, cancel: cancel, nudge: make(chan struct{}, 1),
 	}
