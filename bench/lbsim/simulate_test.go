@@ -1,11 +1,11 @@
 package lbsim
 
 import (
-	"encoding/json"
 	"flag"
-	"os"
 	"testing"
 	"testing/synctest"
+
+	"github.com/grpckit/grpckit/bench/internal/jsonfile"
 )
 
 var outFlag = flag.String("lbsim.out", "", "write the simulation's results as JSON to this file")
@@ -39,17 +39,8 @@ func TestSimulation(t *testing.T) {
 		}
 	}
 	if *outFlag != "" {
-		writeJSON(t, *outFlag, results)
-	}
-}
-
-func writeJSON(t *testing.T, path string, v any) {
-	t.Helper()
-	b, err := json.MarshalIndent(v, "", " ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		t.Fatal(err)
+		if err := jsonfile.Write(*outFlag, results); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

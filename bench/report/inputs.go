@@ -2,7 +2,6 @@ package report
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/grpckit/grpckit/bench/chash"
+	"github.com/grpckit/grpckit/bench/internal/jsonfile"
 	"github.com/grpckit/grpckit/bench/lbsim"
 	"github.com/grpckit/grpckit/bench/load"
 )
@@ -67,17 +67,11 @@ func Load(dir string) (*Inputs, error) {
 
 // readJSON decodes path into v; a missing file leaves v as it is.
 func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	err := jsonfile.Read(path, v)
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if err == nil {
-		err = json.Unmarshal(b, v)
-	}
-	if err != nil {
-		return fmt.Errorf("report: %s: %v", path, err)
-	}
-	return nil
+	return fmt.Errorf("report: %s: %v", path, err)
 }
 
 // readMachine reads "key: value" lines; a missing file gives none.

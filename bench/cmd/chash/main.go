@@ -6,13 +6,13 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
 	"os"
 
 	"github.com/grpckit/grpckit/bench/chash"
+	"github.com/grpckit/grpckit/bench/internal/jsonfile"
 )
 
 func main() {
@@ -47,9 +47,5 @@ func run(out string, perEndpoint, moveKeys int) error {
 		fmt.Fprintf(os.Stderr, "chash: %d endpoints: max/mean %.4f (noise floor %.4f), bounded %.4f, moved %.5f (1/N %.5f)\n",
 			n, b.MaxMean, b.NoiseFloor, bb.MaxMean, res.Movement[len(res.Movement)-2].Moved, 1/float64(n))
 	}
-	js, err := json.MarshalIndent(res, "", " ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(out, append(js, '\n'), 0o644)
+	return jsonfile.Write(out, res)
 }

@@ -1,12 +1,11 @@
 package main
 
 import (
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/grpckit/grpckit/bench/chash"
+	"github.com/grpckit/grpckit/bench/internal/jsonfile"
 )
 
 // TestRun writes the balance and movement of the three sizes, bounded and
@@ -16,12 +15,8 @@ func TestRun(t *testing.T) {
 	if err := run(out, 20, 5000); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var res chash.Results
-	if err := json.Unmarshal(b, &res); err != nil {
+	if err := jsonfile.Read(out, &res); err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Balance) != 6 || len(res.Movement) != 6 {

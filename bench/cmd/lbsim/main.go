@@ -11,13 +11,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
 	"os"
 	"time"
 
+	"github.com/grpckit/grpckit/bench/internal/jsonfile"
 	"github.com/grpckit/grpckit/bench/lbsim"
 )
 
@@ -44,9 +44,5 @@ func run(out string, duration time.Duration) error {
 		fmt.Fprintf(os.Stderr, "lbsim: %s over loopback: p50 %.2fms p99 %.2fms, %d errors, served %v\n", p.Label, r.P50, r.P99, r.Errors, r.Served)
 		results[p.Label] = r
 	}
-	b, err := json.MarshalIndent(results, "", " ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(out, append(b, '\n'), 0o644)
+	return jsonfile.Write(out, results)
 }

@@ -1,12 +1,11 @@
 package main
 
 import (
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/grpckit/grpckit/bench/internal/jsonfile"
 	"github.com/grpckit/grpckit/bench/lbsim"
 )
 
@@ -15,12 +14,8 @@ func TestRun(t *testing.T) {
 	if err := run(out, 300*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var res map[string]lbsim.Result
-	if err := json.Unmarshal(b, &res); err != nil {
+	if err := jsonfile.Read(out, &res); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range lbsim.Policies {

@@ -6,13 +6,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
 	"os"
 	"time"
 
+	"github.com/grpckit/grpckit/bench/internal/jsonfile"
 	"github.com/grpckit/grpckit/bench/load"
 )
 
@@ -39,9 +39,5 @@ func run(out string, cfg load.Config) error {
 	for _, r := range res {
 		fmt.Fprintf(os.Stderr, "load: %-14s %8.0f QPS  p50 %6.0fµs  p99 %6.0fµs  %d errors\n", r.Variant, r.QPS, r.P50, r.P99, r.Errors)
 	}
-	js, err := json.MarshalIndent(load.File{Config: cfg, Results: res}, "", " ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(out, append(js, '\n'), 0o644)
+	return jsonfile.Write(out, load.File{Config: cfg, Results: res})
 }

@@ -1,12 +1,11 @@
 package main
 
 import (
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/grpckit/grpckit/bench/internal/jsonfile"
 	"github.com/grpckit/grpckit/bench/load"
 )
 
@@ -16,12 +15,8 @@ func TestRun(t *testing.T) {
 	if err := run(out, cfg); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var f load.File
-	if err := json.Unmarshal(b, &f); err != nil {
+	if err := jsonfile.Read(out, &f); err != nil {
 		t.Fatal(err)
 	}
 	if f.Config != cfg || len(f.Results) != len(load.Variants) {
