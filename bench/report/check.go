@@ -90,16 +90,14 @@ func (p Pair) Evaluate(s *Set) Check {
 		return c
 	}
 	c.Anchor, c.Ours = formatUnit(a.Median, p.unit()), formatUnit(o.Median, p.unit())
-	var ok bool
 	if p.Additive {
 		c.Value = o.Median - a.Median
 		c.Measured = fmt.Sprintf("%+.0f %s", c.Value, unitName(p.unit()))
-		ok = c.Value <= p.Max
 	} else {
 		c.Value = Ratio(a.Median, o.Median)
 		c.Measured = fmt.Sprintf("%.2f×", c.Value)
-		ok = c.Value <= p.Max
 	}
+	ok := c.Value <= p.Max
 	c.Note = fmt.Sprintf("median of %d/%d runs", o.Runs, a.Runs)
 	if lo, hi, ok := passRange(s.Values(Key{p.Pkg, p.Anchor}, p.unit()), s.Values(Key{p.Pkg, p.Ours}, p.unit())); ok && !p.Additive {
 		c.Note += fmt.Sprintf("; per pass %.2f–%.2f×", lo, hi)

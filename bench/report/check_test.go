@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// runs builds `go test -bench` output for package p: each name with its
+// benchOutput builds `go test -bench` output for package pkg: each name with its
 // ns/op values (and allocs/op, if given), one line per value.
 func benchOutput(pkg string, lines map[string][]float64, allocs map[string]float64) string {
 	var b strings.Builder

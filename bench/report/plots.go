@@ -83,14 +83,14 @@ func cdfPlots(mode string, rs map[string]lbsim.Result) ([]*plot.Plot, error) {
 		p.Add(plotter.NewGrid())
 		p.Legend.Top, p.Legend.Left = false, false
 	}
-	tail.Y.Min, tail.Y.Max = 0.95, 1
 	for i, pol := range lbsim.Policies {
 		r, ok := rs[pol.Label]
 		if !ok || len(r.Quantiles) < 2 {
 			continue
 		}
+		pts := cdfPoints(r.Quantiles)
 		for _, p := range []*plot.Plot{whole, tail} {
-			l, err := plotter.NewLine(cdfPoints(r.Quantiles))
+			l, err := plotter.NewLine(pts)
 			if err != nil {
 				return nil, fmt.Errorf("report: %v", err)
 			}
@@ -99,7 +99,7 @@ func cdfPlots(mode string, rs map[string]lbsim.Result) ([]*plot.Plot, error) {
 			p.Legend.Add(pol.Label, l)
 		}
 	}
-	tail.Y.Min = 0.95 // Add widened it to the data
+	tail.Y.Min, tail.Y.Max = 0.95, 1 // after Add, which widens the axes to the data
 	return []*plot.Plot{whole, tail}, nil
 }
 
