@@ -1,21 +1,18 @@
 package consul_test
 
 import (
-	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/status"
 
 	"github.com/grpckit/grpckit/internal/testutil"
 	"github.com/grpckit/grpckit/registrytest"
 	kitresolver "github.com/grpckit/grpckit/resolver"
 	"github.com/grpckit/grpckit/resolver/consul"
+	"github.com/grpckit/grpckit/resolver/internal/snapshottest"
 )
 
 // TestSnapshotColdStartWhileAgentDown: a client started while the agent is
@@ -43,10 +40,10 @@ func TestSnapshotColdStartWhileAgentDown(t *testing.T) {
 	}
 
 	a.Stop()
-	rb := &recordingBuilder{Builder: consul.NewBuilder(consul.WithSnapshotDir(dir), fast)}
+	rb := &snapshottest.RecordingBuilder{Builder: consul.NewBuilder(consul.WithSnapshotDir(dir), fast)}
 	c, _ := dial(t, v1, rb)
 	waitServedBy(t, c, "s1", "s2")
-	if n, stale, errs := rb.last(); n == 0 || !stale || errs != 0 {
+	if n, stale, errs := rb.Last(); n == 0 || !stale || errs != 0 {
 		t.Fatalf("with the agent down: %d states, last stale %t, %d errors reported; want stale states and no error", n, stale, errs)
 	}
 	other, _ := dial(t, "consul://"+a.Addr()+"/"+service+"?tag=v2", consul.NewBuilder(consul.WithSnapshotDir(dir)))
@@ -60,81 +57,8 @@ func TestSnapshotColdStartWhileAgentDown(t *testing.T) {
 	waitService(t, cli, b1.reg.ID(), b2.reg.ID()) // the dev agent came back empty
 	b3 := startBackend(t, cli, service, "s3", consul.WithTags("v1"))
 	waitServedBy(t, c, "s1", "s2", "s3")
-	if _, stale, _ := rb.last(); stale {
+	if _, stale, _ := rb.Last(); stale {
 		t.Fatal("the state is still stale after the agent answered")
 	}
-	waitSnapshotHolds(t, filepath.Join(dir, "*tag_v1-*.json"), b1.Addr, b2.Addr, b3.Addr)
-}
-
-// waitSnapshotHolds polls until the one file matching pattern names every
-// address in addrs; the resolver writes it just after publishing.
-func waitSnapshotHolds(t *testing.T, pattern string, addrs ...string) {
-	t.Helper()
-	ctx := timeoutCtx(t, testutil.DefaultTimeout)
-	var data []byte
-	for ctx.Err() == nil {
-		files, _ := filepath.Glob(pattern)
-		if len(files) > 1 {
-			t.Fatalf("snapshot files %v, want one", files)
-		}
-		if len(files) == 1 {
-			data, _ = os.ReadFile(files[0])
-			if containsAll(string(data), addrs...) {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("snapshot %s holds %s, want %v", pattern, data, addrs)
-}
-
-func containsAll(s string, subs ...string) bool {
-	for _, sub := range subs {
-		if !strings.Contains(s, sub) {
-			return false
-		}
-	}
-	return true
-}
-
-// recordingBuilder records what its resolvers tell the channel.
-type recordingBuilder struct {
-	resolver.Builder
-
-	mu     sync.Mutex
-	states int
-	stale  bool // of the last state
-	errs   int
-}
-
-func (b *recordingBuilder) Build(t resolver.Target, cc resolver.ClientConn, o resolver.BuildOptions) (resolver.Resolver, error) {
-	return b.Builder.Build(t, &recordingCC{ClientConn: cc, b: b}, o)
-}
-
-// last returns how many states the channel got, whether the last was
-// stale, and how many errors it got.
-func (b *recordingBuilder) last() (states int, stale bool, errs int) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.states, b.stale, b.errs
-}
-
-type recordingCC struct {
-	resolver.ClientConn
-	b *recordingBuilder
-}
-
-func (c *recordingCC) UpdateState(s resolver.State) error {
-	c.b.mu.Lock()
-	c.b.states++
-	c.b.stale = kitresolver.IsStale(s)
-	c.b.mu.Unlock()
-	return c.ClientConn.UpdateState(s)
-}
-
-func (c *recordingCC) ReportError(err error) {
-	c.b.mu.Lock()
-	c.b.errs++
-	c.b.mu.Unlock()
-	c.ClientConn.ReportError(err)
+	snapshottest.WaitAddrs(t, filepath.Join(dir, "*tag_v1-*.json"), b1.Addr, b2.Addr, b3.Addr)
 }

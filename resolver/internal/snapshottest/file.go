@@ -1,0 +1,56 @@
+package snapshottest
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/grpckit/grpckit/internal/testutil"
+)
+
+// Addrs returns the sorted addresses held by the one snapshot file matching
+// pattern (see filepath.Glob), and fails the test unless there is exactly
+// one and it parses.
+func Addrs(t testing.TB, pattern string) []string {
+	t.Helper()
+	files, _ := filepath.Glob(pattern)
+	if len(files) != 1 {
+		t.Fatalf("snapshot files matching %s: %v, want one", pattern, files)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Instances []struct{ Addr string }
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatalf("snapshot %s: %v", files[0], err)
+	}
+	addrs := make([]string, 0, len(f.Instances))
+	for _, inst := range f.Instances {
+		addrs = append(addrs, inst.Addr)
+	}
+	slices.Sort(addrs)
+	return addrs
+}
+
+// WaitAddrs polls until the one snapshot file matching pattern holds exactly
+// the addresses want, in any order: a resolver writes its file just after it
+// publishes. It fails the test at testutil.DefaultTimeout.
+func WaitAddrs(t testing.TB, pattern string, want ...string) {
+	t.Helper()
+	want = slices.Sorted(slices.Values(want))
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
+	defer cancel()
+	for got := Addrs(t, pattern); !slices.Equal(got, want); got = Addrs(t, pattern) {
+		if ctx.Err() != nil {
+			t.Fatalf("snapshot %s holds %v, want %v", pattern, got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
