@@ -15,26 +15,10 @@ import (
 	kitresolver "github.com/grpckit/grpckit/resolver"
 )
 
-// dropShutdownCC works around testutil's fake delivering SHUTDOWN to a
-// SubConn's listener synchronously from Shutdown: pickfirst calls Shutdown
-// under its mutex and its listener takes the same mutex, so Close would
-// deadlock. gRPC delivers that update asynchronously, and pickfirst ignores it.
-type dropShutdownCC struct{ *testutil.BalancerClientConn }
-
-func (c dropShutdownCC) NewSubConn(addrs []resolver.Address, opts balancer.NewSubConnOptions) (balancer.SubConn, error) {
-	l := opts.StateListener
-	opts.StateListener = func(s balancer.SubConnState) {
-		if s.ConnectivityState != connectivity.Shutdown {
-			l(s)
-		}
-	}
-	return c.BalancerClientConn.NewSubConn(addrs, opts)
-}
-
 func buildBalancer(t *testing.T) (*testutil.BalancerClientConn, balancer.Balancer) {
 	t.Helper()
 	cc := testutil.NewBalancerClientConn()
-	b := balancer.Get(Name).Build(dropShutdownCC{cc}, balancer.BuildOptions{})
+	b := balancer.Get(Name).Build(cc, balancer.BuildOptions{})
 	t.Cleanup(b.Close)
 	return cc, b
 }

@@ -29,7 +29,7 @@ func readyPicker(b *testing.B, name, cfgJSON string, n int) balancer.Picker {
 	if err != nil {
 		b.Fatal(err)
 	}
-	bal := bb.Build(dropShutdownCC{cc}, balancer.BuildOptions{})
+	bal := bb.Build(cc, balancer.BuildOptions{})
 	b.Cleanup(bal.Close)
 	if err := bal.UpdateClientConnState(balancer.ClientConnState{ResolverState: testState(n), BalancerConfig: cfg}); err != nil {
 		b.Fatal(err)

@@ -25,12 +25,7 @@ func readyPicker(tb testing.TB, name, cfg string, n int) balancer.Picker {
 	cc := testutil.NewBalancerClientConn()
 	bb := balancer.Get(name)
 	b := bb.Build(cc, balancer.BuildOptions{})
-	if name != roundrobin.Name {
-		// round_robin alone starts no goroutine, and closing it over the fake
-		// deadlocks: the fake reports SHUTDOWN from inside Shutdown, where
-		// gRPC would report it later, and pick_first holds its lock there.
-		tb.Cleanup(b.Close)
-	}
+	tb.Cleanup(b.Close)
 	var lbCfg serviceconfig.LoadBalancingConfig
 	if p, ok := bb.(balancer.ConfigParser); ok && cfg != "" {
 		var err error

@@ -170,7 +170,9 @@ func (sc *SubConn) RegisterHealthListener(l func(balancer.SubConnState)) {
 	sc.mu.Unlock()
 }
 
-// Shutdown marks the SubConn shut down and reports SHUTDOWN to its listener.
+// Shutdown marks the SubConn shut down and reports SHUTDOWN to its listener
+// from another goroutine, later, as gRPC does: a policy may call Shutdown
+// holding the lock its listener takes (pickfirst does).
 func (sc *SubConn) Shutdown() {
 	sc.mu.Lock()
 	if sc.shutdown {
@@ -180,8 +182,8 @@ func (sc *SubConn) Shutdown() {
 	sc.shutdown = true
 	sc.mu.Unlock()
 	sc.cc.Shutdowns.Send(sc)
-	if sc.listener != nil {
-		sc.listener(balancer.SubConnState{ConnectivityState: connectivity.Shutdown})
+	if l := sc.listener; l != nil {
+		go l(balancer.SubConnState{ConnectivityState: connectivity.Shutdown})
 	}
 }
 

@@ -3,6 +3,7 @@ package testutil
 import (
 	"context"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 	"google.golang.org/grpc/balancer"
@@ -34,8 +35,15 @@ func TestLatestDropsOldest(t *testing.T) {
 func TestSubConnDeliversReadyToBothListeners(t *testing.T) {
 	cc := NewBalancerClientConn()
 	var states []connectivity.State
+	shutdown := make(chan struct{})
 	sc, err := cc.NewSubConn([]resolver.Address{{Addr: "a:1"}}, balancer.NewSubConnOptions{
-		StateListener: func(s balancer.SubConnState) { states = append(states, s.ConnectivityState) },
+		StateListener: func(s balancer.SubConnState) {
+			if s.ConnectivityState == connectivity.Shutdown {
+				close(shutdown)
+				return
+			}
+			states = append(states, s.ConnectivityState)
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -51,8 +59,13 @@ func TestSubConnDeliversReadyToBothListeners(t *testing.T) {
 		t.Fatal("SubConnFor did not find the SubConn")
 	}
 	fake.Shutdown()
-	if !fake.IsShutdown() || states[len(states)-1] != connectivity.Shutdown {
-		t.Fatalf("after Shutdown: states %v", states)
+	if !fake.IsShutdown() {
+		t.Fatal("IsShutdown() = false after Shutdown")
+	}
+	select {
+	case <-shutdown:
+	case <-time.After(DefaultTimeout):
+		t.Fatalf("no SHUTDOWN after Shutdown; states %v", states)
 	}
 }
 

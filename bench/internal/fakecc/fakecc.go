@@ -16,22 +16,6 @@ import (
 	kitresolver "github.com/grpckit/grpckit/resolver"
 )
 
-// clientConn drops the SHUTDOWN updates testutil's fake delivers from inside
-// SubConn.Shutdown: pickfirst shuts SubConns down holding its mutex and its
-// listener takes the same mutex, so Close would deadlock. gRPC delivers that
-// update later, and pickfirst ignores it.
-type clientConn struct{ *testutil.BalancerClientConn }
-
-func (c clientConn) NewSubConn(addrs []resolver.Address, opts balancer.NewSubConnOptions) (balancer.SubConn, error) {
-	l := opts.StateListener
-	opts.StateListener = func(s balancer.SubConnState) {
-		if s.ConnectivityState != connectivity.Shutdown {
-			l(s)
-		}
-	}
-	return c.BalancerClientConn.NewSubConn(addrs, opts)
-}
-
 // Balancer is a policy built on the fake ClientConn. It is not safe for
 // concurrent use; its pickers are.
 type Balancer struct {
@@ -59,7 +43,7 @@ func Build(name, cfgJSON string) (*Balancer, error) {
 		}
 		b.cfg = cfg
 	}
-	b.bal = bb.Build(clientConn{b.cc}, balancer.BuildOptions{})
+	b.bal = bb.Build(b.cc, balancer.BuildOptions{})
 	return b, nil
 }
 
