@@ -100,7 +100,7 @@ const holdIdle = time.Minute
 
 func newClientGate(l Limiter, opts []Option) *clientGate {
 	g := newGate(l, opts)
-	return &clientGate{gate: g, holds: newStore(DefaultMaxKeys, holdIdle, g.o.clock.Now(), func(*hold, time.Time) {})}
+	return &clientGate{gate: g, holds: newStore[hold](DefaultMaxKeys, holdIdle, nil)}
 }
 
 // admitClient holds the call while the server's pushback lasts, then asks
@@ -139,7 +139,7 @@ func (c *clientGate) notePushback(key string, trailer metadata.MD) {
 	}
 	now := c.o.clock.Now()
 	until := now.Add(d).UnixNano()
-	h := c.holds.get(key, now)
+	h := c.holds.get(key, now.UnixNano())
 	for {
 		cur := h.until.Load()
 		if cur >= until || h.until.CompareAndSwap(cur, until) {

@@ -84,9 +84,9 @@ type shard[T any] struct {
 // and entries idle for longer than idle are evicted as inserts come by. The
 // global key "" lives outside the shards and is never evicted.
 //
-// Time in the store is a tick count in nanoseconds: get uses Unix
-// nanoseconds, getAt whatever origin its caller chose when it made the store
-// with newStoreAt. One store must stick to one origin.
+// Time in the store is a tick count in nanoseconds from an origin its owner
+// chooses (Unix nanoseconds, or nanoseconds since the owner was made); one
+// store must stick to one origin.
 //
 // A lookup of an existing key takes no lock and writes nothing shared but,
 // at most once per touch interval, the entry's last-use tick: requests under
@@ -96,8 +96,8 @@ type shard[T any] struct {
 // timeout, fresh state is what an idle key would have had anyway.
 type store[T any] struct {
 	global   entry[T]
-	tomb     *entry[T] // marks deleted slots
-	init     func(v *T, now int64)
+	tomb     *entry[T]             // marks deleted slots
+	init     func(v *T, now int64) // nil: the zero value is fresh
 	seed     maphash.Seed
 	perShard int
 	idle     int64 // nanoseconds
@@ -105,24 +105,10 @@ type store[T any] struct {
 	shards   [numShards]shard[T]
 }
 
-// newStore returns a store whose times are Unix nanoseconds, used with get.
-// init makes the fresh state of a key first used at now.
-func newStore[T any](maxKeys int, idle time.Duration, now time.Time, init func(*T, time.Time)) *store[T] {
-	s := makeStore(maxKeys, idle, func(v *T, ns int64) { init(v, time.Unix(0, ns)) })
-	init(&s.global.val, now)
-	return s
-}
-
-// newStoreAt returns a store whose ticks have the origin of now, used with
-// getAt. init makes the fresh state of a key first used at tick now.
-func newStoreAt[T any](maxKeys int, idle time.Duration, now int64, init func(v *T, now int64)) *store[T] {
-	s := makeStore(maxKeys, idle, init)
-	init(&s.global.val, now)
-	return s
-}
-
-// makeStore returns a store whose global key is not yet initialised.
-func makeStore[T any](maxKeys int, idle time.Duration, init func(v *T, now int64)) *store[T] {
+// newStore returns an empty store. init, if not nil, makes the fresh state
+// of a key first used at tick now, and of the global key at tick 0; without
+// it fresh state is T's zero value.
+func newStore[T any](maxKeys int, idle time.Duration, init func(v *T, now int64)) *store[T] {
 	s := &store[T]{
 		tomb:     &entry[T]{},
 		init:     init,
@@ -134,15 +120,15 @@ func makeStore[T any](maxKeys int, idle time.Duration, init func(v *T, now int64
 	for i := range s.shards {
 		s.shards[i].tab.Store(newTable[T](minSlots))
 	}
+	if init != nil {
+		init(&s.global.val, 0)
+	}
 	return s
 }
 
-// get is getAt for a store made with newStore.
-func (s *store[T]) get(key string, now time.Time) *T { return s.getAt(key, now.UnixNano()) }
-
-// getAt returns the state of key, creating it if needed, and marks it used at
+// get returns the state of key, creating it if needed, and marks it used at
 // tick now.
-func (s *store[T]) getAt(key string, now int64) *T {
+func (s *store[T]) get(key string, now int64) *T {
 	if key == "" {
 		return &s.global.val
 	}
@@ -185,7 +171,9 @@ func (s *store[T]) insert(sh *shard[T], key string, h uint64, now int64) *entry[
 	// A copy, so the store never pins a larger string the key was cut from.
 	e := &entry[T]{key: strings.Clone(key), hash: h}
 	e.seen.Store(now)
-	s.init(&e.val, now)
+	if s.init != nil {
+		s.init(&e.val, now)
+	}
 	s.addLocked(sh, e)
 	return e
 }

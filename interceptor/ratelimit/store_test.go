@@ -10,14 +10,14 @@ import (
 )
 
 func newCountStore(maxKeys int, idle time.Duration) *store[int] {
-	return newStore(maxKeys, idle, t0, func(v *int, _ time.Time) { *v = 0 })
+	return newStore[int](maxKeys, idle, nil)
 }
 
 func TestStoreBound(t *testing.T) {
 	const maxKeys = 10 * numShards
 	s := newCountStore(maxKeys, time.Hour)
 	for i := range 100_000 {
-		s.get("key-"+strconv.Itoa(i), t0.Add(time.Duration(i)))
+		s.get("key-"+strconv.Itoa(i), t0.Add(time.Duration(i)).UnixNano())
 	}
 	if n := s.len(); n > maxKeys {
 		t.Errorf("store holds %d keys, want at most %d", n, maxKeys)
@@ -29,12 +29,12 @@ func TestStoreBound(t *testing.T) {
 
 func TestStoreKeepsStateOfLiveKeys(t *testing.T) {
 	s := newCountStore(DefaultMaxKeys, time.Hour)
-	*s.get("a", t0) = 7
-	*s.get("", t0) = 3
-	if got := *s.get("a", t0.Add(time.Minute)); got != 7 {
+	*s.get("a", t0.UnixNano()) = 7
+	*s.get("", t0.UnixNano()) = 3
+	if got := *s.get("a", t0.Add(time.Minute).UnixNano()); got != 7 {
 		t.Errorf("state of a = %d, want 7", got)
 	}
-	if got := *s.get("", t0.Add(2*time.Hour)); got != 3 {
+	if got := *s.get("", t0.Add(2*time.Hour).UnixNano()); got != 3 {
 		t.Errorf("state of the global key = %d, want 3", got)
 	}
 	if got := s.peek("missing"); got != nil {
@@ -110,7 +110,7 @@ func TestStoreFindsEveryKeyAfterGrowing(t *testing.T) {
 	s := newCountStore(DefaultMaxKeys, time.Hour)
 	const n = 20_000
 	for i := range n {
-		*s.get("key-"+strconv.Itoa(i), t0) = i
+		*s.get("key-"+strconv.Itoa(i), t0.UnixNano()) = i
 	}
 	if got := s.len(); got != n {
 		t.Fatalf("len() = %d, want %d", got, n)
@@ -129,7 +129,7 @@ func TestStoreChurnKeepsTablesSmall(t *testing.T) {
 	const perShard = 16
 	s := newCountStore(perShard*numShards, time.Hour)
 	for i := range 200_000 {
-		s.get("key-"+strconv.Itoa(i), t0.Add(time.Duration(i)))
+		s.get("key-"+strconv.Itoa(i), t0.Add(time.Duration(i)).UnixNano())
 	}
 	for i := range s.shards {
 		sh := &s.shards[i]
@@ -146,13 +146,13 @@ func TestStoreChurnKeepsTablesSmall(t *testing.T) {
 // the tables grow, for the race detector, and checks that state written
 // under a key is found again under it.
 func TestStoreConcurrentGrowth(t *testing.T) {
-	s := newStore(DefaultMaxKeys, time.Hour, t0, func(v *atomic.Int64, _ time.Time) {})
+	s := newStore[atomic.Int64](DefaultMaxKeys, time.Hour, nil)
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
 			for i := range 5000 {
-				s.get(strconv.Itoa(g)+"-"+strconv.Itoa(i), t0).Add(1)
-				s.get(strconv.Itoa(g)+"-"+strconv.Itoa(i/2), t0).Add(1)
+				s.get(strconv.Itoa(g)+"-"+strconv.Itoa(i), t0.UnixNano()).Add(1)
+				s.get(strconv.Itoa(g)+"-"+strconv.Itoa(i/2), t0.UnixNano()).Add(1)
 			}
 		})
 	}

@@ -59,7 +59,7 @@ func NewTokenBucket(r rate.Limit, burst int, opts ...LimiterOption) (*TokenBucke
 		epoch:  lo.clock.Now(),
 		system: system,
 	}
-	tb.keys = newStoreAt(lo.maxKeys, lo.idle, 0, tb.initBucket)
+	tb.keys = newStore(lo.maxKeys, lo.idle, tb.initBucket)
 	return tb, nil
 }
 
@@ -119,7 +119,7 @@ func (tb *TokenBucket) Reserve(key string, maxWait time.Duration) (time.Duration
 		return 0, true
 	}
 	now := tb.now()
-	return tb.keys.getAt(key, now).take(now, maxWait, tb.cfg)
+	return tb.keys.get(key, now).take(now, maxWait, tb.cfg)
 }
 
 // Len returns how many keys the bucket holds state for, not counting the

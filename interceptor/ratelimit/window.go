@@ -50,7 +50,7 @@ func NewSlidingWindow(limit int, window time.Duration, opts ...LimiterOption) (*
 		lo.idle = 2 * window
 	}
 	sw := &SlidingWindow{limit: int64(limit), window: window, clock: lo.clock}
-	sw.keys = newStore(lo.maxKeys, lo.idle, lo.clock.Now(), func(*windowCounter, time.Time) {})
+	sw.keys = newStore[windowCounter](lo.maxKeys, lo.idle, nil) // Unix nanoseconds
 	return sw, nil
 }
 
@@ -69,9 +69,8 @@ func (sw *SlidingWindow) Allow(key string) bool {
 
 // Reserve implements Limiter.
 func (sw *SlidingWindow) Reserve(key string, maxWait time.Duration) (time.Duration, bool) {
-	now := sw.clock.Now()
-	c := sw.keys.get(key, now)
-	ns := now.UnixNano()
+	ns := sw.clock.Now().UnixNano()
+	c := sw.keys.get(key, ns)
 	w := int64(sw.window)
 	c.mu.Lock()
 	defer c.mu.Unlock()
