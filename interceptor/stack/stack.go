@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"slices"
+
 	"google.golang.org/grpc"
 
 	"github.com/grpckit/grpckit/interceptor/breaker"
@@ -28,17 +30,22 @@ func Server(opts ...ServerOption) ([]grpc.ServerOption, error) {
 	if !c.noTracing {
 		out = append(out, tracing.ServerOption(c.tracing...))
 	}
+	unary, stream := c.interceptors(l)
+	return append(out, grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream)), nil
+}
+
+// interceptors returns the server's recovery interceptors, wrapping the rate
+// limiter of l unless l is nil.
+func (c *serverConfig) interceptors(l ratelimit.Limiter) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
+	if l == nil {
+		return recovery.UnaryServerInterceptor(c.recovery...), recovery.StreamServerInterceptor(c.recovery...)
+	}
+	// KeyPeer first, so that a ratelimit.WithKey in the options wins.
+	rl := append([]ratelimit.Option{ratelimit.WithKey(ratelimit.KeyPeer)}, c.limiterOpts...)
 	// Recovery wraps the limiter directly rather than through gRPC's chain,
 	// which would allocate a closure per call to link the two.
-	unary := recovery.UnaryServerInterceptor(c.recovery...)
-	stream := recovery.StreamServerInterceptor(c.recovery...)
-	if l != nil {
-		// KeyPeer first, so that a ratelimit.WithKey in the options wins.
-		rl := append([]ratelimit.Option{ratelimit.WithKey(ratelimit.KeyPeer)}, c.limiterOpts...)
-		unary = recovery.WrapUnary(ratelimit.UnaryServerInterceptor(l, rl...), c.recovery...)
-		stream = recovery.WrapStream(ratelimit.StreamServerInterceptor(l, rl...), c.recovery...)
-	}
-	return append(out, grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream)), nil
+	return recovery.WrapUnary(ratelimit.UnaryServerInterceptor(l, rl...), c.recovery...),
+		recovery.WrapStream(ratelimit.StreamServerInterceptor(l, rl...), c.recovery...)
 }
 
 // serverLimiter returns the server's limiter: the one given, the default
@@ -78,32 +85,30 @@ func Client(opts ...ClientOption) ([]grpc.DialOption, error) {
 	if !c.noTracing {
 		out = append(out, tracing.DialOption(c.tracing...))
 	}
-	// The limiter wraps the breaker directly rather than through gRPC's
-	// chain, which would allocate a closure per call to link the two.
 	var unary grpc.UnaryClientInterceptor
 	var stream []grpc.StreamClientInterceptor
 	if g != nil {
 		unary = g.UnaryClientInterceptor()
+		stream = append(stream, g.StreamClientInterceptor())
 	}
 	if !c.noRateLimit {
 		l := c.limiter
 		if l == nil {
 			l = ratelimit.Unlimited
 		}
+		// The limiter wraps the breaker directly rather than through gRPC's
+		// chain, which would allocate a closure per call to link the two.
 		if unary != nil {
 			unary = ratelimit.WrapUnaryClient(l, unary, c.limiterOpts...)
 		} else {
 			unary = ratelimit.UnaryClientInterceptor(l, c.limiterOpts...)
 		}
-		stream = append(stream, ratelimit.StreamClientInterceptor(l, c.limiterOpts...))
+		stream = slices.Insert(stream, 0, ratelimit.StreamClientInterceptor(l, c.limiterOpts...))
 	}
-	if g != nil {
-		stream = append(stream, g.StreamClientInterceptor())
+	if unary == nil {
+		return out, nil
 	}
-	if unary != nil {
-		out = append(out, grpc.WithChainUnaryInterceptor(unary), grpc.WithChainStreamInterceptor(stream...))
-	}
-	return out, nil
+	return append(out, grpc.WithChainUnaryInterceptor(unary), grpc.WithChainStreamInterceptor(stream...)), nil
 }
 
 // breakerGroup returns the client's breaker Group: the one given, one built
