@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/grpc/resolver"
 
 	"github.com/grpckit/grpckit/internal/testutil"
@@ -226,6 +227,20 @@ func savedSnapshot(t *testing.T, insts []Instance) *Snapshot {
 	return s
 }
 
+// wantSaved waits for p's queued writes and fails the test unless its
+// snapshot holds want.
+func wantSaved(t *testing.T, p *Publisher, want []Instance) {
+	t.Helper()
+	p.flush()
+	got, _, err := p.snap.Load()
+	if err != nil {
+		t.Fatalf("loading the snapshot: %v", err)
+	}
+	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("snapshot (-want +got):\n%s", diff)
+	}
+}
+
 func TestPublisherSnapshotServesOnFail(t *testing.T) {
 	cc := testutil.NewResolverClientConn()
 	p := newPublisher(cc, savedSnapshot(t, snapInsts), time.Hour)
@@ -265,11 +280,7 @@ func TestPublisherSnapshotServesOnFail(t *testing.T) {
 	if diff := cmp.Diff(fresh, stateInstances(s)); diff != "" {
 		t.Errorf("answer's instances (-want +got):\n%s", diff)
 	}
-	p.flush()
-	got, _, err := p.snap.Load()
-	if err != nil || !cmp.Equal(fresh, got) {
-		t.Errorf("snapshot after the answer = %v, %v; want %v", got, err, fresh)
-	}
+	wantSaved(t, p, fresh)
 }
 
 func TestPublisherSnapshotServesAfterGrace(t *testing.T) {
@@ -307,10 +318,7 @@ func TestPublisherSnapshotNeverOverridesAnswer(t *testing.T) {
 	if IsStale(s) || len(s.Endpoints) != 0 || p.loaded {
 		t.Fatalf("last state stale %t with %d endpoints (snapshot read: %t); want the empty answer", IsStale(s), len(s.Endpoints), p.loaded)
 	}
-	p.flush()
-	if got, _, err := p.snap.Load(); err != nil || len(got) != 0 {
-		t.Errorf("snapshot after an empty answer = %v, %v; want no instances", got, err)
-	}
+	wantSaved(t, p, nil)
 }
 
 // TestPublisherSnapshotGraceRacesAnswer: however the grace timer and the
@@ -388,24 +396,14 @@ func TestPublisherPublishEndpointsSaves(t *testing.T) {
 	if err := p.PublishEndpoints(Endpoints(snapInsts)); err != nil {
 		t.Fatal(err)
 	}
-	p.flush()
-	got, _, err := snap.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(snapInsts, got); diff != "" {
-		t.Errorf("saved (-want +got):\n%s", diff)
-	}
+	wantSaved(t, p, snapInsts)
 
 	// A rejected state is not saved.
 	cc.SetUpdateStateErr(errors.New("rejected"))
 	if err := p.PublishEndpoints(Endpoints(snapInsts[:1])); err == nil {
 		t.Fatal("PublishEndpoints hid the channel's error")
 	}
-	p.flush()
-	if got, _, _ := snap.Load(); len(got) != len(snapInsts) {
-		t.Errorf("a rejected state was saved: %v", got)
-	}
+	wantSaved(t, p, snapInsts)
 }
 
 func TestSnapshotWriteFailureNeverAffectsResolution(t *testing.T) {
@@ -484,11 +482,5 @@ func TestPublisherSnapshotWritesNewestSet(t *testing.T) {
 		}
 	}
 	p.Close()
-	got, _, err := snap.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(last, got); diff != "" {
-		t.Errorf("file after the burst (-want +got):\n%s", diff)
-	}
+	wantSaved(t, p, last)
 }
