@@ -2,7 +2,6 @@ package stack_test
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -55,22 +54,8 @@ func BenchmarkUnaryRPC(b *testing.B) {
 // connected client dialled with copts.
 func benchClient(b *testing.B, sopts []grpc.ServerOption, copts []grpc.DialOption) greeterv1.GreeterClient {
 	b.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := grpc.NewServer(sopts...)
-	greeterv1.RegisterGreeterServer(s, greeter.New(kitresolver.Instance{ID: "bench"}))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = s.Serve(lis)
-	}()
-	b.Cleanup(func() {
-		s.Stop()
-		<-done
-	})
-	cc, err := grpc.NewClient(lis.Addr().String(), append(copts, grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	srv := greeter.Start(b, kitresolver.Instance{ID: "bench"}, sopts...)
+	cc, err := grpc.NewClient(srv.Addr, append(copts, grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		b.Fatal(err)
 	}

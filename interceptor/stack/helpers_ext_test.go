@@ -92,11 +92,8 @@ func timeout(t *testing.T) context.Context {
 	return ctx
 }
 
-// panicKey in a call's metadata makes every greeter method panic.
+// panicKey in a call's metadata makes the call panic where the handler runs.
 const panicKey = "x-test-panic"
-
-// panicky is the greeter, panicking on request.
-type panicky struct{ *greeter.Server }
 
 func maybePanic(ctx context.Context) {
 	if md, _ := metadata.FromIncomingContext(ctx); len(md.Get(panicKey)) > 0 {
@@ -104,55 +101,24 @@ func maybePanic(ctx context.Context) {
 	}
 }
 
-func (p panicky) SayHello(ctx context.Context, req *greeterv1.SayHelloRequest) (*greeterv1.SayHelloResponse, error) {
-	maybePanic(ctx)
-	return p.Server.SayHello(ctx, req)
-}
-
-func (p panicky) SayHelloStream(req *greeterv1.SayHelloStreamRequest, s grpc.ServerStreamingServer[greeterv1.SayHelloStreamResponse]) error {
-	maybePanic(s.Context())
-	return p.Server.SayHelloStream(req, s)
-}
-
-func (p panicky) SayHelloClientStream(s grpc.ClientStreamingServer[greeterv1.SayHelloClientStreamRequest, greeterv1.SayHelloClientStreamResponse]) error {
-	maybePanic(s.Context())
-	return p.Server.SayHelloClientStream(s)
-}
-
-func (p panicky) SayHelloBidi(s grpc.BidiStreamingServer[greeterv1.SayHelloBidiRequest, greeterv1.SayHelloBidiResponse]) error {
-	maybePanic(s.Context())
-	return p.Server.SayHelloBidi(s)
-}
-
-// backend is a greeter served with stack.Server's options on loopback.
-type backend struct {
-	*greeter.Server
-	addr string
-}
-
-func serve(t *testing.T, opts ...stack.ServerOption) *backend {
+// serve starts a greeter with stack.Server's options on loopback. The
+// interceptors it chains after those options run inside the stack, as the
+// handler does, and panic on a call that carries panicKey.
+func serve(t *testing.T, opts ...stack.ServerOption) *greeter.Running {
 	t.Helper()
 	sopts, err := stack.Server(opts...)
 	if err != nil {
 		t.Fatalf("stack.Server: %v", err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := grpc.NewServer(sopts...)
-	g := greeter.New(kitresolver.Instance{ID: "b"})
-	greeterv1.RegisterGreeterServer(s, panicky{g})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = s.Serve(lis)
-	}()
-	t.Cleanup(func() {
-		s.Stop()
-		<-done
-	})
-	return &backend{Server: g, addr: lis.Addr().String()}
+	return greeter.Start(t, kitresolver.Instance{ID: "b"}, append(sopts,
+		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+			maybePanic(ctx)
+			return handler(ctx, req)
+		}),
+		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+			maybePanic(ss.Context())
+			return handler(srv, ss)
+		}))...)
 }
 
 // dial connects to addr with stack.Client's options and extra.

@@ -48,7 +48,7 @@ func TestHandlerPanicIsInternalOnServerSpan(t *testing.T) {
 		t.Run(r.kind, func(t *testing.T) {
 			rec, tr := traced(t)
 			b := serve(t, tr)
-			c := dial(t, b.addr, nil)
+			c := dial(t, b.Addr, nil)
 			ctx := timeout(t)
 
 			err := r.call(metadata.AppendToOutgoingContext(ctx, panicKey, "1"), c)
@@ -83,7 +83,7 @@ func TestRecoveryWrapsLimiter(t *testing.T) {
 					seen <- p.Value
 					return status.Error(codes.Aborted, "recovered")
 				})))
-			c := dial(t, b.addr, nil)
+			c := dial(t, b.Addr, nil)
 
 			if err := r.call(timeout(t), c); status.Code(err) != codes.Aborted {
 				t.Fatalf("%s through a panicking limiter: %v, want the handler's Aborted", r.method, err)
@@ -106,7 +106,7 @@ func TestRateLimitRejectionOnServerSpan(t *testing.T) {
 		t.Run(r.kind, func(t *testing.T) {
 			rec, tr := traced(t)
 			b := serve(t, tr, stack.WithLimiter(hourly(t)))
-			c := dial(t, b.addr, nil)
+			c := dial(t, b.Addr, nil)
 			ctx := timeout(t)
 
 			if err := r.call(ctx, c); err != nil {
@@ -147,7 +147,7 @@ func TestOpenBreakerFailsFast(t *testing.T) {
 			rec, tr := traced(t)
 			b := serve(t)
 			b.SetFailure(codes.Unavailable)
-			c := dial(t, b.addr, []stack.ClientOption{stack.WithBreaker(g), tr})
+			c := dial(t, b.Addr, []stack.ClientOption{stack.WithBreaker(g), tr})
 			ctx := timeout(t)
 
 			if err := r.call(ctx, c); status.Code(err) != codes.Unavailable {
@@ -194,7 +194,7 @@ func TestClientLimiterOutsideBreaker(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				c := dial(t, b.addr, append(tc.opts, stack.WithBreaker(g)))
+				c := dial(t, b.Addr, append(tc.opts, stack.WithBreaker(g)))
 				ctx := timeout(t)
 
 				var got []codes.Code
@@ -237,7 +237,7 @@ func TestWithoutTracing(t *testing.T) {
 				rec := tracetest.NewSpanRecorder()
 				tracedGlobally(t, rec)
 				b := serve(t, tc.server)
-				c := dial(t, b.addr, []stack.ClientOption{tc.client})
+				c := dial(t, b.Addr, []stack.ClientOption{tc.client})
 				if err := r.call(timeout(t), c); err != nil {
 					t.Fatalf("%s: %v", r.method, err)
 				}
@@ -272,7 +272,7 @@ func TestServerRateLimitPerPeer(t *testing.T) {
 
 	b := serve(t)
 	ctx := timeout(t)
-	first := dial(t, b.addr, noClientLimits)
+	first := dial(t, b.Addr, noClientLimits)
 	rejected := 0
 	for range manyCalls {
 		if err := unary.call(ctx, first); status.Code(err) == codes.ResourceExhausted {
@@ -284,7 +284,7 @@ func TestServerRateLimitPerPeer(t *testing.T) {
 	if rejected == 0 {
 		t.Errorf("the default limiter admitted %d calls in a row from one peer", manyCalls)
 	}
-	other := dial(t, b.addr, noClientLimits, fromHost("127.0.0.2"))
+	other := dial(t, b.Addr, noClientLimits, fromHost("127.0.0.2"))
 	for i := range ratelimit.DefaultBurst {
 		if err := unary.call(ctx, other); err != nil {
 			t.Fatalf("call %d from another peer: %v, want its own burst", i, err)
@@ -292,7 +292,7 @@ func TestServerRateLimitPerPeer(t *testing.T) {
 	}
 
 	b = serve(t, stack.WithoutRateLimit())
-	c := dial(t, b.addr, noClientLimits)
+	c := dial(t, b.Addr, noClientLimits)
 	for i := range manyCalls {
 		if err := unary.call(ctx, c); err != nil {
 			t.Fatalf("call %d without rate limit: %v", i, err)
@@ -317,7 +317,7 @@ func TestWithoutBreaker(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := serve(t, stack.WithoutRateLimit())
 			b.SetFailure(codes.Unavailable)
-			c := dial(t, b.addr, tc.opts)
+			c := dial(t, b.Addr, tc.opts)
 			ctx := timeout(t)
 			for range calls {
 				if err := rpcs[0].call(ctx, c); status.Code(err) != codes.Unavailable {
