@@ -148,12 +148,24 @@ func fromHost(host string) grpc.DialOption {
 
 var w3c = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 
+// recording returns a tracer provider that records into rec, shut down when
+// the test ends.
+func recording(t *testing.T, rec *tracetest.SpanRecorder) *sdktrace.TracerProvider {
+	t.Helper()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
+		defer cancel()
+		_ = tp.Shutdown(ctx)
+	})
+	return tp
+}
+
 // traced returns a span recorder and the option that traces into it.
 func traced(t *testing.T) (*tracetest.SpanRecorder, stack.Option) {
 	t.Helper()
 	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tp := recording(t, rec)
 	return rec, stack.WithTracing(tracing.WithTracerProvider(tp), tracing.WithPropagators(w3c))
 }
 
@@ -162,14 +174,13 @@ func traced(t *testing.T) (*tracetest.SpanRecorder, stack.Option) {
 // ends. Tests using it must not run in parallel.
 func tracedGlobally(t *testing.T, rec *tracetest.SpanRecorder) {
 	t.Helper()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	tp := recording(t, rec)
 	oldTP, oldProp := otel.GetTracerProvider(), otel.GetTextMapPropagator()
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(w3c)
 	t.Cleanup(func() {
 		otel.SetTracerProvider(oldTP)
 		otel.SetTextMapPropagator(oldProp)
-		_ = tp.Shutdown(context.Background())
 	})
 }
 
