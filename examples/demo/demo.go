@@ -371,11 +371,13 @@ func (d *demo) breakerPhase(ctx context.Context) (breakerResult, error) {
 	})
 	defer half.Stop()
 	d.drive(ctx, client, p, d.cfg.phase)
+	// Not under mu: the view reads the breaker's state, which may deliver a
+	// state change to the callback above.
+	d.view.addPhase(p)
 	mu.Lock()
 	defer mu.Unlock()
 	res.refused = p.breakerd.Load()
 	res.reached = d.servers[failingID].Calls() - before
-	d.view.addPhase(p)
 	return res, ctx.Err()
 }
 

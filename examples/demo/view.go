@@ -20,7 +20,7 @@ type view struct {
 	title  string
 	p      *phaseStats
 	wb     *watchedBuilder
-	status func() string
+	status func() string // called without mu: see statusLine
 	events []string
 	lines  int // lines of the last frame drawn
 	done   []*phaseStats
@@ -63,9 +63,10 @@ func (v *view) stop() {
 
 // setPhase starts showing a new phase; the previous one is finished.
 func (v *view) setPhase(title string, p *phaseStats, wb *watchedBuilder, status func() string) {
+	_, line := v.statusLine()
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.finishLocked()
+	v.finishLocked(line)
 	v.title, v.p, v.wb, v.status = title, p, wb, status
 	if !v.live {
 		logf(v.out, v.d.start, "phase %s", title)
@@ -74,19 +75,34 @@ func (v *view) setPhase(title string, p *phaseStats, wb *watchedBuilder, status 
 
 // addPhase marks p finished.
 func (v *view) addPhase(p *phaseStats) {
+	_, line := v.statusLine()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.p == p {
-		v.finishLocked()
+		v.finishLocked(line)
 	}
 }
 
-func (v *view) finishLocked() {
+// statusLine returns the current phase and its status line. The status
+// func runs without the view's lock: it may read a breaker's state, which
+// delivers the breaker's pending state changes, whose callback reports
+// through event.
+func (v *view) statusLine() (*phaseStats, string) {
+	v.mu.Lock()
+	p, status := v.p, v.status
+	v.mu.Unlock()
+	if p == nil {
+		return nil, ""
+	}
+	return p, status()
+}
+
+func (v *view) finishLocked(status string) {
 	if v.p == nil {
 		return
 	}
 	if !v.live {
-		fmt.Fprint(v.out, v.frameLocked(false))
+		fmt.Fprint(v.out, v.frameLocked(status, false))
 	}
 	v.done = append(v.done, v.p)
 	v.p = nil
@@ -105,16 +121,17 @@ func (v *view) event(format string, args ...any) {
 
 // draw redraws the frame in place.
 func (v *view) draw() {
+	p, status := v.statusLine()
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.p == nil {
-		return
+	if p == nil || p != v.p {
+		return // no phase, or a new one began meanwhile: the next tick draws it
 	}
 	var b bytes.Buffer
 	if v.lines > 0 {
 		fmt.Fprintf(&b, "\x1b[%dA\x1b[J", v.lines) // up over the last frame, clear below
 	}
-	frame := v.frameLocked(true)
+	frame := v.frameLocked(status, true)
 	b.WriteString(frame)
 	v.lines = strings.Count(frame, "\n")
 	v.out.Write(b.Bytes())
@@ -122,15 +139,15 @@ func (v *view) draw() {
 
 const barWidth = 30
 
-func (v *view) frameLocked(withEvents bool) string {
+func (v *view) frameLocked(status string, withEvents bool) string {
 	p := v.p
 	var b strings.Builder
 	fmt.Fprintf(&b, "── phase %s ── %.1fs\n", v.title, time.Since(p.start).Seconds())
 	if v.wb != nil {
 		fmt.Fprintf(&b, "resolver: %s\n", strings.Join(v.wb.instances(), " "))
 	}
-	if s := v.status(); s != "" {
-		fmt.Fprintln(&b, s)
+	if status != "" {
+		fmt.Fprintln(&b, status)
 	}
 	for _, be := range backends {
 		share := p.share(be.id)
