@@ -55,6 +55,14 @@ const (
 	killedID  = "g2"
 )
 
+// roleID returns the id of the backend that plays role.
+func roleID(role string) string {
+	return backends[slices.IndexFunc(backends, func(b backend) bool { return b.role == role })].id
+}
+
+// failingFrom is the balancer from whose phase on the failing backend fails.
+func failingFrom() int { return len(greeterapp.Balancers) / 2 }
+
 // summary is what the demo measured, phase by phase.
 type summary struct {
 	phases  []*phaseStats
@@ -109,7 +117,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 
 	sum := &summary{}
 	for i, name := range greeterapp.Balancers {
-		if i == len(greeterapp.Balancers)/2 {
+		if i == failingFrom() {
 			d.servers[failingID].SetFailure(codes.Unavailable)
 			d.view.event("half-way: %s starts failing every call with Unavailable", failingID)
 		}
@@ -129,7 +137,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 		return nil, err
 	}
 	d.view.stop()
-	printSummary(out, sum)
+	printSummary(out, cfg, sum)
 	return sum, nil
 }
 

@@ -6,11 +6,13 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/grpckit/grpckit/examples/internal/greeterapp"
 )
 
 // printSummary prints a table per balancer and what the breaker and the
 // kill phases showed.
-func printSummary(w io.Writer, s *summary) {
+func printSummary(w io.Writer, cfg config, s *summary) {
 	fmt.Fprintln(w, "\nSummary (share = the backend's part of the calls that reached a backend)")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	head := []string{"balancer", "calls", "failed", "rate-limited", "p50", "p99"}
@@ -37,7 +39,8 @@ func printSummary(w io.Writer, s *summary) {
 	fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	tw.Flush()
 
-	fmt.Fprintf(w, "\n%s is slow (%s), %s is rate-limited, %s fails every call from the p2c phase on;\n", "g4", "10×", "g3", failingID)
+	fmt.Fprintf(w, "\n%s is slow (%d×), %s is rate-limited, %s fails every call from the %s phase on;\n",
+		roleID("slow"), cfg.slowness, roleID("limited"), failingID, greeterapp.Balancers[failingFrom()])
 	fmt.Fprintf(w, "the zone-aware client is in %s; the outlier policy ejected %d time(s).\n", localZone, s.ejected)
 	fmt.Fprintf(w, "breaker on %s alone: %s; %d calls refused without touching the network, %d reached it (failing until half-way).\n",
 		failingID, strings.Join(s.breaker.transitions, ", "), s.breaker.refused, s.breaker.reached)
