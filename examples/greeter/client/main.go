@@ -20,7 +20,6 @@ import (
 
 	"github.com/grpckit/grpckit/balancer/consistenthash"
 	"github.com/grpckit/grpckit/examples/internal/greeterapp"
-	"github.com/grpckit/grpckit/interceptor/tracing"
 	greeterv1 "github.com/grpckit/grpckit/proto/greeter/v1"
 )
 
@@ -49,17 +48,11 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	shutdownTracing, err := tracing.Setup(ctx, *service+"-client")
+	reg, cleanup, err := greeterapp.Setup(ctx, *service+"-client", &rf)
 	if err != nil {
 		return err
 	}
-	defer shutdownTracing(context.Background())
-
-	reg, closeReg, err := rf.Open()
-	if err != nil {
-		return err
-	}
-	defer closeReg()
+	defer cleanup()
 	conn, err := greeterapp.Dial(greeterapp.ClientConfig{
 		Service: *service, Registry: reg, Balancer: *balancer, LocalZone: *zone,
 	})

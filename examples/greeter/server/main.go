@@ -25,7 +25,6 @@ import (
 	"github.com/grpckit/grpckit/examples/internal/greeterapp"
 	"github.com/grpckit/grpckit/interceptor/ratelimit"
 	"github.com/grpckit/grpckit/interceptor/stack"
-	"github.com/grpckit/grpckit/interceptor/tracing"
 	kitresolver "github.com/grpckit/grpckit/resolver"
 )
 
@@ -64,17 +63,11 @@ func run(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	shutdownTracing, err := tracing.Setup(ctx, inst.Service+"-server")
+	reg, cleanup, err := greeterapp.Setup(ctx, inst.Service+"-server", &rf)
 	if err != nil {
 		return err
 	}
-	defer shutdownTracing(context.Background())
-
-	reg, closeReg, err := rf.Open()
-	if err != nil {
-		return err
-	}
-	defer closeReg()
+	defer cleanup()
 	stackOpts := []stack.ServerOption{stack.WithoutRateLimit()}
 	if *limit > 0 {
 		tb, err := ratelimit.NewTokenBucket(rate.Limit(*limit), *burst)

@@ -2,6 +2,7 @@ package greeterapp
 
 import (
 	"cmp"
+	"context"
 	"flag"
 	"fmt"
 	"strings"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/hashicorp/consul/api"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/grpckit/grpckit/interceptor/tracing"
 )
 
 // RegistryFlags are the command-line flags that choose a registry.
@@ -49,4 +52,20 @@ func (f *RegistryFlags) Open() (reg Registry, close func(), err error) {
 	default:
 		return Registry{}, nil, fmt.Errorf(`greeterapp: -registry %q: want "etcd" or "consul"`, f.Kind)
 	}
+}
+
+// Setup prepares an example command once its flags are parsed: tracing as
+// tracingName (OTEL_* configure it, see tracing.Setup) and the registry rf
+// names. cleanup closes the registry, then flushes the traces.
+func Setup(ctx context.Context, tracingName string, rf *RegistryFlags) (reg Registry, cleanup func(), err error) {
+	shutdownTracing, err := tracing.Setup(ctx, tracingName)
+	if err != nil {
+		return Registry{}, nil, err
+	}
+	reg, closeReg, err := rf.Open()
+	if err != nil {
+		shutdownTracing(context.Background())
+		return Registry{}, nil, err
+	}
+	return reg, func() { closeReg(); shutdownTracing(context.Background()) }, nil
 }
