@@ -21,9 +21,7 @@ var logger = grpclog.Component("grpckit-resolver")
 // backend must not take a double share because it was registered twice.
 func Endpoints(insts []Instance) []resolver.Endpoint {
 	sorted := slices.Clone(insts)
-	slices.SortFunc(sorted, func(a, b Instance) int {
-		return cmp.Or(cmp.Compare(a.Addr, b.Addr), cmp.Compare(a.ID, b.ID))
-	})
+	slices.SortFunc(sorted, byAddr)
 	eps := make([]resolver.Endpoint, 0, len(sorted))
 	for i, inst := range sorted {
 		if i > 0 && sorted[i-1].Addr == inst.Addr {
@@ -34,6 +32,12 @@ func Endpoints(insts []Instance) []resolver.Endpoint {
 		eps = append(eps, SetInstance(ep, inst))
 	}
 	return eps
+}
+
+// byAddr orders instances by address, then by ID: the order of Endpoints and
+// of a snapshot file.
+func byAddr(a, b Instance) int {
+	return cmp.Or(cmp.Compare(a.Addr, b.Addr), cmp.Compare(a.ID, b.ID))
 }
 
 // Publisher publishes a registry's instance sets to a resolver.ClientConn with

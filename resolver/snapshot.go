@@ -1,7 +1,6 @@
 package resolver
 
 import (
-	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -140,9 +139,7 @@ type snapshotInstance struct {
 // they equal the set this Snapshot wrote last. An error leaves any previous
 // file in place.
 func (s *Snapshot) Save(insts []Instance) error {
-	insts = slices.SortedFunc(slices.Values(insts), func(a, b Instance) int {
-		return cmp.Or(cmp.Compare(a.Addr, b.Addr), cmp.Compare(a.ID, b.ID))
-	})
+	insts = slices.SortedFunc(slices.Values(insts), byAddr)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.written && slices.EqualFunc(insts, s.last, Instance.Equal) {
