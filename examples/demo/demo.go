@@ -256,7 +256,7 @@ func waitFor(ctx context.Context, cond func() bool) error {
 // balancerPhase drives traffic through one balancer for a phase and returns
 // what it measured, with the outlier ejections recorded meanwhile.
 func (d *demo) balancerPhase(ctx context.Context, n int, balancer string) (*phaseStats, int64, error) {
-	group, err := breaker.New()
+	group, err := breaker.New(breaker.WithKey(warmUpApart))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -275,7 +275,7 @@ func (d *demo) balancerPhase(ctx context.Context, n int, balancer string) (*phas
 	// backends one by one, are not counted: they go to whichever is READY
 	// first, whatever the policy.
 	client := greeterv1.NewGreeterClient(conn)
-	d.drive(ctx, client, newPhaseStats("warm-up", d.ids()), max(200*time.Millisecond, d.cfg.phase/8))
+	d.drive(withWarmUp(ctx), client, newPhaseStats("warm-up", d.ids()), max(200*time.Millisecond, d.cfg.phase/8))
 	p := newPhaseStats(balancer, d.ids())
 	d.view.setPhase(fmt.Sprintf("%d/8 %s", n, balancer), p, wb, func() string {
 		return fmt.Sprintf("breaker per method: %s   outlier ejections: %d", group.State(sayHello), metrics.get("grpckit.lb.outlier.ejections"))
@@ -285,6 +285,24 @@ func (d *demo) balancerPhase(ctx context.Context, n int, balancer string) (*phas
 }
 
 const sayHello = "/greeter.v1.Greeter/SayHello"
+
+// warmUpKey marks the calls of a phase's warm-up.
+type warmUpKey struct{}
+
+func withWarmUp(ctx context.Context) context.Context {
+	return context.WithValue(ctx, warmUpKey{}, true)
+}
+
+// warmUpApart keys the phase's breakers by method, with the warm-up's calls
+// under a breaker of their own: while the channel connects they all go to
+// the backend that is READY first, and when that is the rate-limited or the
+// failing one they would open the phase's breaker before the phase begins.
+func warmUpApart(ctx context.Context, cc *grpc.ClientConn, method string) string {
+	if ctx.Value(warmUpKey{}) != nil {
+		return method + " (warm-up)"
+	}
+	return breaker.ByMethod(ctx, cc, method)
+}
 
 func (d *demo) ids() []string {
 	ids := make([]string, len(backends))
