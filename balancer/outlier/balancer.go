@@ -167,7 +167,7 @@ func (b *outlierBalancer) recordFor(ep resolver.Endpoint) *endpoint {
 			return e
 		}
 	}
-	return &endpoint{b: b, addr: ep.Addresses[0].Addr, subConns: make(map[*subConn]struct{})}
+	return newEndpoint(b, ep.Addresses[0].Addr)
 }
 
 func (b *outlierBalancer) ResolverError(err error) {

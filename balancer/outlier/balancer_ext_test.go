@@ -147,15 +147,11 @@ func TestCallerCancellationsDoNotCount(t *testing.T) {
 	}
 	for i := range 10 {
 		callCtx, cancel := context.WithCancel(ctx)
-		if i%2 == 0 {
-			callCtx, cancel = context.WithTimeout(ctx, 20*time.Millisecond)
-		} else {
-			time.AfterFunc(20*time.Millisecond, cancel)
-		}
+		time.AfterFunc(20*time.Millisecond, cancel)
 		_, err := c.SayHello(callCtx, &greeterv1.SayHelloRequest{Name: "impatient"})
 		cancel()
-		if code := status.Code(err); code != codes.Canceled && code != codes.DeadlineExceeded {
-			t.Fatalf("call %d: got %v, want CANCELLED or DEADLINE_EXCEEDED", i, err)
+		if code := status.Code(err); code != codes.Canceled {
+			t.Fatalf("call %d: got %v, want CANCELLED", i, err)
 		}
 	}
 	for _, g := range gs {
@@ -177,6 +173,40 @@ func TestCallerCancellationsDoNotCount(t *testing.T) {
 			}
 		}
 		prev = now
+	}
+}
+
+// TestHungEndpointIsEjected: an endpoint that answers nothing within the
+// callers' deadlines fails them with DEADLINE_EXCEEDED, and is ejected for it.
+func TestHungEndpointIsEjected(t *testing.T) {
+	const n = 2
+	ctx := testContext(t)
+	gs := startGreeters(t, 3)
+	c := dial(t, gs, fmt.Sprintf(`{"consecutiveFailures":%d,"failureRateThreshold":0,"baseEjectionTime":"30s",
+		"maxEjectionPercent":50,"childPolicy":[{"round_robin":{}}]}`, n))
+	waitAllServing(t, ctx, c, gs)
+
+	hung := gs[0]
+	hung.SetDelay(10 * time.Second)
+	before := hung.Calls()
+	for timeouts := 0; timeouts < n; {
+		if ctx.Err() != nil {
+			t.Fatalf("saw %d timeouts before the test's deadline", timeouts)
+		}
+		callCtx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		_, err := c.SayHello(callCtx, &greeterv1.SayHelloRequest{Name: "hurried"})
+		cancel()
+		if status.Code(err) == codes.DeadlineExceeded {
+			timeouts++
+		}
+	}
+	for i := range 30 {
+		if _, code := sayHello(ctx, c); code != codes.OK {
+			t.Fatalf("call %d after the ejection failed with %v", i, code)
+		}
+	}
+	if got := hung.Calls() - before; got != n {
+		t.Fatalf("hung greeter received %d calls, want exactly %d (ejected after %d timeouts)", got, n, n)
 	}
 }
 

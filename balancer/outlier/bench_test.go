@@ -9,11 +9,14 @@ import (
 
 	"google.golang.org/grpc/balancer"
 	"google.golang.org/grpc/balancer/roundrobin"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/serviceconfig"
+	"google.golang.org/grpc/status"
 
 	"github.com/grpckit/grpckit/balancer/outlier"
+	"github.com/grpckit/grpckit/balancer/p2c"
 	"github.com/grpckit/grpckit/internal/testutil"
 	kitresolver "github.com/grpckit/grpckit/resolver"
 )
@@ -73,7 +76,9 @@ func waitReady(tb testing.TB, cc *testutil.BalancerClientConn) balancer.Picker {
 func allReady(p balancer.Picker, cc *testutil.BalancerClientConn) bool {
 	seen := map[balancer.SubConn]bool{}
 	n := len(cc.SubConns())
-	for range 4 * n {
+	// Enough picks that a policy choosing at random, such as p2c, reaches
+	// every SubConn.
+	for i := 0; i < 50*n && len(seen) < n; i++ {
 		res, err := p.Pick(balancer.PickInfo{Ctx: context.Background()})
 		if err != nil {
 			return false
@@ -86,35 +91,76 @@ func allReady(p balancer.Picker, cc *testutil.BalancerClientConn) bool {
 	return len(seen) == n
 }
 
-// BenchmarkPick compares grpc-go's round_robin picker alone with the same
-// picker under grpckit_outlier_ejection, Done callback included.
-func BenchmarkPick(b *testing.B) {
+// BenchmarkPick compares grpc-go's round_robin picker, and grpckit's p2c
+// picker, alone with the same picker under grpckit_outlier_ejection, Done
+// callback included, with the callers spread over every processor. In
+// "watched" every endpoint failed once before the timer started, so every
+// success is counted; otherwise the endpoints are healthy.
+func BenchmarkPick(b *testing.B) { benchPicks(b, true) }
+
+// BenchmarkPickSerial is BenchmarkPick with one caller.
+func BenchmarkPickSerial(b *testing.B) { benchPicks(b, false) }
+
+func benchPicks(b *testing.B, parallel bool) {
+	const rrCfg = `{"childPolicy":[{"round_robin":{}}]}`
 	for _, n := range []int{10, 100} {
 		b.Run(fmt.Sprintf("round_robin/%d", n), func(b *testing.B) {
-			benchPick(b, readyPicker(b, roundrobin.Name, "", n))
+			benchPick(b, readyPicker(b, roundrobin.Name, "", n), parallel)
 		})
 		b.Run(fmt.Sprintf("outlier+round_robin/%d", n), func(b *testing.B) {
-			benchPick(b, readyPicker(b, outlier.Name, `{"childPolicy":[{"round_robin":{}}]}`, n))
+			benchPick(b, readyPicker(b, outlier.Name, rrCfg, n), parallel)
+		})
+		b.Run(fmt.Sprintf("outlier+round_robin_watched/%d", n), func(b *testing.B) {
+			p := readyPicker(b, outlier.Name, rrCfg, n)
+			failOnceEach(b, p, n)
+			benchPick(b, p, parallel)
+		})
+		b.Run(fmt.Sprintf("p2c/%d", n), func(b *testing.B) {
+			benchPick(b, readyPicker(b, p2c.Name, "", n), parallel)
+		})
+		b.Run(fmt.Sprintf("outlier+p2c/%d", n), func(b *testing.B) {
+			benchPick(b, readyPicker(b, outlier.Name, `{"childPolicy":[{"grpckit_p2c":{}}]}`, n), parallel)
 		})
 	}
 }
 
-func benchPick(b *testing.B, p balancer.Picker) {
+// failOnceEach fails one RPC on each of the n endpoints of a round-robin
+// picker: each is watched from then on, and none is near an ejection.
+func failOnceEach(b *testing.B, p balancer.Picker, n int) {
+	for range n {
+		res, err := p.Pick(balancer.PickInfo{Ctx: context.Background()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		res.Done(balancer.DoneInfo{Err: status.Error(codes.Unavailable, "once")})
+	}
+}
+
+func benchPick(b *testing.B, p balancer.Picker, parallel bool) {
 	// A cancellable context, as an RPC's is.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	info := balancer.PickInfo{FullMethodName: "/greeter.v1.Greeter/SayHello", Ctx: ctx}
+	pick := func() {
+		res, err := p.Pick(info)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Done != nil {
+			res.Done(balancer.DoneInfo{})
+		}
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	if !parallel {
+		for b.Loop() {
+			pick()
+		}
+		return
+	}
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			res, err := p.Pick(info)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if res.Done != nil {
-				res.Done(balancer.DoneInfo{})
-			}
+			pick()
 		}
 	})
 }

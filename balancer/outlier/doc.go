@@ -22,7 +22,9 @@
 //   - failureRateThreshold, failureRateMinRequests: at the end of every
 //     interval, eject an endpoint that served at least failureRateMinRequests
 //     RPCs in it and whose share of failures was over the threshold (0 to 1).
-//     A threshold of 0 turns the rule off.
+//     A threshold of 0 turns the rule off. Successes are counted only from an
+//     endpoint's first failure on (see the cost below): in the interval of
+//     its first failure, the share is that of the RPCs since.
 //   - interval: the counting window of the failure-rate rule, and how often
 //     ejection history fades (see below).
 //   - baseEjectionTime, maxEjectionTime: the n-th ejection in a row lasts
@@ -36,9 +38,12 @@
 //   - childPolicy: a list of {"<policy>":{config}}; the first registered one
 //     is used, as in loadBalancingConfig.
 //
-// Results are read from the pick's Done callback. A call the caller gave up
-// on, ended with CANCELLED or with its own context done (its deadline too),
-// counts neither way.
+// Results are read from the pick's Done callback. A call that ended with
+// CANCELLED, as gRPC ends a call its caller cancelled, counts neither way.
+// DEADLINE_EXCEEDED is a failure by default whoever's deadline passed: an
+// endpoint that does not answer in the time its callers give it is failing
+// them, and this is how a hung endpoint is found. A client whose deadlines
+// are too short to judge its servers by leaves it out of failureCodes.
 //
 // An ejected endpoint is reported to the child as TRANSIENT_FAILURE, through
 // the health listener pick_first leaves register (the policy asks them to),
@@ -58,6 +63,10 @@
 // another name that reads time from a Clock of the caller's, for tests;
 // register it with balancer.Register in an init function.
 //
-// The policy adds a type assertion and a pooled Done hook to each pick: no
-// lock and no allocation.
+// The policy adds to each pick a type assertion and its Done callback, with
+// no lock and no allocation. A healthy endpoint's successes are not counted:
+// its Done reads a line no RPC writes. From an endpoint's first failure until
+// an interval ends in which it did not fail, after a success, each success
+// is an atomic add. When the child policy sets a Done of its own, a pooled
+// hook calls both.
 package outlier

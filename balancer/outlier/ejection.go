@@ -95,7 +95,7 @@ func overRate(cfg *lbConfig, s, f int64) bool {
 func (b *outlierBalancer) consecutiveLocked(cfg *lbConfig) (bad []*endpoint) {
 	limit := int64(cfg.consecutiveFailures)
 	for _, e := range b.order {
-		n := e.consecutive.Load()
+		n := e.consecutiveFailures()
 		if !e.ejected && ((limit > 0 && n >= limit) || (n > 0 && e.probation.Load())) {
 			bad = append(bad, e)
 		}
@@ -114,6 +114,7 @@ func (b *outlierBalancer) returnsLocked(now time.Time, acts []action) []action {
 		b.nEjected--
 		e.resetCounts()
 		e.probation.Store(true)
+		e.watched.Store(true) // its probation needs its successes
 		acts = append(acts, action{ep: e, subConns: subConnsOf(e)})
 	}
 	return acts

@@ -3,6 +3,7 @@ package outlier
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"sync"
@@ -192,14 +193,14 @@ func (h *harness) ep(i int) *endpoint {
 // fail records n failed RPCs on endpoint i and lets the policy react.
 func (h *harness) fail(i, n int) {
 	for range n {
-		h.ep(i).record(context.Background(), status.Error(codes.Unavailable, "down"), 0)
+		h.ep(i).record(status.Error(codes.Unavailable, "down"))
 	}
 	h.sync()
 }
 
 func (h *harness) succeed(i, n int) {
 	for range n {
-		h.ep(i).record(context.Background(), nil, 0)
+		h.ep(i).record(nil)
 	}
 }
 
@@ -306,32 +307,90 @@ func TestFailureRateRule(t *testing.T) {
 }
 
 func TestWhatCounts(t *testing.T) {
-	h := newHarness(t, `{"consecutiveFailures":2,"failureRateThreshold":0,"maxEjectionPercent":100}`, 1)
-	cancelled, cancel := context.WithCancel(context.Background())
-	cancel()
-	past, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
-	defer cancel2()
+	h := newHarness(t, `{"consecutiveFailures":3,"failureRateThreshold":0,"maxEjectionPercent":100}`, 1)
 	e := h.ep(0)
 	steps := []struct {
 		name string
-		ctx  context.Context
 		err  error
 		want int64 // consecutive failures after the step
 	}{
-		{"unavailable", context.Background(), status.Error(codes.Unavailable, ""), 1},
-		{"caller cancelled", cancelled, status.Error(codes.Unavailable, ""), 1},
-		{"caller deadline passed", past, status.Error(codes.DeadlineExceeded, ""), 1},
-		{"status cancelled", context.Background(), status.Error(codes.Canceled, ""), 1},
-		{"not found is an answer", context.Background(), status.Error(codes.NotFound, ""), 0},
-		{"server deadline exceeded", context.Background(), status.Error(codes.DeadlineExceeded, ""), 1},
-		{"success", nil, nil, 0},
+		{"unavailable", status.Error(codes.Unavailable, ""), 1},
+		{"cancelled by the caller", status.Error(codes.Canceled, "context canceled"), 1},
+		{"not found is an answer", status.Error(codes.NotFound, ""), 0},
+		{"deadline exceeded", status.Error(codes.DeadlineExceeded, ""), 1},
+		{"an error without a status", errors.New("transport closed"), 2},
+		{"success", nil, 0},
 	}
 	for _, s := range steps {
-		e.record(s.ctx, s.err, 0)
-		if got := e.consecutive.Load(); got != s.want {
+		e.record(s.err)
+		if got := e.consecutiveFailures(); got != s.want {
 			t.Fatalf("after %s: consecutive = %d, want %d", s.name, got, s.want)
 		}
 	}
 	h.sync()
 	h.wantState(0, false, 0, 0, false)
+}
+
+// TestWatching follows when an endpoint's successes are counted: from its
+// first failure, until an interval ends without failures after a success.
+func TestWatching(t *testing.T) {
+	h := newHarness(t, `{"consecutiveFailures":3,"failureRateThreshold":0.5,"failureRateMinRequests":4,
+		"interval":"10s","baseEjectionTime":"30s","maxEjectionPercent":100}`, 3)
+	next := func() {
+		h.clock.Advance(10 * time.Second)
+		h.sync()
+	}
+	wantWatched := func(i int, want bool) {
+		t.Helper()
+		if got := h.ep(i).watched.Load(); got != want {
+			t.Fatalf("endpoint %d: watched = %v, want %v", i, got, want)
+		}
+	}
+
+	// A healthy endpoint is not watched: its successes cost no count.
+	h.succeed(0, 5)
+	wantWatched(0, false)
+	if got := h.ep(0).successes.Load(); got != 0 {
+		t.Fatalf("unwatched endpoint counted %d successes", got)
+	}
+
+	// Watched from the first failure, across an interval that had one, so
+	// the next interval's rate includes the successes before its failures:
+	// 3 of 6 is not over 50%.
+	h.fail(0, 1)
+	wantWatched(0, true)
+	h.succeed(0, 1)
+	next()
+	wantWatched(0, true)
+	h.succeed(0, 3)
+	h.fail(0, 2)
+	h.succeed(0, 1)
+	h.fail(0, 1)
+	next()
+	h.wantState(0, false, 0, 0, false)
+	wantWatched(0, true)
+
+	// An interval without failures, after a success, ends the watch.
+	h.succeed(0, 1)
+	next()
+	wantWatched(0, false)
+
+	// A run of failures outlives quiet intervals: it is watched until a
+	// success breaks the run, and the third failure ejects.
+	h.fail(1, 2)
+	next()
+	next()
+	wantWatched(1, true)
+	h.fail(1, 1)
+	h.wantState(1, true, 30*time.Second, 1, false)
+
+	// Back on probation, an endpoint is watched: an interval it served
+	// without failing ends probation only if it served.
+	h.clock.Advance(30 * time.Second)
+	h.sync()
+	h.wantState(1, false, 0, 1, true)
+	wantWatched(1, true)
+	h.succeed(1, 1)
+	next()
+	h.wantState(1, false, 0, 1, false)
 }

@@ -1,10 +1,11 @@
 package outlier
 
 import (
-	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc/balancer"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -13,47 +14,55 @@ import (
 // outlives pickers and config updates so that counts and ejection history
 // survive them.
 //
-// The atomic fields are written by finished RPCs; the others are guarded by
-// the balancer's mu.
+// Successes are counted only while the endpoint is watched: from its first
+// failure (or its return from ejection) until an interval ends in which it
+// did not fail, with its run of failures broken. A healthy endpoint thus
+// costs each RPC one read of a line nobody writes; a watched one, an atomic
+// add. successes only grows: the failure counts compare it with the value
+// they saw last instead of being reset by every success.
 type endpoint struct {
-	b    *outlierBalancer
-	addr string // first address, for logs
+	// Read by every RPC; written at creation, and watched rarely.
+	b       *outlierBalancer
+	addr    string                  // first address, for logs
+	done    func(balancer.DoneInfo) // counts the DoneInfo's error, bound once
+	watched atomic.Bool             // successes are being counted
+	_       [cacheLine]byte
 
-	// consecutive and probation are written rarely and read on every
-	// success; they sit on their own cache line, away from the counters.
-	consecutive atomic.Int64 // failures since the last success
-	probation   atomic.Bool  // returned from ejection, not yet proven healthy
-	_           [cacheLine]byte
-	failures    atomic.Int64 // RPCs that failed, this interval
-	// successes is striped so that RPCs finishing on different processors
-	// do not contend for one cache line.
-	successes [stripes]paddedCounter
+	successes atomic.Int64 // RPCs that succeeded while watched, ever
+	_         [cacheLine - 8]byte
 
+	// Written by failed RPCs, under fmu.
+	fmu         sync.Mutex
+	failures    int64       // RPCs that failed, ever
+	consecutive int64       // failures in a row, as of seenSuccesses
+	seen        int64       // successes when consecutive was last counted
+	probation   atomic.Bool // returned from ejection, not yet proven healthy
+
+	// Guarded by the balancer's mu.
 	ejected   bool
 	until     time.Time // end of the current ejection
 	ejections int       // ejections in a row; decays while healthy
 	subConns  map[*subConn]struct{}
+	swept     counts // the totals at the end of the last interval
 }
 
-const (
-	cacheLine = 64
-	stripes   = 8
-)
+const cacheLine = 64
 
-type paddedCounter struct {
-	n atomic.Int64
-	_ [cacheLine - 8]byte
+// counts is a pair of running totals.
+type counts struct{ successes, failures int64 }
+
+func newEndpoint(b *outlierBalancer, addr string) *endpoint {
+	e := &endpoint{b: b, addr: addr, subConns: make(map[*subConn]struct{})}
+	e.done = func(info balancer.DoneInfo) { e.record(info.Err) }
+	return e
 }
 
-// record counts the result of one RPC sent to e; stripe picks the success
-// counter. A call the caller gave up
-// on (status CANCELLED, or its context done) is not counted. ctx may be nil.
-func (e *endpoint) record(ctx context.Context, err error, stripe uint32) {
+// record counts the result of one RPC sent to e. A call that ended with
+// CANCELLED is not counted: the caller gave up on it, so it says nothing of
+// the endpoint.
+func (e *endpoint) record(err error) {
 	if err == nil {
-		e.success(stripe)
-		return
-	}
-	if callerGaveUp(ctx) {
+		e.success()
 		return
 	}
 	code := status.Code(err)
@@ -62,11 +71,14 @@ func (e *endpoint) record(ctx context.Context, err error, stripe uint32) {
 	}
 	cfg := e.b.cfg.Load()
 	if !cfg.isFailure(code) {
-		e.success(stripe) // the server answered; a bad request is not its fault
+		e.success() // the server answered; a bad request is not its fault
 		return
 	}
-	e.failures.Add(1)
-	n := e.consecutive.Add(1)
+	e.fmu.Lock()
+	e.failures++
+	e.watched.Store(true)
+	n := e.countFailureLocked()
+	e.fmu.Unlock()
 	// Wake the sweeper once, when the count crosses a limit; the periodic
 	// sweep catches an endpoint it could not eject then.
 	if n == int64(cfg.consecutiveFailures) || (n == 1 && e.probation.Load()) {
@@ -74,38 +86,53 @@ func (e *endpoint) record(ctx context.Context, err error, stripe uint32) {
 	}
 }
 
-func (e *endpoint) success(stripe uint32) {
-	e.successes[stripe%stripes].n.Add(1)
-	if e.consecutive.Load() != 0 {
-		e.consecutive.Store(0)
+func (e *endpoint) success() {
+	if e.watched.Load() {
+		e.successes.Add(1)
 	}
 }
 
-// takeCounts returns and resets the interval counts.
+// countFailureLocked adds a failure to the run of failures, which starts
+// over if any RPC succeeded since the last failure.
+func (e *endpoint) countFailureLocked() int64 {
+	if s := e.successes.Load(); s != e.seen {
+		e.consecutive, e.seen = 0, s
+	}
+	e.consecutive++
+	return e.consecutive
+}
+
+// consecutiveFailures is the number of failures since the last success.
+func (e *endpoint) consecutiveFailures() int64 {
+	e.fmu.Lock()
+	defer e.fmu.Unlock()
+	if e.successes.Load() != e.seen {
+		return 0
+	}
+	return e.consecutive
+}
+
+// takeCounts returns the counts of the interval that ends now and starts the
+// next. An endpoint that did not fail in it, whose run of failures a success
+// broke and that is not on probation, stops being watched. The caller holds
+// the balancer's mu.
 func (e *endpoint) takeCounts() (successes, failures int64) {
-	for i := range e.successes {
-		successes += e.successes[i].n.Swap(0)
+	e.fmu.Lock()
+	defer e.fmu.Unlock()
+	now := counts{e.successes.Load(), e.failures}
+	successes, failures = now.successes-e.swept.successes, now.failures-e.swept.failures
+	e.swept = now
+	if failures == 0 && !e.probation.Load() && (e.consecutive == 0 || now.successes != e.seen) {
+		e.watched.Store(false)
 	}
-	return successes, e.failures.Swap(0)
+	return successes, failures
 }
 
-// resetCounts forgets everything counted so far.
+// resetCounts forgets everything counted so far. The caller holds the
+// balancer's mu and sets watched itself.
 func (e *endpoint) resetCounts() {
-	e.takeCounts()
-	e.consecutive.Store(0)
-}
-
-// callerGaveUp reports whether the RPC's own context is done or past its
-// deadline. The deadline is checked too because the transport, or the server
-// the deadline was propagated to, may end the call a moment before the
-// context's timer fires.
-func callerGaveUp(ctx context.Context) bool {
-	if ctx == nil {
-		return false
-	}
-	if ctx.Err() != nil {
-		return true
-	}
-	dl, ok := ctx.Deadline()
-	return ok && !time.Now().Before(dl)
+	e.fmu.Lock()
+	e.swept = counts{e.successes.Load(), e.failures}
+	e.consecutive, e.seen = 0, e.swept.successes
+	e.fmu.Unlock()
 }
