@@ -101,6 +101,12 @@ var otherPairs = []Pair{
 	{Label: "zone aware, spilling over vs round_robin", Pkg: "balancer/zoneaware", Anchor: "BenchmarkPick/round_robin", Ours: "BenchmarkPick/zoneaware+round_robin/spill"},
 	{Label: "outlier ejection, 10 endpoints vs round_robin", Pkg: "balancer/outlier", Anchor: "BenchmarkPick/round_robin/10", Ours: "BenchmarkPick/outlier+round_robin/10"},
 	{Label: "outlier ejection, 100 endpoints vs round_robin", Pkg: "balancer/outlier", Anchor: "BenchmarkPick/round_robin/100", Ours: "BenchmarkPick/outlier+round_robin/100"},
+	{Label: "outlier ejection, watched endpoints, 10 vs round_robin", Pkg: "balancer/outlier", Anchor: "BenchmarkPick/round_robin/10", Ours: "BenchmarkPick/outlier+round_robin_watched/10"},
+	{Label: "outlier ejection, watched endpoints, 100 vs round_robin", Pkg: "balancer/outlier", Anchor: "BenchmarkPick/round_robin/100", Ours: "BenchmarkPick/outlier+round_robin_watched/100"},
+	{Label: "outlier ejection over p2c, 10 endpoints vs p2c", Pkg: "balancer/outlier", Anchor: "BenchmarkPick/p2c/10", Ours: "BenchmarkPick/outlier+p2c/10"},
+	{Label: "outlier ejection over p2c, 100 endpoints vs p2c", Pkg: "balancer/outlier", Anchor: "BenchmarkPick/p2c/100", Ours: "BenchmarkPick/outlier+p2c/100"},
+	{Label: "outlier ejection, serial, 100 endpoints vs round_robin", Pkg: "balancer/outlier", Anchor: "BenchmarkPickSerial/round_robin/100", Ours: "BenchmarkPickSerial/outlier+round_robin/100"},
+	{Label: "outlier ejection, serial, watched, 100 endpoints vs round_robin", Pkg: "balancer/outlier", Anchor: "BenchmarkPickSerial/round_robin/100", Ours: "BenchmarkPickSerial/outlier+round_robin_watched/100"},
 	{Label: "token bucket, one key, serial vs rate.AllowN", Pkg: "interceptor/ratelimit", Anchor: "BenchmarkAllow/anchor=rate.AllowN", Ours: "BenchmarkAllow/TokenBucket"},
 }
 
