@@ -26,9 +26,10 @@ type Proxy struct {
 
 	mu     sync.Mutex
 	cond   *sync.Cond // signalled when mode changes or the proxy closes
-	mode   proxyMode
-	closed bool
-	conns  map[*proxyConn]struct{}
+	mode     proxyMode
+	closed   bool
+	conns    map[*proxyConn]struct{}
+	accepted int // connections ever forwarded
 }
 
 // proxyConn is one client connection and its upstream connection.
@@ -113,6 +114,15 @@ func (p *Proxy) Conns() int {
 	return len(p.conns)
 }
 
+// Accepted returns the number of connections the proxy has ever forwarded:
+// it grows when a client reconnects, even before a dropped connection is
+// gone from Conns.
+func (p *Proxy) Accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.accepted
+}
+
 // Close stops accepting, closes every connection and waits for the proxy's goroutines.
 func (p *Proxy) Close() {
 	p.mu.Lock()
@@ -155,6 +165,7 @@ func (p *Proxy) serve(client net.Conn) {
 		return
 	}
 	p.conns[c] = struct{}{}
+	p.accepted++
 	p.mu.Unlock()
 
 	var wg sync.WaitGroup
