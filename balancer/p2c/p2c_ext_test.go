@@ -83,3 +83,5 @@ func deregister(t *testing.T, reg *etcd.Registration) {
 		t.Errorf("Deregister: %v", err)
 	}
 }
+
+func TestEndToEndSlowStart(t *testing.T) { shardtest.SlowStart(t, p2c.Name, 0.13, 0.1) }

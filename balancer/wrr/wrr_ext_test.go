@@ -61,3 +61,5 @@ func TestEndToEndBehindEtcd(t *testing.T) {
 		return shardtest.SharesMatch(shardtest.Batch(ctx, client, 40, 1), []uint32{3, 1}, 0.05)
 	})
 }
+
+func TestEndToEndSlowStart(t *testing.T) { shardtest.SlowStart(t, wrr.Name, 0.12, 0.05) }

@@ -16,6 +16,7 @@ import (
 	"github.com/grpckit/grpckit/internal/testutil"
 	greeterv1 "github.com/grpckit/grpckit/proto/greeter/v1"
 	kitresolver "github.com/grpckit/grpckit/resolver"
+	"github.com/grpckit/grpckit/registrytest"
 )
 
 // StartGreeters starts one loopback greeter per weight, with IDs "g0", "g1"…
@@ -127,4 +128,76 @@ func SharesMatch(counts map[string]int, weights []uint32, tol float64) error {
 		}
 	}
 	return nil
+}
+
+// SlowStart checks policy's slow start over loopback with real greeters.
+// Three greeters serve at full weight; a fourth, behind a fault proxy, is
+// added. In the
+// first quarter of the slowStartWindow after it connects it must take under
+// early of the calls (its fair share is a quarter), and after the window its
+// fair share within tol. Then its connections are dropped: once it reconnects, the ramp
+// must start over.
+func SlowStart(t *testing.T, policy string, early, tol float64) {
+	const window = 2 * time.Second
+	gs := StartGreeters(t, 1, 1, 1, 1)
+	proxy := registrytest.StartProxy(t, gs[3].Addr)
+	added := gs[3].Instance()
+	added.Addr = proxy.Addr()
+	first := Instances(gs[:3]...)
+	dialed := time.Now()
+	client, r := DialManual(t, ServiceConfig(policy, fmt.Sprintf(`{"slowStartWindow":%q}`, window)), first)
+	Poll(t, func(ctx context.Context) error {
+		if counts := Batch(ctx, client, 60, 3); counts["g0"] == 0 || counts["g1"] == 0 || counts["g2"] == 0 || counts["error"] > 0 {
+			return fmt.Errorf("counts %v: want all three greeters serving", counts)
+		}
+		return nil
+	})
+
+	// rampsFromConnect waits for the proxy to carry a connection, then checks
+	// the added greeter's share over the first quarter of the window and,
+	// after the window, that it reaches its fair share.
+	rampsFromConnect := func(what string, conns int) {
+		t.Helper()
+		Poll(t, func(context.Context) error {
+			if proxy.Accepted() <= conns {
+				return fmt.Errorf("%s: the added greeter never connected", what)
+			}
+			return nil
+		})
+		ready := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
+		defer cancel()
+		total := map[string]int{}
+		for time.Since(ready) < window/4 {
+			for id, n := range Batch(ctx, client, 40, 4) {
+				total[id] += n
+			}
+		}
+		calls := total["g0"] + total["g1"] + total["g2"] + total["g3"]
+		if total["error"] > 0 || calls == 0 {
+			t.Fatalf("%s: counts %v in the first quarter of the window: want calls, none failed", what, total)
+		}
+		share := float64(total["g3"]) / float64(calls)
+		t.Logf("%s: the added greeter took %.3f of %d calls in the first quarter of its window", what, share, calls)
+		if share >= early {
+			t.Fatalf("%s: the ramping greeter took %.3f of the calls in the first quarter of its window (counts %v), want < %.2f (fair: 0.25)", what, share, total, early)
+		}
+		time.Sleep(time.Until(ready.Add(window + 100*time.Millisecond)))
+		Poll(t, func(ctx context.Context) error {
+			counts := Batch(ctx, client, 200, 4)
+			if share := float64(counts["g3"]) / 200; counts["error"] > 0 || share < 0.25-tol || share > 0.25+tol {
+				return fmt.Errorf("%s: after the window the added greeter took %.3f of the calls (counts %v), want 0.25 ±%.2f", what, share, counts, tol)
+			}
+			return nil
+		})
+	}
+
+	// The first three ramp from their own start; add the fourth once they
+	// are at full weight.
+	time.Sleep(time.Until(dialed.Add(window + 100*time.Millisecond)))
+	r.UpdateState(resolver.State{Endpoints: kitresolver.Endpoints(append(first, added))})
+	rampsFromConnect("added", 0)
+	conns := proxy.Accepted()
+	proxy.DropAll()
+	rampsFromConnect("after a reconnect", conns)
 }
