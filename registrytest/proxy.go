@@ -24,8 +24,8 @@ type Proxy struct {
 	ln       net.Listener
 	wg       sync.WaitGroup
 
-	mu     sync.Mutex
-	cond   *sync.Cond // signalled when mode changes or the proxy closes
+	mu       sync.Mutex
+	cond     *sync.Cond // signalled when mode changes or the proxy closes
 	mode     proxyMode
 	closed   bool
 	conns    map[*proxyConn]struct{}

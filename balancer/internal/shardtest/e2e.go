@@ -15,8 +15,8 @@ import (
 	"github.com/grpckit/grpckit/internal/greeter"
 	"github.com/grpckit/grpckit/internal/testutil"
 	greeterv1 "github.com/grpckit/grpckit/proto/greeter/v1"
-	kitresolver "github.com/grpckit/grpckit/resolver"
 	"github.com/grpckit/grpckit/registrytest"
+	kitresolver "github.com/grpckit/grpckit/resolver"
 )
 
 // StartGreeters starts one loopback greeter per weight, with IDs "g0", "g1"…
