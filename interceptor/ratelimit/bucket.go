@@ -63,6 +63,14 @@ func (b *bucket) take(now int64, maxWait time.Duration, c bucketConfig) (time.Du
 	return wait, true
 }
 
+// full reports whether b holds burst tokens at tick now, as a fresh bucket
+// does: no token taken or booked since it last refilled.
+func (b *bucket) full(now int64, c bucketConfig) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.advanceLocked(now, c) >= c.burst
+}
+
 // advanceLocked is rate.Limiter.advance: the tokens at tick now, not stored.
 // A now before the last booking counts as no time elapsed.
 func (b *bucket) advanceLocked(now int64, c bucketConfig) float64 {

@@ -94,13 +94,17 @@ type clientGate struct {
 	holds *store[hold]
 }
 
-// holdIdle is how long an expired hold is kept; it carries no state once
+// holdIdle is how long an unused hold is kept; it is forgotten only once
 // expired, so any bound works.
 const holdIdle = time.Minute
 
+// holdExpired reports whether h no longer holds anything back at Unix
+// nanosecond now.
+func holdExpired(h *hold, now int64) bool { return h.until.Load() <= now }
+
 func newClientGate(l Limiter, opts []Option) *clientGate {
 	g := newGate(l, opts)
-	return &clientGate{gate: g, holds: newStore[hold](DefaultMaxKeys, holdIdle, nil)}
+	return &clientGate{gate: g, holds: newStore(DefaultMaxKeys, holdIdle, nil, holdExpired)}
 }
 
 // admitClient holds the call while the server's pushback lasts, then asks

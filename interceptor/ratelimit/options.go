@@ -56,9 +56,12 @@ func WithMaxKeys(n int) LimiterOption {
 	})
 }
 
-// WithIdleTimeout makes a limiter forget keys unused for d. The default is
-// the time after which an unused key is back to fresh state anyway (a full
-// bucket, or two empty windows), so forgetting it loses nothing.
+// WithIdleTimeout makes a limiter forget keys unused for d whose state is
+// fresh again (a full bucket; windows with nothing admitted or booked), so
+// forgetting one never changes an answer. The default is the time an unused
+// key takes to get there when nothing was booked ahead: the refill time, or
+// two windows. Past the key bound (WithMaxKeys) the least recently used key
+// is forgotten whatever its state.
 func WithIdleTimeout(d time.Duration) LimiterOption {
 	return limiterOptionFunc(func(o *limiterOptions) {
 		if d > 0 {

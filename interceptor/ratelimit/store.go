@@ -92,12 +92,15 @@ type shard[T any] struct {
 // at most once per touch interval, the entry's last-use tick: requests under
 // different keys, or the same key on several cores, do not contend.
 //
-// A key that is evicted starts again from fresh state; with the default idle
-// timeout, fresh state is what an idle key would have had anyway.
+// An idle entry is evicted only if rest says its state at that tick is what
+// fresh state would be (a full bucket, empty windows, an expired hold), so
+// idle eviction never changes an answer; only the memory bound may forget a
+// key that still holds state.
 type store[T any] struct {
 	global   entry[T]
-	tomb     *entry[T]             // marks deleted slots
-	init     func(v *T, now int64) // nil: the zero value is fresh
+	tomb     *entry[T]                  // marks deleted slots
+	init     func(v *T, now int64)      // nil: the zero value is fresh
+	rest     func(v *T, now int64) bool // nil: every idle entry may go
 	seed     maphash.Seed
 	perShard int
 	idle     int64 // nanoseconds
@@ -107,11 +110,14 @@ type store[T any] struct {
 
 // newStore returns an empty store. init, if not nil, makes the fresh state
 // of a key first used at tick now, and of the global key at tick 0; without
-// it fresh state is T's zero value.
-func newStore[T any](maxKeys int, idle time.Duration, init func(v *T, now int64)) *store[T] {
+// it fresh state is T's zero value. rest, if not nil, reports whether a
+// key's state at tick now is the same as fresh state; an idle key is evicted
+// only then. It is called under the shard's lock.
+func newStore[T any](maxKeys int, idle time.Duration, init func(v *T, now int64), rest func(v *T, now int64) bool) *store[T] {
 	s := &store[T]{
 		tomb:     &entry[T]{},
 		init:     init,
+		rest:     rest,
 		seed:     maphash.MakeSeed(),
 		perShard: max(maxKeys/numShards, 1),
 		idle:     int64(idle),
@@ -249,7 +255,7 @@ func (s *store[T]) evictLocked(sh *shard[T], now int64) {
 	for n := 0; n < idleSample && sh.live > 0; n++ {
 		var e *entry[T]
 		i, e = s.nextLive(tab, i)
-		if now-e.seen.Load() >= s.idle {
+		if now-e.seen.Load() >= s.idle && (s.rest == nil || s.rest(&e.val, now)) {
 			s.deleteLocked(sh, i)
 		}
 		i = (i + 1) & tab.mask

@@ -10,7 +10,7 @@ import (
 )
 
 func newCountStore(maxKeys int, idle time.Duration) *store[int] {
-	return newStore[int](maxKeys, idle, nil)
+	return newStore[int](maxKeys, idle, nil, nil)
 }
 
 func TestStoreBound(t *testing.T) {
@@ -146,7 +146,7 @@ func TestStoreChurnKeepsTablesSmall(t *testing.T) {
 // the tables grow, for the race detector, and checks that state written
 // under a key is found again under it.
 func TestStoreConcurrentGrowth(t *testing.T) {
-	s := newStore[atomic.Int64](DefaultMaxKeys, time.Hour, nil)
+	s := newStore[atomic.Int64](DefaultMaxKeys, time.Hour, nil, nil)
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
@@ -167,5 +167,85 @@ func TestStoreConcurrentGrowth(t *testing.T) {
 				t.Fatalf("key %d-%d counted %d, want %d", g, i, got, want)
 			}
 		}
+	}
+}
+
+// evictAllIdle runs idle eviction on the shard of key until it holds no
+// idle entry it may drop, and reports whether key survived.
+func evictAllIdle[T any](s *store[T], key string, now int64) bool {
+	h := maphash.String(s.seed, key)
+	sh := &s.shards[h&(numShards-1)]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for range 64 { // samples start at random slots
+		s.evictLocked(sh, now)
+	}
+	return sh.tab.Load().find(key, h) != nil
+}
+
+func TestStoreKeepsIdleKeysNotAtRest(t *testing.T) {
+	s := newStore[int](DefaultMaxKeys, time.Minute, nil, func(v *int, _ int64) bool { return *v == 0 })
+	*s.get("busy", t0.UnixNano()) = 1
+	s.get("done", t0.UnixNano())
+	later := t0.Add(time.Hour).UnixNano()
+	if !evictAllIdle(s, "busy", later) {
+		t.Error("an idle key whose state is not fresh was evicted")
+	}
+	if evictAllIdle(s, "done", later) {
+		t.Error("an idle key at rest was kept")
+	}
+	hs := newStore(DefaultMaxKeys, time.Minute, nil, holdExpired)
+	hs.get("held", t0.UnixNano()).until.Store(t0.Add(2 * time.Hour).UnixNano())
+	if !evictAllIdle(hs, "held", later) {
+		t.Error("an idle hold that has not expired was evicted")
+	}
+	if evictAllIdle(hs, "held", t0.Add(2*time.Hour).UnixNano()) {
+		t.Error("an expired hold was kept")
+	}
+}
+
+// TestIdleKeyInDebtKeepsItsState: a key whose requests booked tokens (or
+// window room) ahead stays limited after its idle timeout, until its state
+// is fresh again.
+func TestIdleKeyInDebtKeepsItsState(t *testing.T) {
+	clock := NewFakeClock(t0)
+	tb, err := NewTokenBucket(1, 1, WithClock(clock)) // idle timeout: 1s, the refill time
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 { // the bucket is full again 5s from now
+		if d, ok := tb.Reserve("k", 10*time.Second); !ok || d != time.Duration(i)*time.Second {
+			t.Fatalf("booking %d: Reserve = %v, %v; want %v, true", i, d, ok, time.Duration(i)*time.Second)
+		}
+	}
+	clock.Advance(2 * time.Second)
+	if !evictAllIdle(tb.keys, "k", tb.now()) {
+		t.Fatal("token bucket: a key in debt was evicted")
+	}
+	if d, ok := tb.Reserve("k", 0); ok || d != 3*time.Second {
+		t.Errorf("token bucket after the idle timeout: Reserve = %v, %v; want 3s, false", d, ok)
+	}
+	clock.Advance(3 * time.Second)
+	if evictAllIdle(tb.keys, "k", tb.now()) {
+		t.Error("token bucket: a full bucket was kept")
+	}
+
+	sw, err := NewSlidingWindow(1, time.Second, WithClock(clock)) // idle timeout: 2s
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(t0.Add(time.Hour).Sub(clock.Now())) // the start of a window
+	if _, ok := sw.Reserve("k", 0); !ok {
+		t.Fatal("sliding window: first request refused")
+	}
+	if d, ok := sw.Reserve("k", 5*time.Second); !ok || d != 2*time.Second {
+		t.Fatalf("sliding window: booking = %v, %v; want 2s, true", d, ok)
+	}
+	clock.Advance(2 * time.Second)
+	if !evictAllIdle(sw.keys, "k", clock.Now().UnixNano()) {
+		t.Fatal("sliding window: a key with a booked request in the last window was evicted")
+	}
+	if d, ok := sw.Reserve("k", 0); ok || d != time.Second {
+		t.Errorf("sliding window after the idle timeout: Reserve = %v, %v; want 1s, false", d, ok)
 	}
 }

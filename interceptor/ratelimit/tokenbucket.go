@@ -59,7 +59,7 @@ func NewTokenBucket(r rate.Limit, burst int, opts ...LimiterOption) (*TokenBucke
 		epoch:  lo.clock.Now(),
 		system: system,
 	}
-	tb.keys = newStore(lo.maxKeys, lo.idle, tb.initBucket)
+	tb.keys = newStore(lo.maxKeys, lo.idle, tb.initBucket, tb.bucketAtRest)
 	return tb, nil
 }
 
@@ -91,6 +91,8 @@ func refillTime(r rate.Limit, burst int) time.Duration {
 
 // initBucket makes b a full bucket at tick now without allocating.
 func (tb *TokenBucket) initBucket(b *bucket, now int64) { b.fill(now, tb.refill) }
+
+func (tb *TokenBucket) bucketAtRest(b *bucket, now int64) bool { return b.full(now, tb.cfg) }
 
 // now returns the clock's time in ticks: nanoseconds since tb.epoch.
 func (tb *TokenBucket) now() int64 {

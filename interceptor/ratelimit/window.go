@@ -50,7 +50,7 @@ func NewSlidingWindow(limit int, window time.Duration, opts ...LimiterOption) (*
 		lo.idle = 2 * window
 	}
 	sw := &SlidingWindow{limit: int64(limit), window: window, clock: lo.clock}
-	sw.keys = newStore[windowCounter](lo.maxKeys, lo.idle, nil) // Unix nanoseconds
+	sw.keys = newStore(lo.maxKeys, lo.idle, nil, sw.counterAtRest) // Unix nanoseconds
 	return sw, nil
 }
 
@@ -76,6 +76,15 @@ func (sw *SlidingWindow) Reserve(key string, maxWait time.Duration) (time.Durati
 	defer c.mu.Unlock()
 	c.rollLocked(ns / w)
 	return c.reserveLocked(sw.limit, ns%w, w, int64(maxWait))
+}
+
+// counterAtRest reports whether c, at Unix nanosecond now, counts nothing
+// in the windows that matter then, as a fresh counter does.
+func (sw *SlidingWindow) counterAtRest(c *windowCounter, now int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rollLocked(now / int64(sw.window))
+	return c.prev == 0 && c.cur == 0 && c.next == 0
 }
 
 // rollLocked moves the counter to fixed window index.
