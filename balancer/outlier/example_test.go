@@ -58,13 +58,14 @@ func Example() {
 		}
 		return resp.GetGreeting().GetInstanceId()
 	}
-	// The ejection takes effect a moment after the second failure; wait
-	// until the healthy greeter has answered four times in a row.
-	for streak := 0; streak < 4; {
+	// The broken greeter fails twice (once it is connected, round robin
+	// sends it every other call) and is ejected a moment after; wait until
+	// then the healthy greeter has answered four times in a row.
+	for failures, streak := 0, 0; failures < 2 || streak < 4; {
 		if sayHello() == "healthy" {
 			streak++
 		} else {
-			streak = 0
+			failures, streak = failures+1, 0
 		}
 	}
 	for range 3 {
