@@ -46,24 +46,23 @@ func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	zoneOf := func() string {
+	greet := func() *greeterv1.Greeting {
 		resp, err := client.SayHello(ctx, &greeterv1.SayHelloRequest{Name: "example"})
 		if err != nil {
 			log.Fatal(err)
 		}
-		return resp.GetGreeting().GetZone()
+		return resp.GetGreeting()
 	}
-	// While the channel connects, a call may land wherever READY
-	// endpoints are; wait until eu-1b answers twice in a row.
-	for streak := 0; streak < 2; {
-		if zoneOf() == "eu-1b" {
-			streak++
-		} else {
-			streak = 0
+	// While the channel connects, a call may land wherever READY endpoints
+	// are (with fewer than half READY, zones are ignored). Once both eu-1b
+	// greeters have answered, the local zone is READY and takes every call.
+	for local := map[string]bool{}; len(local) < 2; {
+		if g := greet(); g.GetZone() == "eu-1b" {
+			local[g.GetInstanceId()] = true
 		}
 	}
 	for range 3 {
-		fmt.Println(zoneOf())
+		fmt.Println(greet().GetZone())
 	}
 	// Output:
 	// eu-1b
