@@ -110,15 +110,7 @@ func serve(t *testing.T, opts ...stack.ServerOption) *greeter.Running {
 	if err != nil {
 		t.Fatalf("stack.Server: %v", err)
 	}
-	return greeter.Start(t, kitresolver.Instance{ID: "b"}, append(sopts,
-		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-			maybePanic(ctx)
-			return handler(ctx, req)
-		}),
-		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-			maybePanic(ss.Context())
-			return handler(srv, ss)
-		}))...)
+	return greeter.Start(t, kitresolver.Instance{ID: "b"}, append(sopts, greeter.Before(maybePanic)...)...)
 }
 
 // dial connects to addr with stack.Client's options and extra.

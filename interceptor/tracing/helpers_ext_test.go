@@ -34,19 +34,9 @@ type seen struct {
 // capture returns server options that record what each handler's context
 // carries.
 func capture(into *testutil.Latest[seen]) []grpc.ServerOption {
-	record := func(ctx context.Context) {
+	return greeter.Before(func(ctx context.Context) {
 		into.Send(seen{trace.SpanContextFromContext(ctx), baggage.FromContext(ctx).String()})
-	}
-	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-			record(ctx)
-			return h(ctx, req)
-		}),
-		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-			record(ss.Context())
-			return h(srv, ss)
-		}),
-	}
+	})
 }
 
 // hop is client → relay → backend, every part traced with one provider.

@@ -182,3 +182,19 @@ func (r *Running) Stop() {
 	r.Health.Shutdown()
 	r.GRPC.Stop()
 }
+
+// Before returns server options that call f with the context of every call,
+// unary and streaming, before its handler runs. Options given after them
+// run inside.
+func Before(f func(ctx context.Context)) []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			f(ctx)
+			return h(ctx, req)
+		}),
+		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			f(ss.Context())
+			return h(srv, ss)
+		}),
+	}
+}
