@@ -34,7 +34,7 @@ type endpoint struct {
 	// Written by failed RPCs, under fmu.
 	fmu         sync.Mutex
 	failures    int64       // RPCs that failed, ever
-	consecutive int64       // failures in a row, as of seenSuccesses
+	consecutive int64       // failures in a row, unless successes moved past seen
 	seen        int64       // successes when consecutive was last counted
 	probation   atomic.Bool // returned from ejection, not yet proven healthy
 
@@ -106,6 +106,11 @@ func (e *endpoint) countFailureLocked() int64 {
 func (e *endpoint) consecutiveFailures() int64 {
 	e.fmu.Lock()
 	defer e.fmu.Unlock()
+	return e.runLocked()
+}
+
+// runLocked is consecutiveFailures under fmu.
+func (e *endpoint) runLocked() int64 {
 	if e.successes.Load() != e.seen {
 		return 0
 	}
@@ -122,7 +127,7 @@ func (e *endpoint) takeCounts() (successes, failures int64) {
 	now := counts{e.successes.Load(), e.failures}
 	successes, failures = now.successes-e.swept.successes, now.failures-e.swept.failures
 	e.swept = now
-	if failures == 0 && !e.probation.Load() && (e.consecutive == 0 || now.successes != e.seen) {
+	if failures == 0 && !e.probation.Load() && e.runLocked() == 0 {
 		e.watched.Store(false)
 	}
 	return successes, failures
