@@ -132,11 +132,10 @@ func SharesMatch(counts map[string]int, weights []uint32, tol float64) error {
 
 // SlowStart checks policy's slow start over loopback with real greeters.
 // Three greeters serve at full weight; a fourth, behind a fault proxy, is
-// added. In the
-// first eighth of the slowStartWindow after it connects it must take under
-// early of the calls (its fair share is a quarter), and after the window its
-// fair share within tol. Then its connections are dropped: once it reconnects, the ramp
-// must start over.
+// added. In the first eighth of the slowStartWindow after it connects it must
+// take under early of the calls (its fair share is a quarter), and after the
+// window its fair share within tol. Then its connections are dropped: once it
+// reconnects, the ramp must start over.
 func SlowStart(t *testing.T, policy string, early, tol float64) {
 	const window = 3 * time.Second
 	gs := StartGreeters(t, 1, 1, 1, 1)
