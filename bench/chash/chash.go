@@ -53,16 +53,11 @@ func key(i int) context.Context {
 	return consistenthash.WithKey(context.Background(), "user-"+strconv.Itoa(i))
 }
 
-// picker builds the policy with cfg over n endpoints.
-func picker(cfg string, n int) (balancer.Picker, func(), error) {
-	return fakecc.ReadyPicker(consistenthash.Name, cfg, fakecc.Endpoints(n))
-}
-
 // MeasureBalance picks keys distinct keys over n endpoints, unbounded, each
 // pick done at once, and returns the busiest endpoint's share over the mean.
 func MeasureBalance(n, keys int) (Balance, error) {
-	counts, err := spread(Unbounded, n, keys, false)
-	if err != nil {
+	counts := make([]int, n)
+	if err := eachOwner(Unbounded, n, -1, keys, func(_, i int) { counts[i]++ }); err != nil {
 		return Balance{}, err
 	}
 	return Balance{Endpoints: n, Keys: keys, MaxMean: maxMean(counts), NoiseFloor: NoiseFloor(n, keys)}, nil
@@ -72,20 +67,9 @@ func MeasureBalance(n, keys int) (Balance, error) {
 // holds them all in flight, then returns the busiest endpoint's share of the
 // requests in flight over the mean; the target is at most LoadFactor.
 func MeasureBounded(n, keys int) (Balance, error) {
-	counts, err := spread(Bounded, n, keys, true)
+	p, closeFn, err := fakecc.ReadyPicker(consistenthash.Name, Bounded, fakecc.Endpoints(n))
 	if err != nil {
 		return Balance{}, err
-	}
-	return Balance{Endpoints: n, Keys: keys, Bounded: true, MaxMean: maxMean(counts)}, nil
-}
-
-// spread picks keys distinct keys over n endpoints with cfg and counts the
-// picks each endpoint got. With hold, every pick stays in flight until the
-// last is made, so bounded loads see them all; otherwise each is done at once.
-func spread(cfg string, n, keys int, hold bool) ([]int, error) {
-	p, closeFn, err := picker(cfg, n)
-	if err != nil {
-		return nil, err
 	}
 	defer closeFn()
 	counts := make([]int, n)
@@ -98,31 +82,26 @@ func spread(cfg string, n, keys int, hold bool) ([]int, error) {
 	for k := range keys {
 		i, res, err := fakecc.PickIndex(p, balancer.PickInfo{Ctx: key(k)})
 		if err != nil {
-			return nil, fmt.Errorf("chash: %v", err)
+			return Balance{}, fmt.Errorf("chash: %v", err)
 		}
 		counts[i]++
-		switch {
-		case res.Done == nil:
-		case hold:
-			dones = append(dones, res.Done)
-		default:
-			res.Done(balancer.DoneInfo{})
+		if res.Done != nil {
+			dones = append(dones, res.Done) // in flight until the last pick
 		}
 	}
-	return counts, nil
+	return Balance{Endpoints: n, Keys: keys, Bounded: true, MaxMean: maxMean(counts)}, nil
 }
 
 // MeasureMovement maps keys distinct keys over n endpoints with cfg, then
 // over the same endpoints less the middle one, and counts the keys that
 // changed endpoint.
 func MeasureMovement(cfg string, n, keys int) (Movement, error) {
-	before, err := owners(cfg, n, -1, keys)
-	if err != nil {
+	gone := n / 2
+	before, after := make([]int, keys), make([]int, keys)
+	if err := eachOwner(cfg, n, -1, keys, func(k, i int) { before[k] = i }); err != nil {
 		return Movement{}, err
 	}
-	gone := n / 2
-	after, err := owners(cfg, n, gone, keys)
-	if err != nil {
+	if err := eachOwner(cfg, n, gone, keys, func(k, i int) { after[k] = i }); err != nil {
 		return Movement{}, err
 	}
 	m := Movement{Endpoints: n, Keys: keys, Bounded: cfg == Bounded, Theory: 1 / float64(n), Bound: 1.1 / float64(n)}
@@ -139,30 +118,30 @@ func MeasureMovement(cfg string, n, keys int) (Movement, error) {
 	return m, nil
 }
 
-// owners returns the endpoint each of keys keys goes to over n endpoints
-// (fakecc's indexes), leaving out endpoint skip when it is not -1.
-func owners(cfg string, n, skip, keys int) ([]int, error) {
+// eachOwner calls visit with each of keys keys and the endpoint it goes to
+// over n endpoints (fakecc's indexes), leaving out endpoint skip when it is
+// not -1. Each pick is done at once.
+func eachOwner(cfg string, n, skip, keys int, visit func(k, i int)) error {
 	eps := fakecc.Endpoints(n)
 	if skip >= 0 {
 		eps = append(eps[:skip:skip], eps[skip+1:]...)
 	}
 	p, closeFn, err := fakecc.ReadyPicker(consistenthash.Name, cfg, eps)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer closeFn()
-	out := make([]int, keys)
 	for k := range keys {
 		i, res, err := fakecc.PickIndex(p, balancer.PickInfo{Ctx: key(k)})
 		if err != nil {
-			return nil, fmt.Errorf("chash: %v", err)
+			return fmt.Errorf("chash: %v", err)
 		}
 		if res.Done != nil {
 			res.Done(balancer.DoneInfo{})
 		}
-		out[k] = i
+		visit(k, i)
 	}
-	return out, nil
+	return nil
 }
 
 // maxMean returns the largest count over the mean count.

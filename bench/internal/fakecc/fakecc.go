@@ -90,8 +90,8 @@ func ReadyPicker(name, cfgJSON string, eps []resolver.Endpoint) (balancer.Picker
 	return p, b.Close, nil
 }
 
-// Addr returns the address of the SubConn a pick chose.
-func Addr(res balancer.PickResult) (string, error) {
+// pickedAddr returns the address of the SubConn a pick chose.
+func pickedAddr(res balancer.PickResult) (string, error) {
 	sc, ok := res.SubConn.(*testutil.SubConn)
 	if !ok {
 		return "", errors.New("fakecc: picked SubConn is not the fake's")
@@ -132,7 +132,7 @@ func PickIndex(p balancer.Picker, info balancer.PickInfo) (int, balancer.PickRes
 	if err != nil {
 		return 0, res, err
 	}
-	addr, err := Addr(res)
+	addr, err := pickedAddr(res)
 	if err != nil {
 		return 0, res, err
 	}
