@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"slices"
 
 	"google.golang.org/grpc"
 
@@ -89,7 +88,6 @@ func Client(opts ...ClientOption) ([]grpc.DialOption, error) {
 	var stream []grpc.StreamClientInterceptor
 	if g != nil {
 		unary = g.UnaryClientInterceptor()
-		stream = append(stream, g.StreamClientInterceptor())
 	}
 	if !c.noRateLimit {
 		l := c.limiter
@@ -103,7 +101,10 @@ func Client(opts ...ClientOption) ([]grpc.DialOption, error) {
 		} else {
 			unary = ratelimit.UnaryClientInterceptor(l, c.limiterOpts...)
 		}
-		stream = slices.Insert(stream, 0, ratelimit.StreamClientInterceptor(l, c.limiterOpts...))
+		stream = append(stream, ratelimit.StreamClientInterceptor(l, c.limiterOpts...))
+	}
+	if g != nil {
+		stream = append(stream, g.StreamClientInterceptor())
 	}
 	if unary == nil {
 		return out, nil
