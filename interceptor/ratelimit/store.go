@@ -138,9 +138,7 @@ func (s *store[T]) get(key string, now int64) *T {
 	if key == "" {
 		return &s.global.val
 	}
-	h := maphash.String(s.seed, key)
-	sh := &s.shards[h&(numShards-1)]
-	e := sh.tab.Load().find(key, h)
+	h, sh, e := s.lookup(key)
 	if e == nil {
 		e = s.insert(sh, key, h, now)
 	}
@@ -158,12 +156,18 @@ func (s *store[T]) peek(key string) *T {
 	if key == "" {
 		return &s.global.val
 	}
-	h := maphash.String(s.seed, key)
-	e := s.shards[h&(numShards-1)].tab.Load().find(key, h)
-	if e == nil {
-		return nil
+	if _, _, e := s.lookup(key); e != nil {
+		return &e.val
 	}
-	return &e.val
+	return nil
+}
+
+// lookup returns key's hash, its shard and its entry, nil if it has none,
+// without taking a lock. key is not the global key.
+func (s *store[T]) lookup(key string) (uint64, *shard[T], *entry[T]) {
+	h := maphash.String(s.seed, key)
+	sh := &s.shards[h&(numShards-1)]
+	return h, sh, sh.tab.Load().find(key, h)
 }
 
 // insert adds key to sh unless another goroutine got there first.

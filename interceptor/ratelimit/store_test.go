@@ -173,14 +173,13 @@ func TestStoreConcurrentGrowth(t *testing.T) {
 // evictAllIdle runs idle eviction on the shard of key until it holds no
 // idle entry it may drop, and reports whether key survived.
 func evictAllIdle[T any](s *store[T], key string, now int64) bool {
-	h := maphash.String(s.seed, key)
-	sh := &s.shards[h&(numShards-1)]
+	_, sh, _ := s.lookup(key)
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	for range 64 { // samples start at random slots
 		s.evictLocked(sh, now)
 	}
-	return sh.tab.Load().find(key, h) != nil
+	sh.mu.Unlock()
+	return s.peek(key) != nil
 }
 
 func TestStoreKeepsIdleKeysNotAtRest(t *testing.T) {
