@@ -1,7 +1,6 @@
 package stack
 
 import (
-
 	"google.golang.org/grpc"
 
 	"github.com/grpckit/grpckit/interceptor/breaker"
