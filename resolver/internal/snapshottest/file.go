@@ -3,6 +3,7 @@ package snapshottest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,25 +18,10 @@ import (
 // one and it parses.
 func Addrs(t testing.TB, pattern string) []string {
 	t.Helper()
-	files, _ := filepath.Glob(pattern)
-	if len(files) != 1 {
-		t.Fatalf("snapshot files matching %s: %v, want one", pattern, files)
-	}
-	data, err := os.ReadFile(files[0])
+	addrs, err := readAddrs(pattern)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f struct {
-		Instances []struct{ Addr string }
-	}
-	if err := json.Unmarshal(data, &f); err != nil {
-		t.Fatalf("snapshot %s: %v", files[0], err)
-	}
-	addrs := make([]string, 0, len(f.Instances))
-	for _, inst := range f.Instances {
-		addrs = append(addrs, inst.Addr)
-	}
-	slices.Sort(addrs)
 	return addrs
 }
 
@@ -47,10 +33,38 @@ func WaitAddrs(t testing.TB, pattern string, want ...string) {
 	want = slices.Sorted(slices.Values(want))
 	ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
 	defer cancel()
-	for got := Addrs(t, pattern); !slices.Equal(got, want); got = Addrs(t, pattern) {
+	for {
+		got, err := readAddrs(pattern)
+		if err == nil && slices.Equal(got, want) {
+			return
+		}
 		if ctx.Err() != nil {
-			t.Fatalf("snapshot %s holds %v, want %v", pattern, got, want)
+			t.Fatalf("snapshot %s holds %v (%v), want %v", pattern, got, err, want)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// readAddrs is Addrs, returning what is wrong instead of failing.
+func readAddrs(pattern string) ([]string, error) {
+	files, _ := filepath.Glob(pattern)
+	if len(files) != 1 {
+		return nil, fmt.Errorf("snapshot files matching %s: %v, want one", pattern, files)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		return nil, err
+	}
+	var f struct {
+		Instances []struct{ Addr string }
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("snapshot %s: %v", files[0], err)
+	}
+	addrs := make([]string, 0, len(f.Instances))
+	for _, inst := range f.Instances {
+		addrs = append(addrs, inst.Addr)
+	}
+	slices.Sort(addrs)
+	return addrs, nil
 }
