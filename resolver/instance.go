@@ -7,6 +7,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // MaxWeight is the largest weight an Instance may carry. It leaves room for
@@ -46,12 +48,14 @@ type Instance struct {
 }
 
 // EffectiveWeight returns the instance's weight with the zero value replaced by
-// DefaultWeight.
+// DefaultWeight and a weight above MaxWeight capped at MaxWeight, so that an
+// Instance that skipped Validate still gives balancers a weight in
+// [1, MaxWeight].
 func (i Instance) EffectiveWeight() uint32 {
 	if i.Weight == 0 {
 		return DefaultWeight
 	}
-	return i.Weight
+	return min(i.Weight, MaxWeight)
 }
 
 // Validate reports the first thing wrong with the instance, naming the field.
@@ -86,8 +90,11 @@ func ValidateServiceName(name string) error {
 	return nil
 }
 
-// ValidateAddr reports whether addr is a dialable host:port: a non-empty host
-// and a numeric port in 1..65535.
+// ValidateAddr reports whether addr is a host:port that a client elsewhere
+// can dial: a host with no space, '/' or control character, not an
+// unspecified address (0.0.0.0 or ::, which name no machine: a listener's
+// wildcard, as in lis.Addr().String() of a server listening on ":p"), and a
+// numeric port in 1..65535.
 func ValidateAddr(addr string) error {
 	if addr == "" {
 		return invalidf("address is empty")
@@ -97,16 +104,27 @@ func ValidateAddr(addr string) error {
 		return invalidf("address %q is not host:port: %v", addr, unwrapAddrErr(err))
 	}
 	if host == "" {
-		return invalidf("address %q has no host", addr)
+		return invalidf("address %q has no host: give the host clients dial, such as the machine's IP or name, not the listener's %q", addr, addr)
 	}
-	if strings.ContainsAny(host, " \t\r\n/") {
-		return invalidf("address %q has an invalid host", addr)
+	if i := strings.IndexFunc(host, badHostRune); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(host[i:])
+		return invalidf("address %q has host %q, which contains %q", addr, host, r)
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return invalidf("address %q has the unspecified host %s, which no client can dial: "+
+			"register the address clients can reach (the machine's IP or name), not the listener's %q", addr, host, ":"+port)
 	}
 	p, err := strconv.ParseUint(port, 10, 16)
 	if err != nil || p == 0 {
 		return invalidf("address %q has port %q, want 1-65535", addr, port)
 	}
 	return nil
+}
+
+// badHostRune reports the characters a host never holds: space, '/', and
+// control characters, which would also forge log lines.
+func badHostRune(r rune) bool {
+	return r == ' ' || r == '/' || unicode.IsControl(r) || r == utf8.RuneError
 }
 
 // Equal reports whether i and o describe the same instance in every field.
@@ -116,12 +134,28 @@ func (i Instance) Equal(o Instance) bool {
 		maps.Equal(i.Metadata, o.Metadata)
 }
 
-// String returns a short description for logs: service, id and address.
+// String returns a short description for logs: service, id and the address
+// quoted, as in greeter/a@"10.0.0.7:50051". The id is left out when it is the
+// address; a service or id that is not plain printable text is quoted too, so
+// that no registry value can forge a log line.
 func (i Instance) String() string {
+	addr := strconv.Quote(i.Addr)
 	if i.ID == "" || i.ID == i.Addr {
-		return i.Service + "@" + i.Addr
+		return quoteIfOdd(i.Service) + "@" + addr
 	}
-	return i.Service + "/" + i.ID + "@" + i.Addr
+	return quoteIfOdd(i.Service) + "/" + quoteIfOdd(i.ID) + "@" + addr
+}
+
+// quoteIfOdd returns s, or s quoted when it is empty or holds anything but
+// printable characters other than space, '"', '/' and '@'.
+func quoteIfOdd(s string) string {
+	plain := s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !unicode.IsPrint(r) || r == ' ' || r == '"' || r == '/' || r == '@'
+	})
+	if plain {
+		return s
+	}
+	return strconv.Quote(s)
 }
 
 func invalidf(format string, args ...any) error {

@@ -33,6 +33,20 @@ func TestInstanceValidate(t *testing.T) {
 		{"port too big", func(i *Instance) { i.Addr = "h:65536" }, `has port "65536"`},
 		{"port not numeric", func(i *Instance) { i.Addr = "h:http" }, `has port "http"`},
 		{"weight too big", func(i *Instance) { i.Weight = MaxWeight + 1 }, "weight 10001 is above the maximum 10000"},
+		{"ipv4 wildcard", func(i *Instance) { i.Addr = "0.0.0.0:50051" }, `register the address clients can reach (the machine's IP or name), not the listener's ":50051"`},
+		{"ipv6 wildcard", func(i *Instance) { i.Addr = "[::]:50051" }, `the unspecified host ::, which no client can dial`},
+		{"long ipv6 wildcard", func(i *Instance) { i.Addr = "[0:0::0]:50051" }, `unspecified host`},
+		{"mapped ipv4 wildcard", func(i *Instance) { i.Addr = "[::ffff:0.0.0.0]:1" }, `unspecified host`},
+		{"newline in host", func(i *Instance) { i.Addr = "h\nINFO forged:1" }, `which contains '\n'`},
+		{"escape in host", func(i *Instance) { i.Addr = "h\x1b:1" }, `which contains '\x1b'`},
+		{"DEL in host", func(i *Instance) { i.Addr = "h\x7f:1" }, `which contains '\x7f'`},
+		{"C1 control in host", func(i *Instance) { i.Addr = "h\u0085:1" }, `which contains '\u0085'`},
+		{"bad utf-8 in host", func(i *Instance) { i.Addr = "h\xff:1" }, `which contains`},
+		{"space in host", func(i *Instance) { i.Addr = "a b:1" }, `which contains ' '`},
+		{"slash in host", func(i *Instance) { i.Addr = "a/b:1" }, `which contains '/'`},
+		{"listener address", func(i *Instance) { i.Addr = ":50051" }, `not the listener's ":50051"`},
+		{"ipv6 zone", func(i *Instance) { i.Addr = "[fe80::1%eth0]:1" }, ""},
+		{"loopback", func(i *Instance) { i.Addr = "[::1]:1" }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,6 +103,41 @@ func TestWeightOfFallbacks(t *testing.T) {
 	}
 	if w := WeightOf(SetInstance(bare, Instance{Addr: "a:1"})); w != DefaultWeight {
 		t.Fatalf("WeightOf(instance weight 0) = %d, want %d", w, DefaultWeight)
+	}
+}
+
+// TestWeightCappedWhereItEnters: an Instance that skipped Validate, with a
+// weight above MaxWeight, reaches balancers capped, through every reader.
+func TestWeightCappedWhereItEnters(t *testing.T) {
+	bare := resolver.Endpoint{Addresses: []resolver.Address{{Addr: "a:1"}}}
+	for _, w := range []uint32{MaxWeight, MaxWeight + 1, 1 << 28, 1<<32 - 1} {
+		ep := SetInstance(bare, Instance{Service: "s", Addr: "a:1", Weight: w})
+		inst, _ := InstanceFrom(ep)
+		got := []uint32{WeightOf(ep), weight.FromEndpoint(ep).Weight, inst.Weight, inst.EffectiveWeight(), Instance{Weight: w}.EffectiveWeight()}
+		for i, g := range got {
+			if g != MaxWeight {
+				t.Errorf("weight %d: reader %d sees %d, want %d (all: %v)", w, i, g, MaxWeight, got)
+			}
+		}
+	}
+}
+
+func TestInstanceString(t *testing.T) {
+	tests := []struct {
+		inst Instance
+		want string
+	}{
+		{Instance{Service: "greeter", Addr: "10.0.0.7:1"}, `greeter@"10.0.0.7:1"`},
+		{Instance{Service: "greeter", ID: "10.0.0.7:1", Addr: "10.0.0.7:1"}, `greeter@"10.0.0.7:1"`},
+		{Instance{Service: "greeter", ID: "a", Addr: "10.0.0.7:1"}, `greeter/a@"10.0.0.7:1"`},
+		{Instance{Service: "greeter", ID: "a\nb", Addr: "h\n:1"}, `greeter/"a\nb"@"h\n:1"`},
+		{Instance{Service: "g/x", ID: "a@b", Addr: "h:1"}, `"g/x"/"a@b"@"h:1"`},
+		{Instance{}, `""@""`},
+	}
+	for _, tt := range tests {
+		if got := tt.inst.String(); got != tt.want {
+			t.Errorf("String() = %s, want %s", got, tt.want)
+		}
 	}
 }
 

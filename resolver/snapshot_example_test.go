@@ -38,7 +38,7 @@ func ExampleSnapshot() {
 	fmt.Println(err)
 	// Output:
 	// first start: no snapshot yet
-	// greeter/a@10.0.0.7:50051 3
-	// greeter/b@10.0.0.8:50051 1
+	// greeter/a@"10.0.0.7:50051" 3
+	// greeter/b@"10.0.0.8:50051" 1
 	// <nil>
 }
