@@ -19,8 +19,11 @@ func (a instanceAttr) Equal(o any) bool {
 
 // SetInstance returns a copy of ep that carries inst, and grpc-go's weight
 // attribute set to inst's effective weight so grpc-go's own weighted policies
-// honour it too. The Instance's Metadata map is shared, not copied.
+// honour it too. A weight above MaxWeight is capped at MaxWeight on the
+// carried Instance too, so every reader sees one weight in [0, MaxWeight].
+// The Instance's Metadata map is shared, not copied.
 func SetInstance(ep resolver.Endpoint, inst Instance) resolver.Endpoint {
+	inst.Weight = min(inst.Weight, MaxWeight)
 	ep.Attributes = ep.Attributes.WithValue(instanceKey{}, instanceAttr{inst})
 	return weight.Set(ep, weight.EndpointInfo{Weight: inst.EffectiveWeight()})
 }
@@ -34,7 +37,7 @@ func InstanceFrom(ep resolver.Endpoint) (Instance, bool) {
 
 // WeightOf returns the weight balancers should use for ep: the Instance's
 // effective weight when one is set, else grpc-go's weight attribute, else
-// DefaultWeight. It never returns 0.
+// DefaultWeight, capped at MaxWeight. It never returns 0.
 func WeightOf(ep resolver.Endpoint) uint32 {
 	if inst, ok := InstanceFrom(ep); ok {
 		return inst.EffectiveWeight()
