@@ -112,10 +112,10 @@ func (b *outlierBalancer) UpdateClientConnState(s balancer.ClientConnState) erro
 
 	childState := balancer.ClientConnState{
 		ResolverState:  pickfirst.EnableHealthListener(s.ResolverState),
-		BalancerConfig: cfg.child.config,
+		BalancerConfig: cfg.child.Config,
 	}
 	errc := make(chan error, 1)
-	if !b.serial.schedule(func() { errc <- b.updateChild(cfg.child.builder, childState) }) {
+	if !b.serial.schedule(func() { errc <- b.updateChild(cfg.child.Builder, childState) }) {
 		return nil
 	}
 	return <-errc

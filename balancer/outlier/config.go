@@ -9,6 +9,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/serviceconfig"
+
+	"github.com/grpckit/grpckit/balancer/internal/childpolicy"
 )
 
 // Defaults for the fields a configuration leaves out.
@@ -56,7 +58,7 @@ type lbConfig struct {
 	maxEjection         time.Duration
 	maxEjectionPercent  uint32
 	failureCodes        uint32 // bit c set: codes.Code(c) is a failure
-	child               childPolicy
+	child               childpolicy.Policy
 }
 
 // parseConfig parses and validates the policy's JSON configuration.
@@ -82,7 +84,6 @@ func (jc *jsonConfig) toConfig() (*lbConfig, error) {
 		minRequests:         orDefault(jc.FailureRateMinRequests, DefaultFailureRateMinRequests),
 		maxEjectionPercent:  orDefault(jc.MaxEjectionPercent, DefaultMaxEjectionPercent),
 		failureCodes:        codeMask(defaultFailureCodes),
-		child:               defaultChildPolicy(),
 	}
 	if jc.FailureCodes != nil {
 		cfg.failureCodes = codeMask(jc.FailureCodes)
@@ -103,10 +104,8 @@ func (jc *jsonConfig) toConfig() (*lbConfig, error) {
 			return nil, err
 		}
 	}
-	if len(jc.ChildPolicy) > 0 && string(jc.ChildPolicy) != "null" {
-		if cfg.child, err = parseChildPolicy(jc.ChildPolicy); err != nil {
-			return nil, err
-		}
+	if cfg.child, err = childpolicy.Parse(jc.ChildPolicy); err != nil {
+		return nil, fmt.Errorf("outlier: %w", err)
 	}
 	return cfg, nil
 }
@@ -126,7 +125,7 @@ func (c *lbConfig) validate() error {
 		return fmt.Errorf("outlier: maxEjectionPercent %d is over 100", c.maxEjectionPercent)
 	case c.failureCodes&(1<<codes.OK|1<<codes.Canceled) != 0:
 		return errors.New("outlier: failureCodes may not list OK or CANCELLED")
-	case c.child.builder == nil:
+	case c.child.Builder == nil:
 		return errors.New("outlier: no childPolicy given and round_robin is not registered")
 	}
 	return nil

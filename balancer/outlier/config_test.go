@@ -20,7 +20,7 @@ type view struct {
 
 func viewOf(c *lbConfig) view {
 	return view{c.consecutiveFailures, c.minRequests, c.maxEjectionPercent, c.failureRate,
-		c.interval, c.baseEjection, c.maxEjection, c.failureCodes, c.child.builder.Name()}
+		c.interval, c.baseEjection, c.maxEjection, c.failureCodes, c.child.Builder.Name()}
 }
 
 func TestParseConfig(t *testing.T) {

@@ -86,7 +86,7 @@ func (b *zoneBalancer) UpdateClientConnState(s balancer.ClientConnState) error {
 	for _, c := range children {
 		rs := s.ResolverState
 		rs.Endpoints, rs.Addresses = byZone[c.zone], nil
-		errs = append(errs, c.bal.UpdateClientConnState(balancer.ClientConnState{ResolverState: rs, BalancerConfig: cfg.child.config}))
+		errs = append(errs, c.bal.UpdateClientConnState(balancer.ClientConnState{ResolverState: rs, BalancerConfig: cfg.child.Config}))
 	}
 	b.mu.Lock()
 	b.inhibit, b.dirty = false, true
@@ -111,7 +111,7 @@ func groupByZone(eps []resolver.Endpoint) map[string][]resolver.Endpoint {
 // reconcileLocked builds children for new zones and returns those to close:
 // the zones gone, or every child when the child policy changed.
 func (b *zoneBalancer) reconcileLocked(cfg *lbConfig, byZone map[string][]resolver.Endpoint) (stale []*zoneChild) {
-	policyChanged := b.cfg != nil && b.cfg.child.builder.Name() != cfg.child.builder.Name()
+	policyChanged := b.cfg != nil && b.cfg.child.Builder.Name() != cfg.child.Builder.Name()
 	b.cfg = cfg
 	for z, c := range b.zones {
 		if _, ok := byZone[z]; !ok || policyChanged {
@@ -123,7 +123,7 @@ func (b *zoneBalancer) reconcileLocked(cfg *lbConfig, byZone map[string][]resolv
 	for z := range byZone {
 		if _, ok := b.zones[z]; !ok {
 			c := &zoneChild{zone: z, state: balancer.State{ConnectivityState: connectivity.Connecting, Picker: base.NewErrPicker(balancer.ErrNoSubConnAvailable)}}
-			c.bal = cfg.child.builder.Build(&zoneCC{ClientConn: b.cc, b: b, child: c}, b.opts)
+			c.bal = cfg.child.Builder.Build(&zoneCC{ClientConn: b.cc, b: b, child: c}, b.opts)
 			b.zones[z] = c
 		}
 		b.order = append(b.order, z)

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 
 	"google.golang.org/grpc/serviceconfig"
+
+	"github.com/grpckit/grpckit/balancer/internal/childpolicy"
 )
 
 // EnvLocalZone is the environment variable that names the process's zone
@@ -55,7 +57,7 @@ type lbConfig struct {
 	localZone      string // "": SetLocalZone, then GRPCKIT_LOCAL_ZONE
 	panicThreshold float64
 	minClusterSize int
-	child          childPolicy
+	child          childpolicy.Policy
 }
 
 // parseConfig parses and validates the policy's JSON configuration.
@@ -70,16 +72,13 @@ func parseConfig(raw json.RawMessage) (*lbConfig, error) {
 		localZone:      jc.LocalZone,
 		panicThreshold: DefaultPanicThreshold,
 		minClusterSize: int(jc.MinClusterSize),
-		child:          defaultChildPolicy(),
 	}
 	if jc.PanicThreshold != nil {
 		cfg.panicThreshold = *jc.PanicThreshold
 	}
-	if len(jc.ChildPolicy) > 0 && string(jc.ChildPolicy) != "null" {
-		var err error
-		if cfg.child, err = parseChildPolicy(jc.ChildPolicy); err != nil {
-			return nil, err
-		}
+	var err error
+	if cfg.child, err = childpolicy.Parse(jc.ChildPolicy); err != nil {
+		return nil, fmt.Errorf("zoneaware: %w", err)
 	}
 	return cfg, cfg.validate()
 }
@@ -88,7 +87,7 @@ func (c *lbConfig) validate() error {
 	switch {
 	case c.panicThreshold < 0 || c.panicThreshold > 1:
 		return fmt.Errorf("zoneaware: panicThreshold %v is outside [0, 1]", c.panicThreshold)
-	case c.child.builder == nil:
+	case c.child.Builder == nil:
 		return errors.New("zoneaware: no childPolicy given and round_robin is not registered")
 	}
 	return nil

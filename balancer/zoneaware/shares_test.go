@@ -113,7 +113,7 @@ func TestParseConfig(t *testing.T) {
 				}
 				return
 			}
-			got := []any{cfg.child.builder.Name(), cfg.localZone, cfg.panicThreshold}
+			got := []any{cfg.child.Builder.Name(), cfg.localZone, cfg.panicThreshold}
 			if diff := cmp.Diff([]any{tt.want, tt.zone, tt.panicTh}, got); diff != "" {
 				t.Fatalf("config (-want +got):\n%s", diff)
 			}
