@@ -15,5 +15,11 @@
 // (etcd.WithSnapshotDir, consul.WithSnapshotDir) the last good set is also
 // kept in a file, one per target; a client that starts while its registry is
 // unreachable serves that set, marked stale (IsStale), until the registry
-// first answers.
+// first answers. The registry's empty answer is kept too, so a cold start
+// after a scale to zero serves nothing rather than servers that are gone, and
+// a snapshot older than its maximum age (DefaultSnapshotMaxAge, or
+// etcd.WithSnapshotMaxAge) is not served.
+//
+// Weights reach balancers in [1, MaxWeight]: SetInstance caps a larger one,
+// and WeightOf reads it.
 package resolver

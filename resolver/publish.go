@@ -54,7 +54,8 @@ func byAddr(a, b Instance) int {
 // at start-up, serves that set while the registry has not answered:
 //
 //   - Every set the channel accepts from Publish or PublishEndpoints is saved
-//     in the snapshot, by a goroutine of its own so that the file system
+//     in the snapshot, and so is every empty set, which the registry said
+//     authoritatively even when the balancer rejects it (most do), by a goroutine of its own so that the file system
 //     never delays the next update; during a burst of changes only the newest
 //     set waiting is written. A failed write is logged (rate-limited) and
 //     changes nothing else.
@@ -62,8 +63,9 @@ func byAddr(a, b Instance) int {
 //     first Fail or SnapshotGrace after construction, whichever comes first.
 //     If it holds instances they are published, with the state marked (see
 //     IsStale), and the error is not reported to the channel. A missing file
-//     is the normal first start; a broken one is logged and ignored; a
-//     snapshot of no instances serves nothing.
+//     is the normal first start; a broken one, or one older than the
+//     snapshot's maximum age, is logged and ignored; a snapshot of no
+//     instances (the registry's last answer was empty) serves nothing.
 //   - The registry's first answer replaces the snapshot's set, even when the
 //     answer is empty, and a snapshot is never served after it.
 //
@@ -110,7 +112,8 @@ func newPublisher(cc resolver.ClientConn, snap *Snapshot, grace time.Duration) *
 }
 
 // Publish replaces the channel's endpoints with insts, the registry's answer,
-// and saves them in the snapshot if the channel accepts them. It returns the
+// and saves them in the snapshot if the channel accepts them or they are
+// none. It returns the
 // error of cc.UpdateState; a non-nil error means the channel rejected the
 // state and the caller should resolve again after a backoff.
 func (p *Publisher) Publish(insts []Instance) error {
@@ -118,7 +121,7 @@ func (p *Publisher) Publish(insts []Instance) error {
 	p.answeredLocked(len(insts))
 	err := p.cc.UpdateState(resolver.State{Endpoints: Endpoints(insts)})
 	p.mu.Unlock()
-	if err == nil && p.snap != nil {
+	if (err == nil || len(insts) == 0) && p.snap != nil {
 		p.save(slices.Clone(insts)) // the caller may reuse insts
 	}
 	return err
@@ -127,13 +130,13 @@ func (p *Publisher) Publish(insts []Instance) error {
 // PublishEndpoints publishes endpoints that a backend maintains itself,
 // sorted and carrying their Instances (see Endpoints), as the registry's
 // answer, and saves their Instances in the snapshot if the channel accepts
-// them. It returns the error of cc.UpdateState, as Publish does.
+// them or they are none. It returns the error of cc.UpdateState, as Publish does.
 func (p *Publisher) PublishEndpoints(eps []resolver.Endpoint) error {
 	p.mu.Lock()
 	p.answeredLocked(len(eps))
 	err := p.cc.UpdateState(resolver.State{Endpoints: eps})
 	p.mu.Unlock()
-	if err == nil && p.snap != nil {
+	if (err == nil || len(eps) == 0) && p.snap != nil {
 		insts := make([]Instance, 0, len(eps))
 		for _, ep := range eps {
 			if inst, ok := InstanceFrom(ep); ok {

@@ -22,6 +22,15 @@ import (
 // serves the snapshot at once.
 const SnapshotGrace = time.Second
 
+// DefaultSnapshotMaxAge is the age beyond which a snapshot is not served
+// unless SnapshotMaxAge says otherwise: a set that old may well name servers
+// decommissioned since.
+const DefaultSnapshotMaxAge = 24 * time.Hour
+
+// ErrSnapshotTooOld is wrapped by the error Load returns for a snapshot saved
+// longer ago than its maximum age (see SnapshotMaxAge).
+var ErrSnapshotTooOld = errors.New("grpckit/resolver: snapshot too old")
+
 const (
 	// snapshotVersion is the format version of a snapshot file; a file of
 	// another version is ignored.
@@ -50,12 +59,18 @@ const (
 // disk: a machine crash may leave an older or a broken file, and a broken file
 // is ignored.
 //
+// The registry's empty answer is saved too: after a scale to zero the file
+// holds no instances, so a later cold start serves none instead of servers
+// that are gone. A file saved longer ago than the maximum age
+// (DefaultSnapshotMaxAge, or SnapshotMaxAge) is not loaded.
+//
 // A Snapshot is safe for concurrent use.
 type Snapshot struct {
 	target string
 	dir    string
 	path   string
 	now    func() time.Time
+	maxAge time.Duration
 
 	mu         sync.Mutex
 	last       []Instance // the set last written, if written
@@ -64,11 +79,28 @@ type Snapshot struct {
 	suppressed int       // write failures not logged since
 }
 
+// SnapshotOption configures NewSnapshot.
+type SnapshotOption func(*Snapshot) error
+
+// SnapshotMaxAge sets how old a snapshot may be and still be loaded (default
+// DefaultSnapshotMaxAge); it must be positive. Age is measured from the last
+// time the set changed or a client of the target started and saved it, so
+// choose it longer than the longest time the set may stay unchanged.
+func SnapshotMaxAge(d time.Duration) SnapshotOption {
+	return func(s *Snapshot) error {
+		if d <= 0 {
+			return fmt.Errorf("grpckit/resolver: snapshot maximum age %v: want a positive duration", d)
+		}
+		s.maxAge = d
+		return nil
+	}
+}
+
 // NewSnapshot returns the Snapshot of target kept in dir. The directory is
 // created (mode 0700) on the first Save. target identifies what was resolved,
 // such as a canonical form of the channel's target; two resolvers that may
 // return different sets must use different targets.
-func NewSnapshot(dir, target string) (*Snapshot, error) {
+func NewSnapshot(dir, target string, opts ...SnapshotOption) (*Snapshot, error) {
 	if dir == "" {
 		return nil, errors.New("grpckit/resolver: snapshot directory is empty")
 	}
@@ -79,8 +111,17 @@ func NewSnapshot(dir, target string) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("grpckit/resolver: snapshot directory %q: %w", dir, err)
 	}
-	return &Snapshot{target: target, dir: abs, path: filepath.Join(abs, snapshotFileName(target)), now: time.Now}, nil
+	s := &Snapshot{target: target, dir: abs, path: filepath.Join(abs, snapshotFileName(target)), now: time.Now, maxAge: DefaultSnapshotMaxAge}
+	for _, o := range opts {
+		if err := o(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
+
+// MaxAge returns how old the snapshot may be and still be loaded.
+func (s *Snapshot) MaxAge() time.Duration { return s.maxAge }
 
 // Path returns the snapshot's file.
 func (s *Snapshot) Path() string { return s.path }
@@ -136,8 +177,8 @@ type snapshotInstance struct {
 }
 
 // Save writes insts, in address order, as the target's last good set, unless
-// they equal the set this Snapshot wrote last. An error leaves any previous
-// file in place.
+// they equal the set this Snapshot wrote last; an empty insts is a set too.
+// An error leaves any previous file in place.
 func (s *Snapshot) Save(insts []Instance) error {
 	insts = slices.SortedFunc(slices.Values(insts), byAddr)
 	s.mu.Lock()
@@ -191,9 +232,10 @@ func writeFileAtomic(dir, path string, data []byte) error {
 
 // Load reads the snapshot and returns its valid instances and when they were
 // saved. With no file, as on the first start, the error wraps fs.ErrNotExist.
-// A file that cannot be used (unreadable, not JSON, another format version,
-// another target) gives an error saying why. Invalid instances are skipped
-// with a log line; the rest are returned.
+// A file saved longer ago than the maximum age gives an error wrapping
+// ErrSnapshotTooOld. A file that cannot be used (unreadable, not JSON, another
+// format version, another target) gives an error saying why. Invalid
+// instances are skipped with a log line; the rest are returned.
 func (s *Snapshot) Load() ([]Instance, time.Time, error) {
 	data, err := readLimited(s.path, maxSnapshotSize)
 	if err != nil {
@@ -202,6 +244,10 @@ func (s *Snapshot) Load() ([]Instance, time.Time, error) {
 	insts, saved, skipped, err := decodeSnapshot(s.target, data)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("grpckit/resolver: snapshot %s: %w", s.path, err)
+	}
+	if age := s.now().Sub(saved); age > s.maxAge {
+		return nil, time.Time{}, fmt.Errorf("%w: %s was saved %v ago, more than the maximum age %v",
+			ErrSnapshotTooOld, s.path, age.Round(time.Second), s.maxAge)
 	}
 	if len(skipped) > 0 {
 		logger.Warningf("grpckit/resolver: snapshot %s: skipped %d invalid instances; first: %v", s.path, len(skipped), skipped[0])

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"google.golang.org/grpc/balancer"
 	"google.golang.org/grpc/resolver"
 
 	"github.com/grpckit/grpckit/internal/testutil"
@@ -483,4 +484,87 @@ func TestPublisherSnapshotWritesNewestSet(t *testing.T) {
 	}
 	p.Close()
 	wantSaved(t, p, last)
+}
+
+// TestPublisherSavesEmptyAnswer: the registry's empty answer replaces the
+// snapshot's set even though the channel rejects it, as real balancers do
+// with an empty list, so a later cold start does not serve servers that are
+// gone. A rejected non-empty set is still not saved.
+func TestPublisherSavesEmptyAnswer(t *testing.T) {
+	for _, viaEndpoints := range []bool{false, true} {
+		t.Run(fmt.Sprintf("PublishEndpoints=%t", viaEndpoints), func(t *testing.T) {
+			cc := testutil.NewResolverClientConn()
+			p := newPublisher(cc, newTestSnapshot(t, "t", time.Now()), time.Hour)
+			defer p.Close()
+			publish := func(insts []Instance) error {
+				if viaEndpoints {
+					return p.PublishEndpoints(Endpoints(insts))
+				}
+				return p.Publish(insts)
+			}
+			if err := publish(snapInsts); err != nil {
+				t.Fatal(err)
+			}
+			wantSaved(t, p, snapInsts)
+			cc.SetUpdateStateErr(balancer.ErrBadResolverState)
+			if err := publish(snapInsts[:1]); err == nil {
+				t.Fatal("the channel's error was hidden")
+			}
+			wantSaved(t, p, snapInsts)
+			if err := publish(nil); err == nil {
+				t.Fatal("the channel's error was hidden")
+			}
+			wantSaved(t, p, nil)
+
+			// A cold start now serves nothing and reports the registry's error.
+			cold := testutil.NewResolverClientConn()
+			q := newPublisher(cold, p.snap, time.Hour)
+			defer q.Close()
+			if !q.Fail(errors.New("registry down")) || q.Stale() {
+				t.Fatalf("cold start after an empty answer: stale %t; want the error reported, nothing served", q.Stale())
+			}
+		})
+	}
+}
+
+func TestSnapshotMaxAge(t *testing.T) {
+	saved := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := newTestSnapshot(t, "t", saved)
+	if s.MaxAge() != DefaultSnapshotMaxAge {
+		t.Errorf("default MaxAge %v, want %v", s.MaxAge(), DefaultSnapshotMaxAge)
+	}
+	if err := s.Save(snapInsts); err != nil {
+		t.Fatal(err)
+	}
+	for _, maxAge := range []time.Duration{time.Minute, DefaultSnapshotMaxAge} {
+		var opts []SnapshotOption
+		if maxAge != DefaultSnapshotMaxAge {
+			opts = append(opts, SnapshotMaxAge(maxAge))
+		}
+		r, err := NewSnapshot(filepath.Dir(s.Path()), "t", opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.now = func() time.Time { return saved.Add(maxAge) }
+		if got, _, err := r.Load(); err != nil || len(got) != len(snapInsts) {
+			t.Errorf("max age %v: Load at that age = %d instances, %v; want them all", maxAge, len(got), err)
+		}
+		r.now = func() time.Time { return saved.Add(maxAge + time.Second) }
+		if got, _, err := r.Load(); !errors.Is(err, ErrSnapshotTooOld) || len(got) != 0 || !strings.Contains(err.Error(), "maximum age "+maxAge.String()) {
+			t.Errorf("max age %v: Load a second later = %d instances, %v; want ErrSnapshotTooOld naming the maximum", maxAge, len(got), err)
+		}
+
+		// A Publisher does not serve it.
+		cc := testutil.NewResolverClientConn()
+		p := newPublisher(cc, r, time.Hour)
+		if !p.Fail(errors.New("registry down")) || p.Stale() {
+			t.Errorf("max age %v: a Publisher served a snapshot older than that", maxAge)
+		}
+		p.Close()
+	}
+	for _, bad := range []time.Duration{0, -time.Second} {
+		if _, err := NewSnapshot(t.TempDir(), "t", SnapshotMaxAge(bad)); err == nil || !strings.Contains(err.Error(), "maximum age") {
+			t.Errorf("SnapshotMaxAge(%v): NewSnapshot error %v, want one naming the maximum age", bad, err)
+		}
+	}
 }
