@@ -132,8 +132,12 @@ func (b *zoneBalancer) reconcileLocked(cfg *lbConfig, byZone map[string][]resolv
 	return stale
 }
 
-// setEndpointsLocked records every endpoint's zone and weight, keeping the
-// READY counts of endpoints that did not change.
+// setEndpointsLocked records every endpoint's zone and weight. An endpoint
+// that stays in its zone keeps its record, and so its READY count, whose
+// SubConns keep reporting to it: only its weight is updated. One that moves
+// zone gets a new record, which the SubConns the new zone's child creates
+// report to; the old zone's SubConns keep the old record, which no longer
+// counts.
 func (b *zoneBalancer) setEndpointsLocked(eps []resolver.Endpoint) {
 	next := make(map[string]*endpointState, len(eps))
 	for _, ep := range eps {
@@ -142,9 +146,10 @@ func (b *zoneBalancer) setEndpointsLocked(eps []resolver.Endpoint) {
 		}
 		zone, w := kitresolver.ZoneOf(ep), float64(kitresolver.WeightOf(ep))
 		st := b.endpoints[ep.Addresses[0].Addr]
-		if st == nil || st.zone != zone || st.weight != w {
-			st = &endpointState{zone: zone, weight: w}
+		if st == nil || st.zone != zone {
+			st = &endpointState{zone: zone}
 		}
+		st.weight = w
 		for _, a := range ep.Addresses {
 			next[a.Addr] = st
 		}

@@ -33,6 +33,14 @@ func startZones(t *testing.T, zones ...string) []*greeter.Running {
 // dial connects to gs with the given zoneaware config.
 func dial(t *testing.T, gs []*greeter.Running, cfg string) greeterv1.GreeterClient {
 	t.Helper()
+	c, _ := dialResolver(t, gs, cfg)
+	return c
+}
+
+// dialResolver is dial that also returns the resolver, for tests that
+// update the endpoints.
+func dialResolver(t *testing.T, gs []*greeter.Running, cfg string) (greeterv1.GreeterClient, *manual.Resolver) {
+	t.Helper()
 	insts := make([]kitresolver.Instance, len(gs))
 	for i, g := range gs {
 		insts[i] = g.Instance()
@@ -48,7 +56,7 @@ func dial(t *testing.T, gs []*greeter.Running, cfg string) greeterv1.GreeterClie
 		t.Fatalf("grpc.NewClient: %v", err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return greeterv1.NewGreeterClient(conn)
+	return greeterv1.NewGreeterClient(conn), r
 }
 
 func testContext(t *testing.T) context.Context {
@@ -167,5 +175,29 @@ func TestPrefersLocalZoneUnderGrpckitChildren(t *testing.T) {
 			gs[3].Stop()
 			eventually(t, ctx, c, 40, "spilled over to zone a", func(z, in map[string]int) bool { return z["a"] == 40 })
 		})
+	}
+}
+
+// TestWeightChangeKeepsTrafficLocal: re-registering a local instance with a
+// new weight (as a Consul check in warning or an etcd re-registration does)
+// leaves the local zone whole, so every call stays in it.
+func TestWeightChangeKeepsTrafficLocal(t *testing.T) {
+	ctx := testContext(t)
+	gs := startZones(t, "a", "a", "b", "b")
+	c, r := dialResolver(t, gs, `{"localZone":"a","childPolicy":[{"round_robin":{}}]}`)
+	eventually(t, ctx, c, 40, "sent every call to zone a across both its instances", func(z, in map[string]int) bool {
+		return z["a"] == 40 && in["a-0"] > 0 && in["a-1"] > 0
+	})
+	for _, w := range []uint32{5, 2} {
+		insts := make([]kitresolver.Instance, len(gs))
+		for i, g := range gs {
+			insts[i] = g.Instance()
+		}
+		insts[0].Weight = w
+		// The channel applies the update before UpdateState returns.
+		r.UpdateState(resolver.State{Endpoints: kitresolver.Endpoints(insts)})
+		if zones, insts := tally(t, ctx, c, 200); zones["a"] != 200 {
+			t.Fatalf("after a-0's weight became %d, calls went %v (instances %v); want all to zone a", w, zones, insts)
+		}
 	}
 }
