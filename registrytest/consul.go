@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -185,7 +184,7 @@ func (a *ConsulAgent) Start() error {
 	}
 	cmd := exec.Command(a.bin, "agent", "-dev", "-config-file", filepath.Join(a.dir, "agent.hcl"))
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		a.mu.Unlock()
