@@ -40,9 +40,13 @@ func (builder) Build(cc balancer.ClientConn, opts balancer.BuildOptions) balance
 
 // zoneBalancer runs one child policy per zone and picks a zone per RPC.
 //
-// gRPC calls it, and it calls the children, from one goroutine at a time.
-// mu guards the fields below it; it is never held while a child or gRPC is
-// called.
+// gRPC calls it, and it calls the children, from one goroutine at a time;
+// the children call back from any goroutine (their timers, their own
+// serializers, SubConn listeners). mu guards the fields below it. It is
+// never held while a child is called, and it is held while the parent's
+// UpdateState is called, so that pickers reach gRPC in the order they were
+// built from the children's states; gRPC's UpdateState does not call back
+// into the balancer.
 type zoneBalancer struct {
 	cc   balancer.ClientConn
 	opts balancer.BuildOptions
@@ -170,12 +174,15 @@ func (b *zoneBalancer) childrenLocked() []*zoneChild {
 func (b *zoneBalancer) ResolverError(err error) {
 	b.mu.Lock()
 	children := b.childrenLocked()
-	b.mu.Unlock()
 	if len(children) == 0 {
-		b.cc.UpdateState(balancer.State{ConnectivityState: connectivity.TransientFailure,
-			Picker: base.NewErrPicker(fmt.Errorf("zoneaware: resolver error: %w", err))})
+		if !b.closed {
+			b.cc.UpdateState(balancer.State{ConnectivityState: connectivity.TransientFailure,
+				Picker: base.NewErrPicker(fmt.Errorf("zoneaware: resolver error: %w", err))})
+		}
+		b.mu.Unlock()
 		return
 	}
+	b.mu.Unlock()
 	for _, c := range children {
 		c.bal.ResolverError(err)
 	}
@@ -207,17 +214,16 @@ func (b *zoneBalancer) Close() {
 }
 
 // flush sends a new picker to gRPC when something changed and no update is
-// in progress.
+// in progress. It publishes under mu: a picker built from older states can
+// never overtake a newer one.
 func (b *zoneBalancer) flush() {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	if !b.dirty || b.inhibit || b.closed {
-		b.mu.Unlock()
 		return
 	}
 	b.dirty = false
-	s := b.stateLocked()
-	b.mu.Unlock()
-	b.cc.UpdateState(s)
+	b.cc.UpdateState(b.stateLocked())
 }
 
 // stateLocked computes the aggregate state and the zone picker.
