@@ -67,7 +67,11 @@ func (b *builder) snapshot(service string) (*kitresolver.Snapshot, error) {
 	if b.cfg.snapshotDir == "" {
 		return nil, nil
 	}
-	snap, err := kitresolver.NewSnapshot(b.cfg.snapshotDir, Scheme+":"+b.cfg.serviceKey(service))
+	var opts []kitresolver.SnapshotOption
+	if b.cfg.maxAgeSet {
+		opts = append(opts, kitresolver.SnapshotMaxAge(b.cfg.snapshotMaxAge))
+	}
+	snap, err := kitresolver.NewSnapshot(b.cfg.snapshotDir, Scheme+":"+b.cfg.serviceKey(service), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("etcd: %w", err)
 	}

@@ -1,15 +1,24 @@
 // Package etcd discovers gRPC servers through etcd: a resolver for targets
 // etcd:///<service> and a registrar that announces a server under a lease.
 //
-// A server registers itself, and a client dials the service by name:
+// A server registers itself, and a client dials the service by name with a
+// load-balancing policy that spreads calls over every instance:
 //
 //	reg, err := etcd.Register(ctx, cli, kitresolver.Instance{Service: "greeter", Addr: "10.0.0.7:50051"})
 //	...
-//	defer reg.Deregister(context.Background())
+//	defer reg.Deregister(context.Background()) // returns within the request timeout
 //
 //	conn, err := grpc.NewClient("etcd:///greeter",
 //		grpc.WithResolvers(etcd.NewBuilder(cli)),
+//		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"grpckit_weighted_round_robin":{}}]}`),
 //		grpc.WithTransportCredentials(creds))
+//
+// Without a loadBalancingConfig grpc-go uses pick_first, and every channel
+// sends all its calls to the first address: import a grpckit balancer
+// (balancer/wrr, p2c, consistenthash) or name grpc-go's round_robin. The
+// address registered must be one clients can dial: Register refuses a
+// listener's wildcard such as "[::]:50051", the lis.Addr().String() of a
+// server listening on ":50051".
 //
 // # Registry format
 //
@@ -66,9 +75,13 @@
 // are published with the state marked stale (kitresolver.IsStale) and one
 // warning says so and how old the snapshot is. etcd's first answer replaces
 // it, is not stale, and is written to the file; a snapshot never overrides an
-// answer, and an empty answer is still published empty. A missing file (the
-// first start) is not an error, a broken one is logged and ignored. Give each
-// etcd cluster its own directory.
+// answer, and an empty answer is still published empty. An empty answer is
+// written too, even though the balancer rejects it, so a cold start after a
+// scale to zero serves nothing instead of servers that are gone. A snapshot
+// older than WithSnapshotMaxAge (kitresolver.DefaultSnapshotMaxAge by
+// default) is not served. A missing file (the first start) is not an error,
+// a broken one is logged and ignored. Give each etcd cluster its own
+// directory.
 //
 // # Registrar
 //

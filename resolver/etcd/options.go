@@ -43,6 +43,8 @@ type config struct {
 	requestTimeout time.Duration
 	snapshotDir    string // resolver only; "" for no snapshots
 	snapshotSet    bool
+	snapshotMaxAge time.Duration // resolver only; 0 for kitresolver.DefaultSnapshotMaxAge
+	maxAgeSet      bool
 }
 
 // registerConfig is the registrar's configuration.
@@ -100,6 +102,16 @@ func WithSnapshotDir(dir string) Option {
 		}
 		c.snapshotDir, c.snapshotSet = dir, true
 	})
+}
+
+// WithSnapshotMaxAge sets how old a snapshot (see WithSnapshotDir) may be and
+// still be served at start-up (default kitresolver.DefaultSnapshotMaxAge); d
+// must be positive. The age counts from the last change of the set, or the
+// last start of a client of the service, whichever is later: choose d longer
+// than the set may stay unchanged, and short enough that servers
+// decommissioned since are not dialed.
+func WithSnapshotMaxAge(d time.Duration) Option {
+	return builderOption(func(c *config) { c.snapshotMaxAge, c.maxAgeSet = d, true })
 }
 
 // WithTTL sets the lease TTL of a registration (default DefaultTTL). etcd
@@ -165,6 +177,8 @@ func (c config) validate() error {
 		return errors.New("etcd: request timeout must be positive")
 	case c.snapshotSet && c.snapshotDir == "":
 		return errors.New(`etcd: WithSnapshotDir(""): want a directory`)
+	case c.maxAgeSet && c.snapshotMaxAge <= 0:
+		return fmt.Errorf("etcd: WithSnapshotMaxAge(%v): want a positive duration", c.snapshotMaxAge)
 	}
 	return nil
 }

@@ -4,6 +4,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	kitresolver "github.com/grpckit/grpckit/resolver"
 )
 
 func TestWithSnapshotDir(t *testing.T) {
@@ -35,5 +38,26 @@ func TestWithSnapshotDir(t *testing.T) {
 			t.Errorf("%s%s and %s share %s", c.prefix, c.service, other, snap.Path())
 		}
 		paths[snap.Path()] = c.prefix + c.service
+	}
+}
+
+func TestWithSnapshotMaxAge(t *testing.T) {
+	for _, bad := range []time.Duration{0, -time.Minute} {
+		if err := newConfig([]Option{WithSnapshotMaxAge(bad)}).validate(); err == nil || !strings.Contains(err.Error(), "WithSnapshotMaxAge") {
+			t.Errorf("WithSnapshotMaxAge(%v) validates to %v, want an error naming the option", bad, err)
+		}
+	}
+	dir := t.TempDir()
+	for _, c := range []struct {
+		opts []Option
+		want time.Duration
+	}{
+		{[]Option{WithSnapshotDir(dir)}, kitresolver.DefaultSnapshotMaxAge},
+		{[]Option{WithSnapshotDir(dir), WithSnapshotMaxAge(time.Hour)}, time.Hour},
+	} {
+		snap, err := (&builder{cfg: newConfig(c.opts)}).snapshot("greeter")
+		if err != nil || snap.MaxAge() != c.want {
+			t.Errorf("snapshot max age = %v (%v), want %v", snap.MaxAge(), err, c.want)
+		}
 	}
 }

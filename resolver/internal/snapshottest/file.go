@@ -68,3 +68,28 @@ func readAddrs(pattern string) ([]string, error) {
 	slices.Sort(addrs)
 	return addrs, nil
 }
+
+// Age rewrites the one snapshot file matching pattern as if it had been
+// saved age ago, and fails the test unless there is exactly one file.
+func Age(t testing.TB, pattern string, age time.Duration) {
+	t.Helper()
+	files, _ := filepath.Glob(pattern)
+	if len(files) != 1 {
+		t.Fatalf("snapshot files matching %s: %v, want one", pattern, files)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f map[string]json.RawMessage
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatalf("snapshot %s: %v", files[0], err)
+	}
+	f["saved"], _ = json.Marshal(time.Now().Add(-age).UTC())
+	if data, err = json.Marshal(f); err == nil {
+		err = os.WriteFile(files[0], data, 0o600)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
