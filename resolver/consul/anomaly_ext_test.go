@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,4 +170,20 @@ func TestUpdateStateErrorIsRetried(t *testing.T) {
 	if s, err := cc.States.Receive(short); err == nil {
 		t.Fatalf("state %v published again after it was accepted", s)
 	}
+}
+
+// TestAlwaysZeroIndexPublishesEmpty: an agent or proxy that answers index 0
+// to every query has no index to go backwards, so its answers are not resets:
+// a service it says is empty is published without the recovery grace.
+func TestAlwaysZeroIndexPublishesEmpty(t *testing.T) {
+	t.Parallel()
+	var emptied atomic.Bool
+	stub := &stubAgent{index: func(int) uint64 { return 0 }, empty: func(int) bool { return emptied.Load() }}
+	srv := httptest.NewServer(stub)
+	t.Cleanup(srv.Close)
+	b := consul.NewBuilder(consul.WithMinQueryInterval(20*time.Millisecond), consul.WithRecoveryGrace(time.Hour))
+	cc := buildResolver(t, b, "consul://"+srv.Listener.Addr().String()+"/stub")
+	waitState(t, cc, func(s resolver.State) bool { return len(s.Endpoints) == 1 })
+	emptied.Store(true)
+	waitState(t, cc, func(s resolver.State) bool { return len(s.Endpoints) == 0 })
 }

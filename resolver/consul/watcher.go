@@ -121,7 +121,7 @@ func (w *watcher) fail(err error) {
 // it if it changed.
 func (w *watcher) handle(start time.Time, entries []*api.ServiceEntry, got uint64) {
 	idx, advanced := nextIndex(w.index, got)
-	if w.index > 0 && got < w.index {
+	if idx == 0 {
 		w.recovering = true // the agent lost its state or its raft log
 	}
 	w.index = idx
@@ -141,8 +141,12 @@ func (w *watcher) handle(start time.Time, entries []*api.ServiceEntry, got uint6
 
 // publish sends insts to the channel if they differ from the last set, and
 // reports whether it did. An empty set replacing a non-empty one (or a
-// snapshot's set in service) is held back while recovering; an UpdateState
-// error is retried after a backoff.
+// snapshot's set in service) is held back while recovering. An UpdateState
+// error for a non-empty set is retried after a backoff; for an empty set it
+// is the balancer saying it has nothing to pick from (grpc-go's policies
+// answer balancer.ErrBadResolverState), not a registry error: the channel
+// has the empty set and the blocking query goes on, so the first instance to
+// come back is seen at once.
 func (w *watcher) publish(insts []kitresolver.Instance) bool {
 	if w.pub.Published() && !w.republish && equalInstances(insts, w.last) {
 		return false
@@ -151,15 +155,20 @@ func (w *watcher) publish(insts []kitresolver.Instance) bool {
 		vlogf("grpckit/consul: %s: no instances right after recovery; keeping the last set until %v", w.tgt.service, w.holdUntil.Format(time.RFC3339))
 		return false
 	}
-	if err := w.pub.Publish(insts); err != nil {
+	err := w.pub.Publish(insts)
+	switch {
+	case err != nil && len(insts) > 0:
 		vlogf("grpckit/consul: %s: channel rejected %d instances: %v", w.tgt.service, len(insts), err)
 		w.republish = true
 		w.index = 0
 		w.notBefore = time.Now().Add(w.cfg.backoff.Delay(w.attempt))
 		w.attempt++
 		return true
+	case err != nil:
+		vlogf("grpckit/consul: %s: published no instances; the balancer has none to pick from: %v", w.tgt.service, err)
+	default:
+		vlogf("grpckit/consul: %s: published %d instances", w.tgt.service, len(insts))
 	}
-	vlogf("grpckit/consul: %s: published %d instances", w.tgt.service, len(insts))
 	w.last, w.republish, w.attempt = insts, false, 0
 	return true
 }
@@ -195,14 +204,17 @@ func (w *watcher) sleepUntil(t time.Time) bool {
 // nextIndex applies Consul's rules for the index of the next blocking query
 // after an answer with index got to a query that waited on prev: an index
 // that went backwards resets to 0 (a fresh read), and 0 is treated as 1 so
-// the next query still blocks. advanced reports whether the answer moved the
-// index forward, that is whether it may carry new data.
+// the next query still blocks. Since a 0 became 1, an answer of 0 to a query
+// that waited on 1 is another index 0, as an agent or proxy that always
+// answers 0 gives, not a reset. next is 0 exactly when the index was reset.
+// advanced reports whether the answer moved the index forward, that is
+// whether it may carry new data.
 func nextIndex(prev, got uint64) (next uint64, advanced bool) {
 	switch {
+	case got == 0 && prev <= 1:
+		return 1, prev == 0
 	case got < prev:
 		return 0, false
-	case got == 0:
-		return 1, prev == 0
 	default:
 		return got, got > prev
 	}

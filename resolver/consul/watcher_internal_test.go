@@ -21,7 +21,8 @@ func TestNextIndex(t *testing.T) {
 		{42, 42, 42, false}, // wait time elapsed, nothing new
 		{42, 43, 43, true},  // change
 		{42, 7, 0, false},   // backwards: reset to a fresh read
-		{1, 0, 0, false},    // backwards to 0
+		{1, 0, 1, false},    // 0 again (it became 1): an agent that always answers 0, not a reset
+		{2, 0, 0, false},    // backwards to 0
 		{7, 0, 0, false},
 	}
 	for _, tt := range tests {

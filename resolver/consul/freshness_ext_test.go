@@ -1,0 +1,115 @@
+package consul_test
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/grpckit/grpckit/internal/greeter"
+	"github.com/grpckit/grpckit/internal/testutil"
+	greeterv1 "github.com/grpckit/grpckit/proto/greeter/v1"
+	kitresolver "github.com/grpckit/grpckit/resolver"
+	"github.com/grpckit/grpckit/resolver/consul"
+)
+
+// registerPlain registers reg with no check, so Consul serves it as passing
+// the moment the call returns, and deregisters it at cleanup.
+func registerPlain(t testing.TB, cli *api.Client, reg *api.AgentServiceRegistration) {
+	t.Helper()
+	if err := cli.Agent().ServiceRegister(reg); err != nil {
+		t.Fatalf("ServiceRegister(%s): %v", reg.ID, err)
+	}
+	t.Cleanup(func() { cli.Agent().ServiceDeregister(reg.ID) })
+}
+
+// plainRegistration describes a running greeter to Consul, with no check.
+func plainRegistration(t testing.TB, r *greeter.Running) *api.AgentServiceRegistration {
+	t.Helper()
+	inst := r.Instance()
+	host, port, err := net.SplitHostPort(inst.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := strconv.Atoi(port)
+	return &api.AgentServiceRegistration{ID: inst.ID, Name: inst.Service, Address: host, Port: p}
+}
+
+// timeToAnswer registers a fresh greeter as id of service and returns the
+// time from the registration to the first RPC c sees answered by it.
+func timeToAnswer(t *testing.T, c greeterv1.GreeterClient, service, id string) time.Duration {
+	t.Helper()
+	r := greeter.Start(t, kitresolver.Instance{Service: service, ID: id})
+	reg := plainRegistration(t, r)
+	ctx := timeoutCtx(t, testutil.DefaultTimeout)
+	start := time.Now()
+	registerPlain(t, agent.Client(), reg)
+	for ctx.Err() == nil {
+		if got, err := hello(ctx, c); err == nil && got == id {
+			return time.Since(start)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("%s never answered after its registration", id)
+	return 0
+}
+
+// waitEmpty waits until c's RPCs fail: the channel holds no instance.
+func waitEmpty(t *testing.T, c greeterv1.GreeterClient) {
+	t.Helper()
+	ctx := timeoutCtx(t, testutil.DefaultTimeout)
+	for ctx.Err() == nil {
+		if _, err := hello(ctx, c); err != nil {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("RPCs still succeed after the last instance was deregistered")
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// TestComebackAfterEmptyIsNotLate: the first instance registered after a
+// service went empty answers RPCs as soon as an instance added beside a live
+// one does. The balancer rejects an empty set (ErrBadResolverState); that
+// must not send the resolver into its error backoff. The backoff is made
+// slow here so that every round would pay it; medians of interleaved rounds
+// keep a loaded machine from deciding the outcome.
+func TestComebackAfterEmptyIsNotLate(t *testing.T) {
+	t.Parallel()
+	const rounds = 5
+	b := consul.NewBuilder(consul.WithBackoff(kitresolver.Backoff{Base: time.Second, Max: time.Second, Multiplier: 1}))
+	emptyC, _ := dial(t, target("fresh-empty"), b)
+	fullC, _ := dial(t, target("fresh-full"), b)
+	base := greeter.Start(t, kitresolver.Instance{Service: "fresh-full", ID: "base"})
+	registerPlain(t, agent.Client(), plainRegistration(t, base))
+	waitServedBy(t, fullC, "base")
+	waitEmpty(t, emptyC)
+
+	var afterEmpty, beside []time.Duration
+	for i := range rounds {
+		id := fmt.Sprintf("e%d", i)
+		afterEmpty = append(afterEmpty, timeToAnswer(t, emptyC, "fresh-empty", id))
+		if err := agent.Client().Agent().ServiceDeregister(id); err != nil {
+			t.Fatal(err)
+		}
+		waitEmpty(t, emptyC)
+		id = fmt.Sprintf("n%d", i)
+		beside = append(beside, timeToAnswer(t, fullC, "fresh-full", id))
+		if err := agent.Client().Agent().ServiceDeregister(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("registration to first answer: after an empty period %v, beside a live instance %v", afterEmpty, beside)
+	if e, n := median(afterEmpty), median(beside); e > n+100*time.Millisecond {
+		t.Fatalf("after an empty period the first instance answered after %v (median), beside a live one after %v: want at most 100ms more", e, n)
+	}
+}
