@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/hashicorp/consul/api"
+	"google.golang.org/grpc/resolver"
 
 	kitresolver "github.com/grpckit/grpckit/resolver"
 )
@@ -20,48 +21,63 @@ const (
 	metaVersion = "version"
 )
 
-// skipped maps a Consul service ID to the reason its entry was skipped, so a
-// watcher logs each bad entry once rather than at every query.
-type skipped map[string]string
+// entryNotes maps a Consul service ID to what is wrong with its entry (why
+// it was skipped, or that its weight was capped), so a watcher logs each
+// entry once rather than at every query.
+type entryNotes map[string]string
 
-// instancesFrom turns the entries of a health query into instances sorted by
-// address then ID. Entries in maintenance, entries that are not passing when
+func (n *entryNotes) add(id, note string) {
+	if *n == nil {
+		*n = entryNotes{}
+	}
+	(*n)[id] = note
+}
+
+// instancesFrom turns the entries of a health query into instances, in
+// Consul's order. Entries in maintenance, entries that are not passing when
 // healthy is set, and entries that make no valid Instance are left out; the
-// reasons for the last kind are returned keyed by service ID.
-func instancesFrom(entries []*api.ServiceEntry, healthy bool) ([]kitresolver.Instance, skipped) {
+// reasons for the last kind, and the weights that were capped, are returned
+// keyed by service ID.
+func instancesFrom(entries []*api.ServiceEntry, healthy bool) ([]kitresolver.Instance, entryNotes) {
 	insts := make([]kitresolver.Instance, 0, len(entries))
-	var bad skipped
+	var notes entryNotes
 	for _, e := range entries {
 		if e == nil || e.Service == nil {
 			continue
 		}
-		inst, ok, err := instanceFrom(e, healthy)
-		if err != nil {
-			if bad == nil {
-				bad = skipped{}
-			}
-			bad[e.Service.ID] = err.Error()
+		inst, ok, note := instanceFrom(e, healthy)
+		if note != "" {
+			notes.add(e.Service.ID, note)
 		}
 		if ok {
 			insts = append(insts, inst)
 		}
 	}
+	return insts, notes
+}
+
+// sortByAddr sorts insts by address then ID, the order of
+// kitresolver.Endpoints.
+func sortByAddr(insts []kitresolver.Instance) {
 	slices.SortFunc(insts, func(a, b kitresolver.Instance) int {
 		return cmp.Or(cmp.Compare(a.Addr, b.Addr), cmp.Compare(a.ID, b.ID))
 	})
-	return insts, bad
 }
 
 // instanceFrom converts one entry. ok is false for an entry that is not to be
-// served; err says why when the entry is bad rather than merely unhealthy.
-func instanceFrom(e *api.ServiceEntry, healthy bool) (inst kitresolver.Instance, ok bool, err error) {
+// served; note says why when the entry is bad rather than merely unhealthy,
+// or that a served entry's weight was capped.
+func instanceFrom(e *api.ServiceEntry, healthy bool) (inst kitresolver.Instance, ok bool, note string) {
 	status := e.Checks.AggregatedStatus()
 	if status == api.HealthMaint || (healthy && status != api.HealthPassing) {
-		return inst, false, nil
+		return inst, false, ""
 	}
-	w, err := weightFor(e.Service.Weights, status)
-	if err != nil || w == 0 {
-		return inst, false, err
+	w, capped, err := weightFor(e.Service.Weights, status)
+	if err != nil {
+		return inst, false, "skipped: " + err.Error()
+	}
+	if w == 0 {
+		return inst, false, ""
 	}
 	inst = kitresolver.Instance{
 		ID:      e.Service.ID,
@@ -71,26 +87,62 @@ func instanceFrom(e *api.ServiceEntry, healthy bool) (inst kitresolver.Instance,
 	}
 	inst.Zone, inst.Version, inst.Metadata = splitMeta(e.Service.Meta)
 	if err := inst.Validate(); err != nil {
-		return inst, false, err
+		return inst, false, "skipped: " + err.Error()
 	}
-	return inst, true, nil
+	if capped {
+		note = fmt.Sprintf("weight %d capped at %d, the largest grpckit serves", weightOf(e.Service.Weights, status), kitresolver.MaxWeight)
+	}
+	return inst, true, note
 }
 
 // weightFor returns the weight of a service in status: Weights.Passing when
 // passing, Weights.Warning otherwise (only reached when unhealthy instances are
-// allowed). Unset weights mean the default; 0 means "send nothing".
-func weightFor(w api.AgentWeights, status string) (uint32, error) {
+// allowed). Unset weights mean the default; 0 means "send nothing". Consul
+// allows weights up to 65535; one above kitresolver.MaxWeight is capped at
+// it, and capped says so. A negative weight is an error.
+func weightFor(w api.AgentWeights, status string) (weight uint32, capped bool, err error) {
 	if w == (api.AgentWeights{}) {
-		return kitresolver.DefaultWeight, nil
+		return kitresolver.DefaultWeight, false, nil
 	}
-	v := w.Passing
+	v := weightOf(w, status)
+	switch {
+	case v < 0:
+		return 0, false, fmt.Errorf("weight %d is negative", v)
+	case v > kitresolver.MaxWeight:
+		return kitresolver.MaxWeight, true, nil
+	}
+	return uint32(v), false, nil
+}
+
+// weightOf returns the Consul weight that applies in status.
+func weightOf(w api.AgentWeights, status string) int {
 	if status != api.HealthPassing {
-		v = w.Warning
+		return w.Warning
 	}
-	if v < 0 || v > kitresolver.MaxWeight {
-		return 0, fmt.Errorf("weight %d is outside 0-%d", v, kitresolver.MaxWeight)
+	return w.Passing
+}
+
+// orderedEndpoints is kitresolver.Endpoints keeping the order of insts: when
+// two instances share an address the one with the smaller ID is served,
+// where it stands, and the other is logged and dropped.
+func orderedEndpoints(service string, insts []kitresolver.Instance) []resolver.Endpoint {
+	owner := make(map[string]string, len(insts)) // address -> smallest ID
+	for _, inst := range insts {
+		if id, ok := owner[inst.Addr]; !ok || inst.ID < id {
+			owner[inst.Addr] = inst.ID
+		}
 	}
-	return uint32(v), nil
+	eps := make([]resolver.Endpoint, 0, len(owner))
+	served := make(map[string]bool, len(owner)) // two nodes may share an ID
+	for _, inst := range insts {
+		if id := owner[inst.Addr]; id != inst.ID || served[inst.Addr] {
+			logger.Warningf("grpckit/consul: %s: instance %q: address %s already served by instance %q, skipped", service, inst.ID, inst.Addr, id)
+			continue
+		}
+		served[inst.Addr] = true
+		eps = append(eps, kitresolver.SetInstance(resolver.Endpoint{Addresses: []resolver.Address{{Addr: inst.Addr}}}, inst))
+	}
+	return eps
 }
 
 // addrOf returns the service address, falling back to the node's as Consul

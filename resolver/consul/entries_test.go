@@ -1,10 +1,10 @@
 package consul
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/hashicorp/consul/api"
 
 	kitresolver "github.com/grpckit/grpckit/resolver"
@@ -39,6 +39,7 @@ func TestInstancesFrom(t *testing.T) {
 		entry("huge", "10.0.0.6", 80, api.AgentWeights{Passing: 65535, Warning: 1}, nil, api.HealthPassing),
 		entry("neg", "10.0.0.7", 80, api.AgentWeights{Passing: -1, Warning: 1}, nil, api.HealthPassing),
 		entry("warn0", "10.0.0.8", 80, api.AgentWeights{Passing: 3, Warning: 0}, nil, api.HealthWarning),
+		entry("warn-huge", "10.0.1.1", 80, api.AgentWeights{Passing: 1, Warning: 20000}, nil, api.HealthWarning),
 		entry("bad/id", "10.0.0.9", 80, w, nil, api.HealthPassing),
 		{Service: nil},
 	}
@@ -46,16 +47,17 @@ func TestInstancesFrom(t *testing.T) {
 		name    string
 		healthy bool
 		want    []kitresolver.Instance
-		bad     []string
+		notes   map[string]string // id -> "skipped" or "capped"
 	}{
 		{
 			name: "healthy", healthy: true,
 			want: []kitresolver.Instance{
 				{ID: "b", Service: "greeter", Addr: "10.0.0.2:80", Weight: 5, Zone: "eu-1a", Version: "1.2", Metadata: map[string]string{"k": "v"}},
+				{ID: "huge", Service: "greeter", Addr: "10.0.0.6:80", Weight: kitresolver.MaxWeight},
 				{ID: "node-addr", Service: "greeter", Addr: "10.9.9.9:81", Weight: 1},
 				{ID: "v6", Service: "greeter", Addr: "[::1]:82", Weight: 5},
 			},
-			bad: []string{"bad/id", "huge", "neg", "no-port"},
+			notes: map[string]string{"bad/id": "skipped", "huge": "capped", "neg": "skipped", "no-port": "skipped"},
 		},
 		{
 			name: "unhealthy allowed", healthy: false,
@@ -63,24 +65,34 @@ func TestInstancesFrom(t *testing.T) {
 				{ID: "a", Service: "greeter", Addr: "10.0.0.1:80", Weight: 2},
 				{ID: "b", Service: "greeter", Addr: "10.0.0.2:80", Weight: 5, Zone: "eu-1a", Version: "1.2", Metadata: map[string]string{"k": "v"}},
 				{ID: "c", Service: "greeter", Addr: "10.0.0.3:80", Weight: 2},
+				{ID: "huge", Service: "greeter", Addr: "10.0.0.6:80", Weight: kitresolver.MaxWeight},
+				{ID: "warn-huge", Service: "greeter", Addr: "10.0.1.1:80", Weight: kitresolver.MaxWeight},
 				{ID: "node-addr", Service: "greeter", Addr: "10.9.9.9:81", Weight: 1},
 				{ID: "v6", Service: "greeter", Addr: "[::1]:82", Weight: 5},
 			},
-			bad: []string{"bad/id", "huge", "neg", "no-port"},
+			notes: map[string]string{"bad/id": "skipped", "huge": "capped", "neg": "skipped", "no-port": "skipped", "warn-huge": "capped"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, bad := instancesFrom(entries, tt.healthy)
+			got, notes := instancesFrom(entries, tt.healthy)
+			sortByAddr(got)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("instances mismatch (-want +got):\n%s", diff)
 			}
-			var badIDs []string
-			for id := range bad {
-				badIDs = append(badIDs, id)
+			kinds := map[string]string{}
+			for id, note := range notes {
+				switch {
+				case strings.HasPrefix(note, "skipped: "):
+					kinds[id] = "skipped"
+				case strings.Contains(note, "capped at 10000"):
+					kinds[id] = "capped"
+				default:
+					kinds[id] = note
+				}
 			}
-			if diff := cmp.Diff(tt.bad, badIDs, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
-				t.Errorf("skipped mismatch (-want +got):\n%s", diff)
+			if diff := cmp.Diff(tt.notes, kinds); diff != "" {
+				t.Errorf("notes mismatch (-want +got):\n%s\nnotes: %q", diff, notes)
 			}
 		})
 	}
@@ -95,5 +107,48 @@ func TestMetaRoundTrip(t *testing.T) {
 	}
 	if m := joinMeta(kitresolver.Instance{}); m != nil {
 		t.Fatalf("joinMeta(empty) = %v, want nil", m)
+	}
+}
+
+// TestInstancesFromKeepsConsulOrder: the instances come in the entries'
+// order, which is Consul's nearest-first order when the target sets near.
+func TestInstancesFromKeepsConsulOrder(t *testing.T) {
+	w := api.AgentWeights{Passing: 1, Warning: 1}
+	entries := []*api.ServiceEntry{
+		entry("far", "10.0.0.1", 80, w, nil),
+		entry("near", "10.0.0.9", 80, w, nil),
+		entry("mid", "10.0.0.5", 80, w, nil),
+	}
+	got, _ := instancesFrom(entries, true)
+	var ids []string
+	for _, inst := range got {
+		ids = append(ids, inst.ID)
+	}
+	if diff := cmp.Diff([]string{"far", "near", "mid"}, ids); diff != "" {
+		t.Fatalf("order mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestOrderedEndpoints: endpoints keep the instances' order; of two
+// instances on one address the smaller ID is served once, where it stands.
+func TestOrderedEndpoints(t *testing.T) {
+	insts := []kitresolver.Instance{
+		{ID: "z", Service: "greeter", Addr: "10.0.0.9:80"},
+		{ID: "b", Service: "greeter", Addr: "10.0.0.5:80"},
+		{ID: "a", Service: "greeter", Addr: "10.0.0.9:80"},
+		{ID: "c", Service: "greeter", Addr: "10.0.0.1:80"},
+		{ID: "a", Service: "greeter", Addr: "10.0.0.9:80"}, // same ID on another node
+	}
+	var got []kitresolver.Instance
+	for _, ep := range orderedEndpoints("greeter", insts) {
+		inst, ok := kitresolver.InstanceFrom(ep)
+		if !ok || ep.Addresses[0].Addr != inst.Addr {
+			t.Fatalf("endpoint %v does not carry its instance", ep)
+		}
+		got = append(got, inst)
+	}
+	want := []kitresolver.Instance{insts[1], insts[2], insts[3]}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("endpoints mismatch (-want +got):\n%s", diff)
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/consul/api"
+	"google.golang.org/grpc/resolver"
 
 	"github.com/grpckit/grpckit/internal/greeter"
 	"github.com/grpckit/grpckit/internal/testutil"
@@ -111,5 +113,73 @@ func TestComebackAfterEmptyIsNotLate(t *testing.T) {
 	t.Logf("registration to first answer: after an empty period %v, beside a live instance %v", afterEmpty, beside)
 	if e, n := median(afterEmpty), median(beside); e > n+100*time.Millisecond {
 		t.Fatalf("after an empty period the first instance answered after %v (median), beside a live one after %v: want at most 100ms more", e, n)
+	}
+}
+
+// TestHugeWeightIsCapped: Consul allows weights up to 65535; the instance is
+// served with kitresolver.MaxWeight, not dropped, and the cap is logged once
+// while it lasts.
+func TestHugeWeightIsCapped(t *testing.T) {
+	t.Parallel()
+	const svc = "greeter-heavy"
+	reg := &api.AgentServiceRegistration{ID: "heavy-1", Name: svc, Address: "127.0.0.1", Port: 7101,
+		Weights: &api.AgentWeights{Passing: 65535, Warning: 1}}
+	registerPlain(t, agent.Client(), reg)
+	cc := buildResolver(t, consul.NewBuilder(), target(svc))
+	s := waitState(t, cc, func(s resolver.State) bool { return len(s.Endpoints) == 1 })
+	if w := kitresolver.WeightOf(s.Endpoints[0]); w != kitresolver.MaxWeight {
+		t.Fatalf("weight %d, want it capped at %d", w, kitresolver.MaxWeight)
+	}
+	const line = `service instance "heavy-1": weight 65535 capped at 10000`
+	logged := strings.Count(logs.String(), line)
+	if logged == 0 {
+		t.Fatalf("the cap was not logged: want %q", line)
+	}
+	// Another answer for the same service does not log the cap again.
+	registerPlain(t, agent.Client(), &api.AgentServiceRegistration{ID: "heavy-2", Name: svc, Address: "127.0.0.1", Port: 7102})
+	waitState(t, cc, func(s resolver.State) bool { return len(s.Endpoints) == 2 })
+	if n := strings.Count(logs.String(), line); n != logged {
+		t.Fatalf("%q logged again for the next answer", line)
+	}
+}
+
+// TestNearKeepsConsulOrder: with ?near=_agent the endpoints come in the order
+// Consul answers (nearest first), not sorted by address; without near they
+// are sorted by address.
+func TestNearKeepsConsulOrder(t *testing.T) {
+	t.Parallel()
+	const svc = "greeter-near"
+	// IDs ascending, ports descending: Consul's order is not the address order.
+	for i, id := range []string{"near-a", "near-b", "near-c"} {
+		registerPlain(t, agent.Client(), &api.AgentServiceRegistration{ID: id, Name: svc, Address: "127.0.0.1", Port: 7203 - i})
+	}
+	entries, _, err := agent.Client().Health().Service(svc, "", true, (&api.QueryOptions{Near: "_agent"}).WithContext(timeoutCtx(t, testutil.DefaultTimeout)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var consulOrder []string
+	for _, e := range entries {
+		consulOrder = append(consulOrder, net.JoinHostPort(e.Service.Address, strconv.Itoa(e.Service.Port)))
+	}
+	sorted := slices.Sorted(slices.Values(consulOrder))
+	if len(consulOrder) != 3 || slices.Equal(consulOrder, sorted) {
+		t.Fatalf("Consul answered %v: the test needs three instances out of address order", consulOrder)
+	}
+	for _, tt := range []struct {
+		query string
+		want  []string
+	}{
+		{"near=_agent", consulOrder},
+		{"", sorted},
+	} {
+		cc := buildResolver(t, consul.NewBuilder(), target(svc, tt.query))
+		s := waitState(t, cc, func(s resolver.State) bool { return len(s.Endpoints) == 3 })
+		var got []string
+		for _, ep := range s.Endpoints {
+			got = append(got, ep.Addresses[0].Addr)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("?%s: endpoints %v, want %v", tt.query, got, tt.want)
+		}
 	}
 }

@@ -25,7 +25,7 @@ type watcher struct {
 
 	index      uint64                 // X-Consul-Index to wait on; 0 for a fresh read
 	last       []kitresolver.Instance // last published set
-	skipped    skipped                // bad entries already logged
+	notes      entryNotes             // entries already logged as skipped or capped
 	attempt    int                    // consecutive failures
 	recovering bool                   // a failure or index reset preceded this answer
 	holdUntil  time.Time              // an empty answer is held back until then
@@ -125,8 +125,11 @@ func (w *watcher) handle(start time.Time, entries []*api.ServiceEntry, got uint6
 		w.recovering = true // the agent lost its state or its raft log
 	}
 	w.index = idx
-	insts, bad := instancesFrom(entries, w.tgt.healthy)
-	w.logSkipped(bad)
+	insts, notes := instancesFrom(entries, w.tgt.healthy)
+	if w.tgt.near == "" {
+		sortByAddr(insts)
+	}
+	w.logNotes(notes)
 	if w.recovering {
 		w.recovering = false
 		w.holdUntil = start.Add(w.cfg.recoveryGrace)
@@ -155,7 +158,7 @@ func (w *watcher) publish(insts []kitresolver.Instance) bool {
 		vlogf("grpckit/consul: %s: no instances right after recovery; keeping the last set until %v", w.tgt.service, w.holdUntil.Format(time.RFC3339))
 		return false
 	}
-	err := w.pub.Publish(insts)
+	err := w.send(insts)
 	switch {
 	case err != nil && len(insts) > 0:
 		vlogf("grpckit/consul: %s: channel rejected %d instances: %v", w.tgt.service, len(insts), err)
@@ -173,15 +176,24 @@ func (w *watcher) publish(insts []kitresolver.Instance) bool {
 	return true
 }
 
-// logSkipped logs entries newly found bad; an entry stays quiet while it
-// remains bad.
-func (w *watcher) logSkipped(bad skipped) {
-	for id, reason := range bad {
-		if w.skipped[id] != reason {
-			logger.Warningf("grpckit/consul: %s: skipping service instance %q: %s", w.tgt.service, id, reason)
+// send publishes insts: sorted by address as every grpckit resolver does,
+// or, when the target sets near, in Consul's order, nearest first.
+func (w *watcher) send(insts []kitresolver.Instance) error {
+	if w.tgt.near == "" {
+		return w.pub.Publish(insts)
+	}
+	return w.pub.PublishEndpoints(orderedEndpoints(w.tgt.service, insts))
+}
+
+// logNotes logs what is newly wrong with entries (skipped, or their weight
+// capped); an entry stays quiet while the same remains true of it.
+func (w *watcher) logNotes(notes entryNotes) {
+	for id, note := range notes {
+		if w.notes[id] != note {
+			logger.Warningf("grpckit/consul: %s: service instance %q: %s", w.tgt.service, id, note)
 		}
 	}
-	w.skipped = bad
+	w.notes = notes
 }
 
 // sleepUntil waits until t or until the watcher is closed, and reports
