@@ -216,13 +216,16 @@ func (b *outlierBalancer) NewSubConn(addrs []resolver.Address, opts balancer.New
 	}
 	sc.SubConn = real
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if len(addrs) > 0 {
 		sc.ep = b.endpoints[addrs[0].Addr]
 	}
 	if sc.ep != nil {
 		sc.ep.subConns[sc] = struct{}{}
 		sc.ejected = sc.ep.ejected
+	}
+	b.mu.Unlock()
+	if sc.ejected {
+		sc.tellParent()
 	}
 	return sc, nil
 }

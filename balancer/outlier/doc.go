@@ -53,6 +53,11 @@
 // failing, and each later interval without failures takes one from its count
 // of ejections in a row.
 //
+// Under grpckit_zone_aware, which counts the READY endpoints of each zone to
+// share calls between zones, the policy also tells zone_aware which
+// endpoints it ejected, so a zone with an ejected endpoint gets a smaller
+// share instead of its remaining endpoints taking the whole of it.
+//
 // Ejections are logged as warnings and returns as info on the
 // "grpckit-outlier" grpclog component, and counted in the
 // grpckit.lb.outlier.ejections, grpckit.lb.outlier.returns and

@@ -5,6 +5,8 @@ import (
 
 	"google.golang.org/grpc/balancer"
 	"google.golang.org/grpc/connectivity"
+
+	"github.com/grpckit/grpckit/balancer/internal/childpolicy"
 )
 
 // errEjected is the connection error the child sees for an ejected endpoint.
@@ -93,6 +95,7 @@ func (sc *subConn) setEjected(ejected bool) {
 		return
 	}
 	sc.ejected = ejected
+	sc.tellParent()
 	if sc.viaHealth {
 		sc.notifyHealth()
 		return
@@ -104,6 +107,16 @@ func (sc *subConn) setEjected(ejected bool) {
 		sc.listener(ejectedState)
 	} else if sc.raw != nil {
 		sc.listener(*sc.raw)
+	}
+}
+
+// tellParent tells the parent's SubConn, when it is one of a grpckit parent
+// that counts READY endpoints (zoneaware), whether the endpoint is ejected;
+// before the child hears of it, so that the parent's count is right by the
+// time the child's picker changes.
+func (sc *subConn) tellParent() {
+	if o, ok := sc.SubConn.(childpolicy.EjectionObserver); ok {
+		o.SetEjected(sc.ejected)
 	}
 }
 

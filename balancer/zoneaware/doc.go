@@ -43,6 +43,19 @@
 // 1/5 against a traffic share of 1/3, so it keeps 60% of the calls and b and
 // c get 20% each, which gives every live endpoint the same load.
 //
+// Outlier ejection composes with zones in either order, and an ejected
+// endpoint counts as not READY in both. As the child
+// ({"childPolicy":[{"grpckit_outlier_ejection":{...}}]}), each zone has an
+// outlier policy of its own, so maxEjectionPercent applies per zone; the
+// outlier policy tells this one which endpoints it ejected, and the zone's
+// share falls as if they were down. As the parent
+// ({"grpckit_outlier_ejection":{"childPolicy":[{"grpckit_zone_aware":{...}}]}}),
+// one ejection budget covers every zone, and ejections reach this policy as
+// the health of the endpoints. Any other ejecting child, such as gRPC's own
+// outlier_detection, or a policy wrapping SubConns between this one and
+// grpckit's outlier child, hides its ejections from the READY counts: the
+// zone keeps its full share while its other endpoints take it.
+//
 // The picker draws one random number per call to choose the zone, then calls
 // that zone's child picker: no lock and no allocation.
 package zoneaware

@@ -3,6 +3,8 @@ package zoneaware
 import (
 	"google.golang.org/grpc/balancer"
 	"google.golang.org/grpc/connectivity"
+
+	"github.com/grpckit/grpckit/balancer/internal/childpolicy"
 )
 
 // endpointState is the policy's record of one resolver endpoint: its zone,
@@ -15,8 +17,8 @@ type endpointState struct {
 }
 
 // subConn is the SubConn a zone's child gets. It passes every state through
-// unchanged and keeps count of which endpoints are READY: connected, and
-// healthy when the child watches health.
+// unchanged and keeps count of which endpoints are READY: connected, healthy
+// when the child watches health, and not ejected by an outlier child.
 //
 // Its fields are guarded by the balancer's mu.
 type subConn struct {
@@ -29,7 +31,21 @@ type subConn struct {
 	health     connectivity.State
 	watched    bool // the child registered a health listener
 	healthGen  int
+	ejected    bool // an outlier child ejected the endpoint
 	readyTally bool // counted in ep.ready
+}
+
+var _ childpolicy.EjectionObserver = (*subConn)(nil)
+
+// SetEjected counts the SubConn not READY while an outlier child has its
+// endpoint ejected: the child's picker leaves it out, so the zone cannot
+// count on it.
+func (sc *subConn) SetEjected(ejected bool) {
+	sc.b.mu.Lock()
+	sc.ejected = ejected
+	sc.tallyLocked()
+	sc.b.mu.Unlock()
+	sc.b.flush()
 }
 
 // onState receives the real SubConn's states from gRPC.
@@ -78,7 +94,7 @@ func (sc *subConn) onHealth(gen int, s balancer.SubConnState) {
 // tallyLocked updates the endpoint's READY count and marks the picker stale
 // when it changed.
 func (sc *subConn) tallyLocked() {
-	ready := sc.raw == connectivity.Ready && (!sc.watched || sc.health == connectivity.Ready)
+	ready := sc.raw == connectivity.Ready && (!sc.watched || sc.health == connectivity.Ready) && !sc.ejected
 	if ready == sc.readyTally || sc.ep == nil {
 		return
 	}

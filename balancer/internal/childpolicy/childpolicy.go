@@ -74,3 +74,17 @@ func build(name string, cfg json.RawMessage) (p Policy, ok bool, err error) {
 	}
 	return p, true, nil
 }
+
+// EjectionObserver is implemented by the SubConns zoneaware hands its
+// children. The outlier policy, when it ejects or lets back an endpoint, tells
+// the SubConn it wraps if that SubConn is an EjectionObserver, before it tells
+// its own child; so zoneaware{childPolicy: outlier} counts an ejected
+// endpoint as not READY, as its child's picker sees it, and an outlier child
+// it does not know of changes nothing.
+type EjectionObserver interface {
+	balancer.SubConn
+	// SetEjected reports that the SubConn's endpoint was ejected (true) or
+	// let back (false). It may be called from any goroutine, with no lock of
+	// the caller held.
+	SetEjected(ejected bool)
+}
