@@ -24,7 +24,8 @@ type builder struct {
 // grpc.NewClient with grpc.WithResolvers. Each resolver it builds talks to the
 // agent named in the target's authority, else to the one the standard CONSUL_*
 // environment names (CONSUL_HTTP_ADDR, else 127.0.0.1:8500), with the token,
-// TLS and SSL settings of that environment or of the options.
+// TLS and SSL settings of that environment or of the options. Which agents a
+// target may name depends on the credentials and WithAllowedAgents.
 //
 // An invalid option or target makes Build fail, which fails the channel's RPCs
 // with the reason; Build itself never waits for the agent.
@@ -64,11 +65,12 @@ type agentClient struct {
 	owned  *http.Client      // the HTTP client created for this resolver, if any
 }
 
-// newClient makes an API client for tgt from the base configuration.
+// newClient makes an API client for tgt from the base configuration, after
+// checking that the policy allows the agent tgt names.
 func (b *builder) newClient(tgt target) (*agentClient, error) {
 	cfg := b.apiConfig(tgt)
 	created := cfg.HttpClient == nil
-	cli, err := api.NewClient(cfg)
+	cli, err := api.NewClient(cfg) // completes cfg: token, token file, TLS files
 	if err != nil {
 		// Such errors name files and addresses, not tokens; redact anyway.
 		return nil, errorf(newRedactor(cfg.Token), "consul: creating the API client: %v", err)
@@ -77,21 +79,24 @@ func (b *builder) newClient(tgt target) (*agentClient, error) {
 	if created {
 		ac.owned = cfg.HttpClient
 	}
+	if err := b.checkAgent(tgt, cfg); err != nil {
+		ac.close()
+		return nil, err
+	}
 	return ac, nil
 }
 
 // apiConfig returns a fresh configuration: the base (or the CONSUL_*
 // environment), the target's agent, then the token options.
 func (b *builder) apiConfig(tgt target) *api.Config {
-	var cfg *api.Config
-	if b.cfg.base != nil {
-		cp := *b.cfg.base
-		cfg = &cp
-	} else {
-		cfg = api.DefaultConfig()
-		cfg.HttpClient = nil // let NewClient build it around the fresh transport
-	}
+	cfg := b.baseConfig()
 	if tgt.agent != "" {
+		// api.NewClient takes the scheme from the address ("https://...") as
+		// well as from Scheme; replacing the address by the bare host:port of
+		// the target must not lose it. TLS settings stay as they are.
+		if scheme, _ := splitAddress(configuredAddress(cfg)); scheme == "https" {
+			cfg.Scheme = "https"
+		}
 		cfg.Address = tgt.agent
 	}
 	if b.cfg.token != "" {
@@ -101,6 +106,63 @@ func (b *builder) apiConfig(tgt target) *api.Config {
 		cfg.Token, cfg.TokenFile = "", b.cfg.tokenFile
 	}
 	return cfg
+}
+
+// baseConfig returns a copy of the base configuration, else the CONSUL_*
+// environment's.
+func (b *builder) baseConfig() *api.Config {
+	if b.cfg.base != nil {
+		cp := *b.cfg.base
+		return &cp
+	}
+	cfg := api.DefaultConfig()
+	cfg.HttpClient = nil // let NewClient build it around the fresh transport
+	return cfg
+}
+
+// configuredAddress is the address cfg makes a client use: its own, else the
+// environment's, as api.NewClient does.
+func configuredAddress(cfg *api.Config) string {
+	if cfg.Address != "" {
+		return cfg.Address
+	}
+	return api.DefaultConfig().Address
+}
+
+// splitAddress splits an api.Config address, [scheme://]host:port[/prefix].
+func splitAddress(addr string) (scheme, hostport string) {
+	scheme, rest, ok := strings.Cut(addr, "://")
+	if !ok {
+		scheme, rest = "", addr
+	}
+	hostport, _, _ = strings.Cut(rest, "/")
+	return scheme, hostport
+}
+
+// checkAgent refuses the agent tgt names unless the policy allows it: the
+// configured agent always; else those of WithAllowedAgents when given; else
+// any agent while cfg (completed by api.NewClient) has no credentials, and
+// loopback agents when it has.
+func (b *builder) checkAgent(tgt target, cfg *api.Config) error {
+	if tgt.agent == "" {
+		return nil
+	}
+	_, configured := splitAddress(configuredAddress(b.baseConfig()))
+	if canonicalAgent(configured) == canonicalAgent(tgt.agent) {
+		return nil
+	}
+	if b.cfg.agents != nil {
+		if b.cfg.agents.allows(tgt.agent) {
+			return nil
+		}
+		return fmt.Errorf("consul: target names agent %q, which consul.WithAllowedAgents does not list", tgt.agent)
+	}
+	if (cfg.Token == "" && cfg.HttpAuth == nil) || isLoopback(tgt.agent) {
+		return nil
+	}
+	return fmt.Errorf("consul: target names agent %q, not the configured agent %q: "+
+		"the client's ACL token or HTTP credentials go only to the configured agent and loopback agents "+
+		"unless consul.WithAllowedAgents lists it", tgt.agent, configured)
 }
 
 // close releases the idle connections of an HTTP client the resolver created.

@@ -25,6 +25,18 @@
 // targets. The token is sent only as a header and never appears in logs or
 // errors.
 //
+// An agent named in a target replaces only the host and port of the
+// configured address: the scheme (https from CONSUL_HTTP_ADDR=https://...,
+// CONSUL_HTTP_SSL or the configured api.Config), the CA, the client
+// certificate and the TLS server name stay, so the token never travels in
+// clear to an agent the configuration says to reach over TLS. Since the
+// token goes to whatever agent a target names, a client that has credentials
+// (token or HTTP basic auth) only talks to the configured agent and to
+// loopback agents unless WithAllowedAgents lists the others; a client without
+// credentials may name any agent. WithAllowedAgents replaces that default by
+// its list, whatever the credentials; a refused agent fails the channel's
+// RPCs with an error that names it.
+//
 // The resolver follows Consul's index rules: an index that goes backwards
 // resets to 0, an index of 0 is treated as 1, and a query that brought no new
 // data is followed by the next no sooner than WithMinQueryInterval, so a

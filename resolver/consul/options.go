@@ -35,8 +35,9 @@ type builderConfig struct {
 	minInterval   time.Duration
 	recoveryGrace time.Duration
 	backoff       kitresolver.Backoff
-	snapshotDir   string // "" for no snapshots
-	err           error  // first invalid option
+	snapshotDir   string     // "" for no snapshots
+	agents        *agentList // nil: the default agent policy (see WithAllowedAgents)
+	err           error      // first invalid option
 }
 
 func newBuilderConfig(opts []Option) builderConfig {
@@ -60,7 +61,8 @@ func (c *builderConfig) invalid(format string, args ...any) {
 
 // WithConfig makes the resolver start from a copy of cfg instead of
 // api.DefaultConfig(), which reads the standard CONSUL_* environment. A
-// target's authority still overrides the address.
+// target's authority still overrides the host and port of the address, never
+// its scheme or TLS settings (see WithAllowedAgents).
 func WithConfig(cfg *api.Config) Option {
 	return func(c *builderConfig) {
 		if cfg == nil {
@@ -154,5 +156,36 @@ func WithSnapshotDir(dir string) Option {
 			dir = abs // a later chdir must not move the snapshots
 		}
 		c.snapshotDir = dir
+	}
+}
+
+// WithAllowedAgents lists the agents a target may name in its authority, as
+// host (any port) or host:port; names are compared without regard to case,
+// IP addresses by value, and names are never resolved to compare them. The
+// configured agent (CONSUL_HTTP_ADDR or WithConfig) is always allowed. A
+// target naming any other agent fails the channel's first use with an error
+// that names the agent. WithAllowedAgents() with no host refuses every agent a
+// target names.
+//
+// Without this option, a target may name any agent while the client has no
+// credentials, as before; with credentials (a token from an option, a token
+// file or CONSUL_HTTP_TOKEN[_FILE], or CONSUL_HTTP_AUTH), only the configured
+// agent and loopback addresses (127.0.0.0/8, ::1), where the credentials do
+// not leave the host. Whoever writes a target then cannot make the client
+// send its token to a host of their choosing.
+//
+// Whatever the policy, an agent named in a target is reached with the
+// configured scheme and TLS settings: https when CONSUL_HTTP_ADDR or the
+// configured address starts with https:// or CONSUL_HTTP_SSL is set, with the
+// configured CA, client certificate and TLS server name (without one, the
+// certificate must be valid for the agent's host as the target names it).
+func WithAllowedAgents(hosts ...string) Option {
+	return func(c *builderConfig) {
+		l, err := newAgentList(hosts)
+		if err != nil {
+			c.invalid("WithAllowedAgents: %v", err)
+			return
+		}
+		c.agents = l
 	}
 }

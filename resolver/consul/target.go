@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -147,4 +148,69 @@ func (tgt *target) setSingle(key, val string) error {
 		return fmt.Errorf("consul: target parameter %q is empty", key)
 	}
 	return nil
+}
+
+// agentList is the set of agents targets may name (WithAllowedAgents).
+type agentList struct {
+	hosts map[string]bool // canonical hosts allowed on any port
+	addrs map[string]bool // canonical host:port
+}
+
+func newAgentList(hosts []string) (*agentList, error) {
+	l := &agentList{hosts: map[string]bool{}, addrs: map[string]bool{}}
+	for _, h := range hosts {
+		if host, port, err := net.SplitHostPort(h); err == nil {
+			if err := kitresolver.ValidateAddr(h); err != nil {
+				return nil, err
+			}
+			l.addrs[net.JoinHostPort(canonicalHost(host), port)] = true
+			continue
+		}
+		host := strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+		if err := kitresolver.ValidateAddr(net.JoinHostPort(host, defaultAgentPort)); err != nil {
+			return nil, fmt.Errorf("host %q: %w", h, err)
+		}
+		l.hosts[canonicalHost(host)] = true
+	}
+	return l, nil
+}
+
+// allows reports whether agent, a validated host:port, is in the list.
+func (l *agentList) allows(agent string) bool {
+	host, port, err := net.SplitHostPort(agent)
+	if err != nil {
+		return false
+	}
+	host = canonicalHost(host)
+	return l.hosts[host] || l.addrs[net.JoinHostPort(host, port)]
+}
+
+// canonicalHost is host in the form agents are compared in: an IP address
+// in its standard form, a name in lower case without a final dot.
+func canonicalHost(host string) string {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.Unmap().String()
+	}
+	return strings.ToLower(strings.TrimSuffix(host, "."))
+}
+
+// canonicalAgent is host:port with its host canonical; "" if it is not
+// host:port.
+func canonicalAgent(hostport string) string {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return ""
+	}
+	return net.JoinHostPort(canonicalHost(host), port)
+}
+
+// isLoopback reports whether agent's host is a loopback IP address. Names,
+// localhost included, are not resolved.
+func isLoopback(agent string) bool {
+	host, _, err := net.SplitHostPort(agent)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
