@@ -99,7 +99,7 @@ func TestFailingEndpointIsEjectedWithinNCallsAndReturns(t *testing.T) {
 	const base = 400 * time.Millisecond
 	ctx := testContext(t)
 	gs := startGreeters(t, 3)
-	c := dial(t, gs, fmt.Sprintf(`{"consecutiveFailures":%d,"failureRateThreshold":0,"interval":"50ms",
+	c := dial(t, gs, fmt.Sprintf(`{"consecutiveFailures":%d,"failureRateThreshold":0,"interval":"100ms",
 		"baseEjectionTime":"%v","maxEjectionPercent":50,"childPolicy":[{"round_robin":{}}]}`, n, base))
 	waitAllServing(t, ctx, c, gs)
 
@@ -139,7 +139,7 @@ func TestCallerCancellationsDoNotCount(t *testing.T) {
 	ctx := testContext(t)
 	gs := startGreeters(t, 2)
 	c := dial(t, gs, `{"consecutiveFailures":2,"failureRateThreshold":0.1,"failureRateMinRequests":1,
-		"interval":"20ms","baseEjectionTime":"30s","maxEjectionPercent":50}`)
+		"interval":"100ms","baseEjectionTime":"30s","maxEjectionPercent":50}`)
 	waitAllServing(t, ctx, c, gs)
 
 	for _, g := range gs {
@@ -158,7 +158,7 @@ func TestCallerCancellationsDoNotCount(t *testing.T) {
 		g.SetDelay(0)
 	}
 	// Several failure-rate intervals pass while both keep serving.
-	deadline := time.Now().Add(200 * time.Millisecond)
+	deadline := time.Now().Add(500 * time.Millisecond)
 	prev := calls(gs)
 	for time.Now().Before(deadline) {
 		for range 4 {

@@ -24,6 +24,19 @@ const (
 	DefaultMaxEjectionPercent     = 50
 )
 
+// Lower bounds of the durations a configuration may set.
+const (
+	// MinInterval is the shortest interval: every interval the policy walks
+	// all endpoints, and the failure-rate rule judges each on the calls of
+	// one interval; more often than ten times a second costs CPU for
+	// samples too small to judge.
+	MinInterval = 100 * time.Millisecond
+	// MinEjectionTime is the shortest baseEjectionTime: an endpoint let
+	// back sooner has barely left its child's rotation, and each ejection
+	// and return rebuilds the child's picker.
+	MinEjectionTime = 100 * time.Millisecond
+)
+
 // defaultFailureCodes are the status codes that count as a failure of the
 // endpoint when a configuration does not list its own: the ones a broken or
 // overloaded server produces, not the ones that describe a bad request.
@@ -115,14 +128,16 @@ func (c *lbConfig) validate() error {
 	switch {
 	case c.failureRate < 0 || c.failureRate > 1:
 		return fmt.Errorf("outlier: failureRateThreshold %v is outside [0, 1]", c.failureRate)
-	case c.interval <= 0:
-		return fmt.Errorf("outlier: interval %v must be positive", c.interval)
-	case c.baseEjection <= 0:
-		return fmt.Errorf("outlier: baseEjectionTime %v must be positive", c.baseEjection)
+	case c.interval < MinInterval:
+		return fmt.Errorf("outlier: interval %v is under %v: a sweep of every endpoint that often costs CPU and judges failure rates on too few calls", c.interval, MinInterval)
+	case c.baseEjection < MinEjectionTime:
+		return fmt.Errorf("outlier: baseEjectionTime %v is under %v: an ejection that short barely takes the endpoint out of rotation", c.baseEjection, MinEjectionTime)
 	case c.maxEjection < c.baseEjection:
 		return fmt.Errorf("outlier: maxEjectionTime %v is shorter than baseEjectionTime %v", c.maxEjection, c.baseEjection)
 	case c.maxEjectionPercent > 100:
 		return fmt.Errorf("outlier: maxEjectionPercent %d is over 100", c.maxEjectionPercent)
+	case c.failureCodes == 0:
+		return errors.New("outlier: failureCodes is empty: no RPC would count as a failure; leave it out for the default")
 	case c.failureCodes&(1<<codes.OK|1<<codes.Canceled) != 0:
 		return errors.New("outlier: failureCodes may not list OK or CANCELLED")
 	case c.child.Builder == nil:
@@ -140,8 +155,8 @@ func (c *lbConfig) isFailure(code codes.Code) bool {
 // ejectionTime is how long an endpoint ejected for the n-th time in a row
 // stays out: baseEjectionTime × n, capped at maxEjectionTime.
 func (c *lbConfig) ejectionTime(n int) time.Duration {
-	if d := c.baseEjection * time.Duration(n); d > 0 && d < c.maxEjection {
-		return d
+	if n > 0 && c.baseEjection <= (c.maxEjection-1)/time.Duration(n) { // base×n < max, without overflow
+		return c.baseEjection * time.Duration(n)
 	}
 	return c.maxEjection
 }

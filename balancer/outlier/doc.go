@@ -15,7 +15,8 @@
 //	    "childPolicy":[{"round_robin":{}}]}}]}
 //
 // Every field is optional; the values above are the defaults, and the child
-// defaults to round_robin. The fields:
+// defaults to round_robin. A configuration outside the bounds below is
+// refused with an error that names the field and the reason. The fields:
 //
 //   - consecutiveFailures: eject an endpoint after this many failed RPCs in a
 //     row, at once. 0 turns the rule off.
@@ -26,15 +27,18 @@
 //     endpoint's first failure on (see the cost below): in the interval of
 //     its first failure, the share is that of the RPCs since.
 //   - interval: the counting window of the failure-rate rule, and how often
-//     ejection history fades (see below).
+//     ejection history fades (see below). At least MinInterval (100ms).
 //   - baseEjectionTime, maxEjectionTime: the n-th ejection in a row lasts
-//     baseEjectionTime × n, at most maxEjectionTime.
+//     baseEjectionTime × n, at most maxEjectionTime. baseEjectionTime is at
+//     least MinEjectionTime (100ms), maxEjectionTime at least
+//     baseEjectionTime.
 //   - maxEjectionPercent: never more than this share of the endpoints is
 //     ejected at once (rounded down: with 3 endpoints and 50, one).
 //   - failureCodes: the status codes that count as failures, as names
 //     ("UNAVAILABLE") or numbers. The default is UNKNOWN, DEADLINE_EXCEEDED,
 //     RESOURCE_EXHAUSTED, INTERNAL, UNAVAILABLE and DATA_LOSS; any other
-//     code means the server answered, and counts as a success.
+//     code means the server answered, and counts as a success. The list
+//     may not be empty, nor name OK or CANCELLED.
 //   - childPolicy: a list of {"<policy>":{config}}; the first registered one
 //     is used, as in loadBalancingConfig.
 //

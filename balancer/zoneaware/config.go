@@ -89,6 +89,8 @@ func (c *lbConfig) validate() error {
 		return fmt.Errorf("zoneaware: panicThreshold %v is outside [0, 1]", c.panicThreshold)
 	case c.child.Builder == nil:
 		return errors.New("zoneaware: no childPolicy given and round_robin is not registered")
+	case c.child.Builder.Name() == Name:
+		return fmt.Errorf("zoneaware: childPolicy %s: a zone's child sees that zone's endpoints only, so a nested zone-aware policy never prefers a zone", Name)
 	}
 	return nil
 }

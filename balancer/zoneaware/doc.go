@@ -16,7 +16,9 @@
 // without one form the zone "". The local zone is, in order: localZone in
 // the configuration, SetLocalZone, the GRPCKIT_LOCAL_ZONE environment
 // variable. The child defaults to round_robin; the first registered policy
-// of the list is used.
+// of the list is used, and may not be grpckit_zone_aware itself (a zone's
+// child sees only that zone). panicThreshold is in [0, 1]; a configuration
+// outside these bounds is refused with an error naming the field.
 //
 // The policy runs one child per zone and picks a zone per call by shares it
 // recomputes whenever an endpoint becomes READY or stops being READY (an

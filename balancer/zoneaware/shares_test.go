@@ -2,6 +2,7 @@ package zoneaware
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/balancer"
@@ -103,6 +104,10 @@ func TestParseConfig(t *testing.T) {
 		{"child config rejected by the child", `{"childPolicy":[{"pick_first":{"shuffleAddressList":"yes"}}]}`, "error", "", 0},
 		{"panic threshold over 1", `{"panicThreshold":1.5}`, "zoneaware: panicThreshold 1.5 is outside [0, 1]", "", 0},
 		{"unknown field", `{"localZones":"a"}`, `zoneaware: bad config: json: unknown field "localZones"`, "", 0},
+		{"panic threshold under 0", `{"panicThreshold":-0.1}`, "zoneaware: panicThreshold -0.1 is outside [0, 1]", "", 0},
+		{"panic threshold bounds", `{"panicThreshold":1}`, "round_robin", "", 1},
+		{"negative cluster size", `{"minClusterSize":-1}`, "zoneaware: bad config: json: cannot unmarshal number -1 into Go struct field jsonConfig.minClusterSize of type uint32", "", 0},
+		{"nested zone-aware", `{"childPolicy":[{"grpckit_zone_aware":{}}]}`, "zoneaware: childPolicy grpckit_zone_aware: a zone's child sees that zone's endpoints only, so a nested zone-aware policy never prefers a zone", "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,6 +117,9 @@ func TestParseConfig(t *testing.T) {
 					t.Fatalf("error %q, want %q", err, tt.want)
 				}
 				return
+			}
+			if strings.HasPrefix(tt.want, "zoneaware:") || tt.want == "error" {
+				t.Fatalf("config accepted, want error %q", tt.want)
 			}
 			got := []any{cfg.child.Builder.Name(), cfg.localZone, cfg.panicThreshold}
 			if diff := cmp.Diff([]any{tt.want, tt.zone, tt.panicTh}, got); diff != "" {
