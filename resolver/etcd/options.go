@@ -19,7 +19,7 @@ const DefaultTTL = 10 * time.Second
 
 // DefaultRequestTimeout bounds each etcd request (Get, Grant, Put) that the
 // resolver and the registrar make, so that a black-holed registry turns into
-// an error and a retry instead of a hang.
+// an error and a retry instead of a hang, and each Deregister as a whole.
 const DefaultRequestTimeout = 5 * time.Second
 
 // Option configures NewBuilder.
@@ -83,7 +83,8 @@ func WithBackoff(b kitresolver.Backoff) CommonOption {
 	return commonOption(func(c *config) { c.backoff, c.backoffSet = b, true })
 }
 
-// WithRequestTimeout bounds every etcd request (default DefaultRequestTimeout).
+// WithRequestTimeout bounds every etcd request (default DefaultRequestTimeout),
+// and a whole Deregister with its retries.
 func WithRequestTimeout(d time.Duration) CommonOption {
 	return commonOption(func(c *config) { c.requestTimeout = d })
 }

@@ -56,6 +56,11 @@ type Registration struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the goroutine exits
 
+	// removing is a one-slot semaphore held by the Deregister that is
+	// removing the key; another waits for it only as long as its own
+	// context allows. It is taken before mu, never while holding mu.
+	removing chan struct{}
+
 	mu      sync.Mutex
 	lease   clientv3.LeaseID
 	rev     int64 // revision of the last write of the key
@@ -103,7 +108,7 @@ func newRegistration(cli *clientv3.Client, inst kitresolver.Instance, opts []Reg
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Registration{
 		cli: cli, cfg: cfg, inst: inst, key: cfg.serviceKey(inst.Service) + inst.ID, value: string(value),
-		ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		ctx: ctx, cancel: cancel, done: make(chan struct{}), removing: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -121,7 +126,9 @@ func (r *Registration) Lease() clientv3.LeaseID {
 }
 
 // write puts the key under lease, or under a new lease when lease is 0 or
-// no longer alive, and records both.
+// no longer alive, and records both. A new lease is recorded as soon as it
+// is granted: a Put that fails on the client's side may still have reached
+// etcd, and Deregister must then find the key's lease.
 func (r *Registration) write(ctx context.Context, lease clientv3.LeaseID) error {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.requestTimeout)
 	defer cancel()
@@ -134,6 +141,9 @@ func (r *Registration) write(ctx context.Context, lease clientv3.LeaseID) error 
 			return fmt.Errorf("granting a lease: %w", err)
 		}
 		lease = g.ID
+		r.mu.Lock()
+		r.lease = lease
+		r.mu.Unlock()
 	}
 	resp, err := r.cli.Put(ctx, r.key, r.value, clientv3.WithLease(lease))
 	if err != nil {
@@ -323,48 +333,77 @@ func (kw *keyWatch) checkDone(res checkResult) error {
 }
 
 // Deregister stops keeping the registration alive, deletes its key (unless
-// another lease took it over) and revokes its lease, retrying with backoff
-// until ctx ends. It is idempotent: once it has succeeded, later calls return
-// nil at once; after a failure (ctx ended with the registry unreachable) a
-// later call tries again, and in any case the lease, no longer kept alive,
-// expires within its TTL.
+// another lease took it over) and revokes its lease, retrying with backoff.
+// It returns within the request timeout (WithRequestTimeout) or when ctx
+// ends, whichever comes first, whatever ctx it is given, so a server's
+// shutdown never hangs on an unreachable etcd; the error then says that the
+// key, no longer kept alive, expires with its lease within the TTL.
+//
+// It is idempotent and safe to call concurrently: once it has succeeded,
+// later calls return nil at once; while one call is removing the key another
+// waits for it only until its own ctx or timeout ends; after a failure a
+// later call tries again.
 func (r *Registration) Deregister(ctx context.Context) error {
+	r.mu.Lock()
+	removed := r.removed
+	r.mu.Unlock()
+	if removed {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.requestTimeout)
+	defer cancel()
 	r.cancel()
 	select {
 	case <-r.done:
 	case <-ctx.Done():
-		return fmt.Errorf("etcd: deregistering %s: %w", r.key, ctx.Err())
+		return r.deregisterErr(ctx.Err())
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.removed {
-		return nil
+	select {
+	case r.removing <- struct{}{}:
+		defer func() { <-r.removing }()
+	case <-ctx.Done():
+		return r.deregisterErr(ctx.Err())
 	}
 	for attempt := 0; ; attempt++ {
-		err := r.removeLocked(ctx)
+		err := r.remove(ctx)
 		if err == nil {
-			r.removed = true
 			return nil
 		}
 		if !sleepCtx(ctx, r.cfg.backoff.Delay(attempt)) {
-			return fmt.Errorf("etcd: deregistering %s: %w", r.key, err)
+			return r.deregisterErr(err)
 		}
 	}
 }
 
-// removeLocked deletes the key if it is still attached to the lease, then
-// revokes the lease. A lease that is already gone counts as revoked.
-func (r *Registration) removeLocked(ctx context.Context) error {
+// deregisterErr says why Deregister gave up and what becomes of the key.
+func (r *Registration) deregisterErr(err error) error {
+	return fmt.Errorf("etcd: deregistering %s: %w; the key is no longer kept alive and expires with its lease within %v",
+		r.key, err, time.Duration(r.cfg.ttlSeconds())*time.Second)
+}
+
+// remove deletes the key if it is still attached to the registration's
+// lease, then revokes the lease, and records success. A lease that is
+// already gone counts as revoked. Only the holder of r.removing calls it.
+func (r *Registration) remove(ctx context.Context) error {
+	r.mu.Lock()
+	lease, removed := r.lease, r.removed
+	r.mu.Unlock()
+	if removed {
+		return nil
+	}
 	_, err := r.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.LeaseValue(r.key), "=", r.lease)).
+		If(clientv3.Compare(clientv3.LeaseValue(r.key), "=", lease)).
 		Then(clientv3.OpDelete(r.key)).
 		Commit()
 	if err != nil {
 		return err
 	}
-	if _, err := r.cli.Revoke(ctx, r.lease); err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+	if _, err := r.cli.Revoke(ctx, lease); err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
 		return err
 	}
+	r.mu.Lock()
+	r.removed = true
+	r.mu.Unlock()
 	return nil
 }
 
