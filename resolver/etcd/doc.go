@@ -57,8 +57,12 @@
 // channel keeps serving the last good set, and an error is reported to the
 // channel only if no set was ever published. A service with no instances is
 // published as an empty set, so RPCs fail fast with Unavailable; an error never
-// empties the set. Build never blocks, ResolveNow only cuts a retry wait
-// short, and Close stops the watch and waits for it.
+// empties the set. Build never blocks and Close stops the watch and waits for
+// it. ResolveNow, which gRPC calls on every failed connection, does nothing:
+// a live watch keeps the set current, and after an error the service is
+// listed again at most once per backoff step, as grpc-go's DNS resolver does,
+// so etcd is not re-listed many times a second when etcd and the backends
+// fail together.
 //
 // Each endpoint carries its Instance (kitresolver.InstanceFrom) and grpc-go's
 // weight attribute.
@@ -90,7 +94,15 @@
 // unreachable for longer than the TTL, the lease expired or revoked) or the
 // key is deleted by someone else, it writes the key again, reusing the lease
 // if etcd still has it and granting a new one otherwise, with jittered
-// backoff, until Deregister. WithStateFunc reports lost and restored.
+// backoff, until Deregister. WithStateFunc reports lost and restored. A new
+// lease is recorded as soon as it is granted, so a Deregister that races a
+// restore finds the key's lease.
+//
+// Deregister deletes the key and revokes the lease, and returns within the
+// request timeout whatever context it is given: with etcd unreachable, a
+// shutdown's Deregister(context.Background()) gives up with an error saying
+// the key expires with its lease (within the TTL) instead of hanging. Calls
+// may overlap; each honours its own context.
 //
 // # Connecting to etcd
 //

@@ -31,6 +31,8 @@ const badValueLogInterval = 10 * time.Second
 //
 // Only the run goroutine touches set, badLog's state aside, and the retry
 // timer; ResolveNow and Close may be called from any goroutine.
+//
+// ResolveNow does not shorten a backoff: see its doc.
 type watcher struct {
 	cli     *clientv3.Client
 	cfg     config
@@ -43,11 +45,11 @@ type watcher struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	nudge  chan struct{}
 
-	republish     *time.Timer // pending retry of a rejected UpdateState
-	publishErrors int         // consecutive rejected UpdateStates
-	lists         atomic.Int64
+	republish     *time.Timer  // pending retry of a rejected UpdateState
+	publishErrors int          // consecutive rejected UpdateStates
+	lists         atomic.Int64 // lists that succeeded
+	listAttempts  atomic.Int64
 }
 
 // newWatcher returns the resolver of service; snap, if not nil, keeps its
@@ -58,7 +60,7 @@ func newWatcher(cli *clientv3.Client, cfg config, service string, cc resolver.Cl
 		cli: cli, cfg: cfg, service: service, key: cfg.serviceKey(service),
 		pub: kitresolver.NewPublisher(cc, snap), set: newInstanceSet(),
 		badLog: newLogLimiter(badValueLogInterval),
-		ctx:    ctx, cancel: cancel, nudge: make(chan struct{}, 1),
+		ctx:    ctx, cancel: cancel,
 	}
 }
 
@@ -67,14 +69,13 @@ func (w *watcher) start() {
 	go w.run()
 }
 
-// ResolveNow cuts short a wait before retrying after a registry error. It
-// never blocks; while the watch is healthy there is nothing to do.
-func (w *watcher) ResolveNow(resolver.ResolveNowOptions) {
-	select {
-	case w.nudge <- struct{}{}:
-	default:
-	}
-}
+// ResolveNow does nothing, and never blocks. While the watch is healthy the
+// set is current. After a registry error the next list waits its backoff
+// step whatever ResolveNow says, so the service is listed at most once per
+// step, as grpc-go's DNS resolver does during its backoff: gRPC calls
+// ResolveNow on every failed connection, and honouring it would re-list many
+// times a second exactly when etcd and the backends fail together.
+func (w *watcher) ResolveNow(resolver.ResolveNowOptions) {}
 
 // Close stops the watch and waits for the resolver's goroutines to exit.
 func (w *watcher) Close() {
@@ -122,26 +123,15 @@ func (w *watcher) fail(err error) {
 	}
 }
 
-// sleep waits d, or less after a ResolveNow, and reports false when closed.
+// sleep waits d and reports false when closed first.
 func (w *watcher) sleep(d time.Duration) bool {
-	select {
-	case <-w.nudge: // a nudge from before the failure is stale
-	default:
-	}
 	t := time.NewTimer(d)
 	defer t.Stop()
-	for {
-		select {
-		case <-w.ctx.Done():
-			return false
-		case <-t.C:
-			return true
-		case <-w.nudge:
-			if d > w.cfg.backoff.Base {
-				d = w.cfg.backoff.Base
-				t.Reset(d)
-			}
-		}
+	select {
+	case <-w.ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -150,6 +140,7 @@ func (w *watcher) sleep(d time.Duration) bool {
 func (w *watcher) list() (int64, error) {
 	ctx, cancel := context.WithTimeout(w.ctx, w.cfg.requestTimeout)
 	defer cancel()
+	w.listAttempts.Add(1)
 	resp, err := w.cli.Get(ctx, w.key, clientv3.WithPrefix())
 	if err != nil {
 		return 0, err
