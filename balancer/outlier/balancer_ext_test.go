@@ -3,14 +3,17 @@ package outlier_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	estats "google.golang.org/grpc/experimental/stats"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
 	_ "github.com/grpckit/grpckit/balancer/outlier"
@@ -32,10 +35,50 @@ func startGreeters(t *testing.T, n int) []*greeter.Running {
 	return gs
 }
 
+// ejections counts the policy's ejections on one channel. It is a stats
+// handler that is also a metrics recorder, which is how gRPC hands a channel's
+// balancer metrics to a stats plugin. The policy records an ejection after
+// the child's picker without the endpoint has reached the channel, so once
+// the count moves no new call goes to the endpoint.
+type ejections struct {
+	estats.UnimplementedMetricsRecorder
+	n atomic.Int64
+}
+
+func (e *ejections) RecordInt64Count(h *estats.Int64CountHandle, v int64, _ ...string) {
+	if h.Descriptor().Name == "grpckit.lb.outlier.ejections" {
+		e.n.Add(v)
+	}
+}
+
+func (*ejections) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context   { return ctx }
+func (*ejections) HandleRPC(context.Context, stats.RPCStats)                         {}
+func (*ejections) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+func (*ejections) HandleConn(context.Context, stats.ConnStats)                       {}
+
+// wait polls until the channel has made n ejections in all.
+func (e *ejections) wait(t *testing.T, ctx context.Context, n int64) {
+	t.Helper()
+	for e.n.Load() < n {
+		if ctx.Err() != nil {
+			t.Fatalf("%d ejections before the deadline, want %d", e.n.Load(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // dial connects to gs through a manual resolver with the given outlier
 // config (the inside of {"grpckit_outlier_ejection":...}).
 func dial(t *testing.T, gs []*greeter.Running, cfg string) greeterv1.GreeterClient {
 	t.Helper()
+	c, _ := dialCounting(t, gs, cfg)
+	return c
+}
+
+// dialCounting is dial that also counts the channel's ejections.
+func dialCounting(t *testing.T, gs []*greeter.Running, cfg string) (greeterv1.GreeterClient, *ejections) {
+	t.Helper()
+	ej := &ejections{}
 	insts := make([]kitresolver.Instance, len(gs))
 	for i, g := range gs {
 		insts[i] = g.Instance()
@@ -46,12 +89,13 @@ func dial(t *testing.T, gs []*greeter.Running, cfg string) greeterv1.GreeterClie
 	conn, err := grpc.NewClient(r.Scheme()+":///greeter",
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithResolvers(r),
+		grpc.WithStatsHandler(ej),
 		grpc.WithDefaultServiceConfig(sc))
 	if err != nil {
 		t.Fatalf("grpc.NewClient: %v", err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return greeterv1.NewGreeterClient(conn)
+	return greeterv1.NewGreeterClient(conn), ej
 }
 
 func testContext(t *testing.T) context.Context {
@@ -99,7 +143,7 @@ func TestFailingEndpointIsEjectedWithinNCallsAndReturns(t *testing.T) {
 	const base = 400 * time.Millisecond
 	ctx := testContext(t)
 	gs := startGreeters(t, 3)
-	c := dial(t, gs, fmt.Sprintf(`{"consecutiveFailures":%d,"failureRateThreshold":0,"interval":"100ms",
+	c, ej := dialCounting(t, gs, fmt.Sprintf(`{"consecutiveFailures":%d,"failureRateThreshold":0,"interval":"100ms",
 		"baseEjectionTime":"%v","maxEjectionPercent":50,"childPolicy":[{"round_robin":{}}]}`, n, base))
 	waitAllServing(t, ctx, c, gs)
 
@@ -108,12 +152,17 @@ func TestFailingEndpointIsEjectedWithinNCallsAndReturns(t *testing.T) {
 	before := bad.Calls()
 	var lastFailStart time.Time
 	for failures := 0; failures < n; {
+		if ctx.Err() != nil {
+			t.Fatalf("saw %d failures before the test's deadline", failures)
+		}
 		start := time.Now()
 		if _, code := sayHello(ctx, c); code == codes.Unavailable {
 			failures, lastFailStart = failures+1, start
 		}
 	}
-	// The ejection is in place before round robin comes back to it.
+	// The n-th failure ejects the greeter; no call is made meanwhile, and
+	// none reaches it after.
+	ej.wait(t, ctx, 1)
 	for i := range 30 {
 		if _, code := sayHello(ctx, c); code != codes.OK {
 			t.Fatalf("call %d after the ejection failed with %v", i, code)
@@ -182,24 +231,29 @@ func TestHungEndpointIsEjected(t *testing.T) {
 	const n = 2
 	ctx := testContext(t)
 	gs := startGreeters(t, 3)
-	c := dial(t, gs, fmt.Sprintf(`{"consecutiveFailures":%d,"failureRateThreshold":0,"baseEjectionTime":"30s",
+	c, ej := dialCounting(t, gs, fmt.Sprintf(`{"consecutiveFailures":%d,"failureRateThreshold":0,"baseEjectionTime":"30s",
 		"maxEjectionPercent":50,"childPolicy":[{"round_robin":{}}]}`, n))
 	waitAllServing(t, ctx, c, gs)
 
 	hung := gs[0]
-	hung.SetDelay(10 * time.Second)
+	hung.SetDelay(time.Hour)
 	before := hung.Calls()
-	for timeouts := 0; timeouts < n; {
+	// The deadline is long enough for the healthy greeters to answer on a
+	// loaded machine; the hung one never does. Calls go one at a time, so
+	// the n-th call the hung greeter received has timed out when the loop
+	// ends.
+	for hung.Calls()-before < n {
 		if ctx.Err() != nil {
-			t.Fatalf("saw %d timeouts before the test's deadline", timeouts)
+			t.Fatalf("the hung greeter received %d calls before the test's deadline", hung.Calls()-before)
 		}
-		callCtx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		callCtx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		_, err := c.SayHello(callCtx, &greeterv1.SayHelloRequest{Name: "hurried"})
 		cancel()
-		if status.Code(err) == codes.DeadlineExceeded {
-			timeouts++
+		if code := status.Code(err); code != codes.OK && code != codes.DeadlineExceeded {
+			t.Fatalf("call failed with %v", err)
 		}
 	}
+	ej.wait(t, ctx, 1)
 	for i := range 30 {
 		if _, code := sayHello(ctx, c); code != codes.OK {
 			t.Fatalf("call %d after the ejection failed with %v", i, code)
@@ -250,35 +304,38 @@ func servedSince(prev, now []int64) int {
 }
 
 // TestEjectsUnderGrpckitChildren runs the policy over grpckit's own
-// policies; p2c chains a Done callback of its own.
+// policies; p2c chains a Done callback of its own. The failing greeter
+// answers INTERNAL, a failure here that p2c does not penalise: with
+// UNAVAILABLE, p2c's own error penalty could keep it from being picked
+// again for longer than the test runs, and it would never be ejected.
 func TestEjectsUnderGrpckitChildren(t *testing.T) {
+	const n = 3
 	for _, child := range []string{p2c.Name, wrr.Name} {
 		t.Run(child, func(t *testing.T) {
 			ctx := testContext(t)
 			gs := startGreeters(t, 3)
-			c := dial(t, gs, fmt.Sprintf(`{"consecutiveFailures":3,"failureRateThreshold":0,
-				"baseEjectionTime":"30s","maxEjectionPercent":50,"childPolicy":[{%q:{}}]}`, child))
+			c, ej := dialCounting(t, gs, fmt.Sprintf(`{"consecutiveFailures":%d,"failureRateThreshold":0,
+				"baseEjectionTime":"30s","maxEjectionPercent":50,"childPolicy":[{%q:{}}]}`, n, child))
 			waitAllServing(t, ctx, c, gs)
 			bad := gs[2]
-			bad.SetFailure(codes.Unavailable)
-			for ok := 0; ok < 30; {
-				if ctx.Err() != nil {
-					t.Fatalf("failing greeter never ejected; calls %v", calls(gs))
-				}
-				if _, code := sayHello(ctx, c); code == codes.OK {
-					ok++
-				} else {
-					ok = 0
-				}
-			}
+			bad.SetFailure(codes.Internal)
 			before := bad.Calls()
+			for bad.Calls()-before < n {
+				if ctx.Err() != nil {
+					t.Fatalf("failing greeter received %d calls before the deadline; calls %v", bad.Calls()-before, calls(gs))
+				}
+				sayHello(ctx, c)
+			}
+			// Calls go one at a time: the n-th failure has been counted,
+			// and no call was made since.
+			ej.wait(t, ctx, 1)
 			for i := range 50 {
 				if _, code := sayHello(ctx, c); code != codes.OK {
 					t.Fatalf("call %d after the ejection failed with %v", i, code)
 				}
 			}
-			if got := bad.Calls(); got != before {
-				t.Fatalf("ejected greeter received %d more calls", got-before)
+			if got := bad.Calls() - before; got != n {
+				t.Fatalf("failing greeter received %d calls, want exactly %d (ejected at the %d-th failure)", got, n, n)
 			}
 		})
 	}
