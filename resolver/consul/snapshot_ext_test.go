@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/resolver"
+
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -61,4 +63,89 @@ func TestSnapshotColdStartWhileAgentDown(t *testing.T) {
 		t.Fatal("the state is still stale after the agent answered")
 	}
 	snapshottest.WaitAddrs(t, filepath.Join(dir, "*tag_v1-*.json"), b1.Addr, b2.Addr, b3.Addr)
+}
+
+// fastConsulBackoff keeps the cold-start tests' retries quick.
+var fastConsulBackoff = consul.WithBackoff(kitresolver.Backoff{Base: 50 * time.Millisecond, Max: 300 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2})
+
+// TestSnapshotColdStartAfterScaleToZero: once the service scaled to zero,
+// the snapshot holds no instances (the empty answer is saved although the
+// balancer rejects it), so a client started while the agent is down serves
+// none of the decommissioned servers.
+func TestSnapshotColdStartAfterScaleToZero(t *testing.T) {
+	t.Parallel()
+	const service = "greeter-zero"
+	a := registrytest.StartConsul(t)
+	cli := a.Client()
+	b1 := startBackend(t, cli, service, "z1")
+	dir := t.TempDir()
+	tgt := "consul://" + a.Addr() + "/" + service
+	snapshots := filepath.Join(dir, "*"+service+"*.json")
+
+	c1, conn1 := dial(t, tgt, consul.NewBuilder(consul.WithSnapshotDir(dir)))
+	waitServedBy(t, c1, "z1")
+	snapshottest.WaitAddrs(t, snapshots, b1.Addr)
+	if err := b1.reg.Deregister(timeoutCtx(t, testutil.DefaultTimeout)); err != nil {
+		t.Fatal(err)
+	}
+	snapshottest.WaitAddrs(t, snapshots) // the empty answer
+	conn1.Close()
+
+	a.Stop()
+	t.Cleanup(func() { a.Start() }) // for the backend's cleanup
+	wantNothingServed(t, tgt, consul.NewBuilder(consul.WithSnapshotDir(dir), fastConsulBackoff))
+}
+
+// TestSnapshotMaxAge: a client started while the agent is down serves a
+// snapshot younger than kitresolver.DefaultSnapshotMaxAge, and nothing from
+// an older one.
+func TestSnapshotMaxAge(t *testing.T) {
+	t.Parallel()
+	const service = "greeter-old"
+	a := registrytest.StartConsul(t)
+	b1 := startBackend(t, a.Client(), service, "o1")
+	dir := t.TempDir()
+	tgt := "consul://" + a.Addr() + "/" + service
+	snapshots := filepath.Join(dir, "*"+service+"*.json")
+	c1, conn1 := dial(t, tgt, consul.NewBuilder(consul.WithSnapshotDir(dir)))
+	waitServedBy(t, c1, "o1")
+	snapshottest.WaitAddrs(t, snapshots, b1.Addr)
+	conn1.Close()
+	a.Stop()
+	t.Cleanup(func() { a.Start() }) // for the backend's cleanup
+
+	snapshottest.Age(t, snapshots, kitresolver.DefaultSnapshotMaxAge-time.Hour)
+	rb := &snapshottest.RecordingBuilder{Builder: consul.NewBuilder(consul.WithSnapshotDir(dir), fastConsulBackoff)}
+	c, _ := dial(t, tgt, rb)
+	waitServedBy(t, c, "o1")
+	if n, stale, _ := rb.Last(); n == 0 || !stale {
+		t.Fatalf("a snapshot younger than the maximum age: %d states, last stale %t; want it served", n, stale)
+	}
+
+	snapshottest.Age(t, snapshots, kitresolver.DefaultSnapshotMaxAge+time.Hour)
+	wantNothingServed(t, tgt, consul.NewBuilder(consul.WithSnapshotDir(dir), fastConsulBackoff))
+}
+
+// wantNothingServed dials tgt through b, whose agent is down, and fails the
+// test unless the channel reports the agent's error, RPCs fail with
+// Unavailable and no state is published.
+func wantNothingServed(t *testing.T, tgt string, b resolver.Builder) {
+	t.Helper()
+	rb := &snapshottest.RecordingBuilder{Builder: b}
+	c, _ := dial(t, tgt, rb)
+	ctx := timeoutCtx(t, testutil.DefaultTimeout)
+	for {
+		_, err := hello(ctx, c)
+		n, stale, errs := rb.Last()
+		if n != 0 || stale {
+			t.Fatalf("with the agent down: %d states published, last stale %t (call: %v); want none", n, stale, err)
+		}
+		if errs > 0 && status.Code(err) == codes.Unavailable {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("with the agent down: call = %v, %d errors reported; want Unavailable after an error", err, errs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
