@@ -23,7 +23,7 @@ type builder struct {
 // NewBuilder returns a resolver.Builder for consul:// targets, to be passed to
 // grpc.NewClient with grpc.WithResolvers. Each resolver it builds talks to the
 // agent named in the target's authority, else to the one the standard CONSUL_*
-// environment names (CONSUL_HTTP_ADDR, else 127.0.0.1:8500), with the token,
+// environment names (CONSUL_HTTP_ADDR, else localhost:8500), with the token,
 // TLS and SSL settings of that environment or of the options. Which agents a
 // target may name depends on the credentials and WithAllowedAgents.
 //

@@ -68,7 +68,20 @@
 // Register announces an Instance with a gRPC check against grpc.health.v1
 // (or a TTL check the registrar passes itself, WithTTLCheck) and keeps it
 // registered: when the agent forgets the service, as a restarted agent does,
-// it registers it again, with backoff, until Deregister. SetServing, Drain and
+// it registers it again, with backoff, until Deregister. A Register that
+// fails leaves nothing registered: when a step fails after the agent may have
+// accepted the service (a lost answer, the first TTL report in TTL mode), it
+// removes the service before returning its error.
+//
+// The newest registration of a service ID owns it. Each Registration marks
+// its check's Notes with a random nonce; one that another Registration (in
+// this process or another) replaced stops keeping the ID registered, and its
+// Drain and Deregister leave the newer one alone. Consul's agent API cannot
+// delete conditionally, so Deregister reads, compares and then deletes: a
+// newer registration made in the milliseconds between the two is removed,
+// and its own Registration registers it again within one check interval.
+//
+// SetServing, Drain and
 // GracefulStop make the server's health status follow its lifecycle: SERVING
 // once it listens, NOT_SERVING before it stops, so Consul and the clients
 // drain it before the process exits.

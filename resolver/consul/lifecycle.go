@@ -32,12 +32,16 @@ func SetServing(hs *health.Server, services ...string) {
 // the TTL check in TTL mode, waits until Consul no longer lists the instance
 // as passing (so clients' resolvers drop it), then deregisters it. ctx bounds
 // the wait; when it ends first, the instance is left registered and the error
-// says so.
+// says so. A registration another one replaced (see Register) has nothing to
+// drain: Drain then leaves the other's check alone and only stops.
 func (r *Registration) Drain(ctx context.Context, hs *health.Server) error {
 	if hs != nil {
 		hs.Shutdown()
 	}
 	r.serving.Store(false)
+	if own, err := r.ownership(ctx); err == nil && own != owned {
+		return r.Deregister(ctx)
+	}
 	if r.cfg.ttl > 0 {
 		if err := r.updateTTL(ctx); err != nil {
 			vlogf("grpckit/consul: failing the TTL of %s: %v", r.reg.ID, err)

@@ -2,6 +2,7 @@ package consul
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -27,6 +28,7 @@ type Registration struct {
 	cli     *api.Client
 	reg     *api.AgentServiceRegistration
 	checkID string
+	note    string // the check's Notes, which tell this registration from another with the same ID
 	cfg     registerConfig
 	serving atomic.Bool // TTL mode: report passing (true) or critical
 
@@ -39,13 +41,23 @@ type Registration struct {
 
 // Register validates inst and registers it with the agent cli talks to,
 // with a gRPC health check against grpc.health.v1 on inst.Addr (or a TTL
-// check, see WithTTLCheck). It returns once the agent accepted the service;
-// an error means nothing was left registered.
+// check, see WithTTLCheck). It returns once the agent accepted the service
+// (and, in TTL mode, its first TTL report). An error means nothing was left
+// registered: when a step fails after the agent may have accepted the
+// service, Register removes it again, taking up to rollbackTimeout past ctx
+// if ctx has ended; should that fail too, the error says so, and Consul
+// removes the service once its check has been critical for
+// WithDeregisterCriticalServiceAfter.
 //
 // The service ID is inst.ID, else "<service>-<addr>": a Consul agent keeps
 // one ID space for all services, and one server may serve several. Zone and
 // Version go to Meta under "zone" and "version", next to inst.Metadata, whose
 // keys must therefore not be those and must be valid Consul Meta keys.
+//
+// Registering an ID the agent already holds replaces that registration; the
+// newest one owns the ID. Each Registration marks its check's Notes with a
+// random nonce, so a Registration that was replaced neither keeps the ID
+// registered nor removes it (see Deregister).
 func Register(ctx context.Context, cli *api.Client, inst kitresolver.Instance, opts ...RegisterOption) (*Registration, error) {
 	cfg := newRegisterConfig(opts)
 	if cfg.err != nil {
@@ -58,9 +70,11 @@ func Register(ctx context.Context, cli *api.Client, inst kitresolver.Instance, o
 	if err != nil {
 		return nil, err
 	}
-	r := &Registration{cli: cli, reg: reg, checkID: reg.Check.CheckID, cfg: cfg, done: make(chan struct{})}
+	note := registrationNote()
+	reg.Check.Notes = note
+	r := &Registration{cli: cli, reg: reg, checkID: reg.Check.CheckID, note: note, cfg: cfg, done: make(chan struct{})}
 	r.serving.Store(true)
-	if err := r.register(ctx); err != nil {
+	if err := r.registerFirst(ctx); err != nil {
 		return nil, fmt.Errorf("consul: registering %s: %w", reg.ID, err)
 	}
 	loopCtx, cancel := context.WithCancel(context.Background())
@@ -69,12 +83,26 @@ func Register(ctx context.Context, cli *api.Client, inst kitresolver.Instance, o
 	return r, nil
 }
 
+// registrationNote returns the Notes of a new registration's check.
+func registrationNote() string {
+	return "registered by grpckit, registration " + rand.Text()
+}
+
 // ID returns the Consul service ID.
 func (r *Registration) ID() string { return r.reg.ID }
 
 // Deregister stops the anti-entropy loop and removes the service from the
 // agent. It is idempotent: once it has succeeded, later calls return nil. A
 // service the agent no longer knows counts as removed.
+//
+// Deregister removes only this registration: when the agent holds a newer
+// one with the same ID (another Register, in this process or another), it
+// leaves that one registered and returns nil. Consul's agent API has no
+// check-and-set delete, so Deregister reads the registration, compares the
+// nonce in its check's Notes and then deletes by ID; a newer registration
+// made between the read and the delete, milliseconds apart, is still removed,
+// and its own Registration registers it again within one check interval (one
+// third of the TTL in TTL mode).
 func (r *Registration) Deregister(ctx context.Context) error {
 	r.cancel()
 	<-r.done
@@ -83,18 +111,112 @@ func (r *Registration) Deregister(ctx context.Context) error {
 	if r.deregistered {
 		return nil
 	}
-	err := r.cli.Agent().ServiceDeregisterOpts(r.reg.ID, (&api.QueryOptions{}).WithContext(ctx))
-	if err != nil && !isNotFound(err) {
+	if err := r.deregisterOwned(ctx); err != nil {
 		return fmt.Errorf("consul: deregistering %s: %w", r.reg.ID, err)
 	}
 	r.deregistered = true
 	return nil
 }
 
+// ownership is what the agent holds under the registration's ID.
+type ownership int
+
+const (
+	owned ownership = iota // this registration
+	gone                   // nothing
+	taken                  // another registration, which replaced this one
+)
+
+// errTaken ends the anti-entropy loop of a registration another replaced.
+var errTaken = errors.New("the agent holds a newer registration with the same ID")
+
+// ownership reads the agent's registration of the ID and tells whose it is.
+func (r *Registration) ownership(ctx context.Context) (ownership, error) {
+	_, info, err := r.cli.Agent().AgentHealthServiceByIDOpts(r.reg.ID, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return 0, err
+	}
+	if info == nil || info.Service == nil {
+		return gone, nil
+	}
+	for _, c := range info.Checks {
+		if c.CheckID == r.checkID && c.Notes == r.note {
+			return owned, nil
+		}
+	}
+	return taken, nil
+}
+
+// deregisterOwned removes the service if the agent's registration of the ID
+// is this one.
+func (r *Registration) deregisterOwned(ctx context.Context) error {
+	own, err := r.ownership(ctx)
+	if err != nil {
+		return err
+	}
+	switch own {
+	case gone:
+		return nil
+	case taken:
+		logger.Infof("grpckit/consul: %s: a newer registration replaced this one; leaving it registered", r.reg.ID)
+		return nil
+	}
+	err = r.cli.Agent().ServiceDeregisterOpts(r.reg.ID, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil && !isNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// rollbackTimeout bounds the removal of a half-done registration when
+// Register's context has ended.
+const rollbackTimeout = 2 * time.Second
+
+// registerFirst registers the service and, in TTL mode, reports it passing.
+// When a step fails after the agent may have accepted the service, it removes
+// the service again, so a failed Register leaves nothing registered.
+func (r *Registration) registerFirst(ctx context.Context) error {
+	err := r.registerService(ctx)
+	var refused api.StatusError
+	if errors.As(err, &refused) {
+		return err // the agent refused it: nothing was registered
+	}
+	if err == nil && r.cfg.ttl > 0 {
+		if err = r.updateTTL(ctx); err != nil {
+			err = fmt.Errorf("first TTL report: %w", err)
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	return r.rollback(ctx, err)
+}
+
+// rollback removes what a failed registerFirst may have left, and returns
+// cause, saying if the service may be left registered.
+func (r *Registration) rollback(ctx context.Context, cause error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	err := r.deregisterOwned(ctx)
+	switch {
+	case err == nil:
+		return cause
+	case r.cfg.deregisterAfter > 0:
+		return fmt.Errorf("%w; removing it again failed (%v): if the agent holds it, Consul removes it once its check has been critical for %v", cause, err, r.cfg.deregisterAfter)
+	default:
+		return fmt.Errorf("%w; removing it again failed (%v): the agent may hold it until it is deregistered", cause, err)
+	}
+}
+
+// registerService registers the service, replacing its checks.
+func (r *Registration) registerService(ctx context.Context) error {
+	opts := api.ServiceRegisterOpts{ReplaceExistingChecks: true}.WithContext(ctx)
+	return r.cli.Agent().ServiceRegisterOpts(r.reg, opts)
+}
+
 // register (re)registers the service, then reports the TTL in TTL mode.
 func (r *Registration) register(ctx context.Context) error {
-	opts := api.ServiceRegisterOpts{ReplaceExistingChecks: true}.WithContext(ctx)
-	if err := r.cli.Agent().ServiceRegisterOpts(r.reg, opts); err != nil {
+	if err := r.registerService(ctx); err != nil {
 		return err
 	}
 	if r.cfg.ttl > 0 {
@@ -112,42 +234,52 @@ func (r *Registration) updateTTL(ctx context.Context) error {
 	return r.cli.Agent().UpdateTTLOpts(r.checkID, out, st, (&api.QueryOptions{}).WithContext(ctx))
 }
 
-// run keeps the service registered until ctx is cancelled.
+// run keeps the service registered until ctx is cancelled or another
+// registration replaces it.
 func (r *Registration) run(ctx context.Context) {
 	defer close(r.done)
 	backoff := r.cfg.retryBackoff()
 	delay, attempt := r.cfg.period(), 0
 	for sleep(ctx, delay) {
-		if err := r.tick(ctx); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
+		err := r.tick(ctx)
+		switch {
+		case err == nil:
+			delay, attempt = r.cfg.period(), 0
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, errTaken):
+			logger.Warningf("grpckit/consul: %s: %v; this registration stops keeping it registered", r.reg.ID, err)
+			return
+		default:
 			logger.Warningf("grpckit/consul: keeping %s registered: %v", r.reg.ID, err)
 			delay, attempt = backoff.Delay(attempt), attempt+1
-			continue
 		}
-		delay, attempt = r.cfg.period(), 0
 	}
 }
 
-// tick makes sure the agent knows the service, registering it again if not.
+// tick makes sure the agent holds this registration, registering it again if
+// the agent forgot it, and reports the TTL in TTL mode.
 func (r *Registration) tick(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, max(r.cfg.period(), 2*time.Second))
 	defer cancel()
-	if r.cfg.ttl > 0 {
-		err := r.updateTTL(ctx)
-		if err == nil {
-			return nil
-		}
+	own, err := r.ownership(ctx)
+	switch {
+	case err != nil:
+		return err
+	case own == taken:
+		return errTaken
+	case own == gone:
+		logger.Infof("grpckit/consul: the agent forgot %s; registering it again", r.reg.ID)
+		return r.register(ctx)
+	}
+	if r.cfg.ttl == 0 {
+		return nil
+	}
+	if err := r.updateTTL(ctx); err != nil {
 		vlogf("grpckit/consul: TTL update of %s failed (%v); registering again", r.reg.ID, err)
 		return r.register(ctx)
 	}
-	_, _, err := r.cli.Agent().Service(r.reg.ID, (&api.QueryOptions{}).WithContext(ctx))
-	if !isNotFound(err) {
-		return err
-	}
-	logger.Infof("grpckit/consul: the agent forgot %s; registering it again", r.reg.ID)
-	return r.register(ctx)
+	return nil
 }
 
 // sleep waits d or until ctx is done, and reports whether ctx is still live.
