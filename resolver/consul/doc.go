@@ -19,7 +19,7 @@
 // Target parameters: tag (repeatable; every tag must match), dc, healthy
 // (default true: only instances whose checks all pass; instances in
 // maintenance are never served), near and stale. Without an authority the
-// agent is the one the standard CONSUL_HTTP_ADDR names, else 127.0.0.1:8500;
+// agent is the one the standard CONSUL_HTTP_ADDR names, else localhost:8500;
 // token, token file, TLS and SSL come from the rest of the CONSUL_*
 // environment or from options. A target carrying a token is refused: gRPC logs
 // targets. The token is sent only as a header and never appears in logs or
