@@ -187,3 +187,35 @@ func TestAlwaysZeroIndexPublishesEmpty(t *testing.T) {
 	emptied.Store(true)
 	waitState(t, cc, func(s resolver.State) bool { return len(s.Endpoints) == 0 })
 }
+
+// TestRejectedEmptySetIsNotRetried: a channel whose balancer rejects an empty
+// set (as round_robin does) has still received it; the resolver does not
+// treat the rejection as an error to retry, and the query loop goes on.
+func TestRejectedEmptySetIsNotRetried(t *testing.T) {
+	t.Parallel()
+	stub := &stubAgent{index: func(int) uint64 { return 10 }, empty: func(int) bool { return true }}
+	srv := httptest.NewServer(stub)
+	t.Cleanup(srv.Close)
+	b := consul.NewBuilder(
+		consul.WithMinQueryInterval(20*time.Millisecond),
+		consul.WithBackoff(kitresolver.Backoff{Base: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}))
+	u, _ := url.Parse("consul://" + srv.Listener.Addr().String() + "/stub")
+	cc := testutil.NewResolverClientConn()
+	cc.SetUpdateStateErr(errors.New("produced zero addresses"))
+	r, err := b.Build(resolver.Target{URL: *u}, cc, resolver.BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	if _, err := cc.States.Receive(timeoutCtx(t, testutil.DefaultTimeout)); err != nil {
+		t.Fatalf("empty set not published: %v", err)
+	}
+	start := time.Now()
+	short := timeoutCtx(t, 300*time.Millisecond)
+	if s, err := cc.States.Receive(short); err == nil {
+		t.Fatalf("rejected empty set published again (%v): the rejection was taken for an error", s)
+	}
+	if n := stub.requestsIn(start, 300*time.Millisecond); n < 2 {
+		t.Fatalf("%d queries in 300ms after the empty set, want the loop to go on", n)
+	}
+}

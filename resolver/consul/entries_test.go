@@ -1,6 +1,7 @@
 package consul
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -151,4 +152,39 @@ func TestOrderedEndpoints(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("endpoints mismatch (-want +got):\n%s", diff)
 	}
+}
+
+// FuzzOrderedEndpoints checks orderedEndpoints against its definition: every
+// address once, served by its smallest ID, in the order of the instances.
+func FuzzOrderedEndpoints(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 1, 0, 0, 3, 3})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var insts []kitresolver.Instance
+		for i := 0; i+1 < len(b); i += 2 {
+			insts = append(insts, kitresolver.Instance{
+				ID: string(rune('a' + b[i]%5)), Service: "greeter", Addr: "10.0.0." + strconv.Itoa(int(b[i+1]%4)) + ":80",
+			})
+		}
+		owner := map[string]string{}
+		for _, inst := range insts {
+			if id, ok := owner[inst.Addr]; !ok || inst.ID < id {
+				owner[inst.Addr] = inst.ID
+			}
+		}
+		var want []kitresolver.Instance
+		for _, inst := range insts {
+			if owner[inst.Addr] == inst.ID {
+				want = append(want, inst)
+				delete(owner, inst.Addr)
+			}
+		}
+		var got []kitresolver.Instance
+		for _, ep := range orderedEndpoints("greeter", insts) {
+			inst, _ := kitresolver.InstanceFrom(ep)
+			got = append(got, inst)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("orderedEndpoints(%v) mismatch (-want +got):\n%s", insts, diff)
+		}
+	})
 }
