@@ -219,6 +219,10 @@ func (b *zoneBalancer) Close() {
 func (b *zoneBalancer) flush() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.flushLocked()
+}
+
+func (b *zoneBalancer) flushLocked() {
 	if !b.dirty || b.inhibit || b.closed {
 		return
 	}
@@ -337,16 +341,16 @@ func (cc *zoneCC) UpdateAddresses(sc balancer.SubConn, addrs []resolver.Address)
 	cc.ClientConn.UpdateAddresses(sc, addrs)
 }
 
-// UpdateState records the child's state; the zone picker is rebuilt unless
-// an update is in progress.
+// UpdateState records the child's state and, unless an update is in
+// progress, publishes the zone picker built with it, in one critical
+// section: the published picker never lags a recorded state.
 func (cc *zoneCC) UpdateState(s balancer.State) {
 	cc.b.mu.Lock()
+	defer cc.b.mu.Unlock()
 	if cc.b.zones[cc.child.zone] != cc.child {
-		cc.b.mu.Unlock()
 		return // a closed child
 	}
 	cc.child.state = s
 	cc.b.dirty = true
-	cc.b.mu.Unlock()
-	cc.b.flush()
+	cc.b.flushLocked()
 }
