@@ -112,7 +112,7 @@ func ValidateAddr(addr string) error {
 	}
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		return invalidf("address %q has the unspecified host %s, which no client can dial: "+
-			"register the address clients can reach (the machine's IP or name), not the listener's %q", addr, host, ":"+port)
+			"register (or dial) an address clients can reach, such as the machine's IP or name, not the listener's %q", addr, host, ":"+port)
 	}
 	p, err := strconv.ParseUint(port, 10, 16)
 	if err != nil || p == 0 {

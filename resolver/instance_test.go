@@ -33,7 +33,7 @@ func TestInstanceValidate(t *testing.T) {
 		{"port too big", func(i *Instance) { i.Addr = "h:65536" }, `has port "65536"`},
 		{"port not numeric", func(i *Instance) { i.Addr = "h:http" }, `has port "http"`},
 		{"weight too big", func(i *Instance) { i.Weight = MaxWeight + 1 }, "weight 10001 is above the maximum 10000"},
-		{"ipv4 wildcard", func(i *Instance) { i.Addr = "0.0.0.0:50051" }, `register the address clients can reach (the machine's IP or name), not the listener's ":50051"`},
+		{"ipv4 wildcard", func(i *Instance) { i.Addr = "0.0.0.0:50051" }, `register (or dial) an address clients can reach, such as the machine's IP or name, not the listener's ":50051"`},
 		{"ipv6 wildcard", func(i *Instance) { i.Addr = "[::]:50051" }, `the unspecified host ::, which no client can dial`},
 		{"long ipv6 wildcard", func(i *Instance) { i.Addr = "[0:0::0]:50051" }, `unspecified host`},
 		{"mapped ipv4 wildcard", func(i *Instance) { i.Addr = "[::ffff:0.0.0.0]:1" }, `unspecified host`},
