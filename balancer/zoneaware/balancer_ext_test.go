@@ -6,10 +6,12 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
 
+	"github.com/grpckit/grpckit/balancer/outlier"
 	"github.com/grpckit/grpckit/balancer/p2c"
 	"github.com/grpckit/grpckit/balancer/wrr"
 	"github.com/grpckit/grpckit/balancer/zoneaware"
@@ -200,4 +202,23 @@ func TestWeightChangeKeepsTrafficLocal(t *testing.T) {
 			t.Fatalf("after a-0's weight became %d, calls went %v (instances %v); want all to zone a", w, zones, insts)
 		}
 	}
+}
+
+// TestOutlierChildEjectionShrinksZone: with outlier ejection as the child,
+// an ejected local instance counts as down, so its zone's share falls and
+// the other zone takes the rest, instead of the one healthy local instance
+// taking every call.
+func TestOutlierChildEjectionShrinksZone(t *testing.T) {
+	ctx := testContext(t)
+	gs := startZones(t, "a", "a", "b", "b")
+	c := dial(t, gs, fmt.Sprintf(`{"localZone":"a","childPolicy":[{%q:{"consecutiveFailures":2,
+		"failureRateThreshold":0,"baseEjectionTime":"5m","maxEjectionPercent":50,"childPolicy":[{"round_robin":{}}]}}]}`, outlier.Name))
+	eventually(t, ctx, c, 40, "sent every call to zone a across both its instances", func(z, in map[string]int) bool {
+		return z["a"] == 40 && in["a-0"] > 0 && in["a-1"] > 0
+	})
+	gs[0].SetFailure(codes.Internal)
+	// Zone a: READY share 1/3 against a traffic share 1/2 keeps 2/3.
+	eventually(t, ctx, c, 300, "ejected a-0 and spilled a third to zone b", func(z, in map[string]int) bool {
+		return in["a-0"] == 0 && between(z["a"], 0.5*300, 0.8*300) && between(z["b"], 0.2*300, 0.5*300)
+	})
 }
