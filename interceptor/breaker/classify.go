@@ -3,6 +3,7 @@ package breaker
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -27,19 +28,17 @@ func (s *codeSet) isFailure(err error) bool {
 	return c <= maxCode && s[c]
 }
 
-// outcome is what a finished call tells its breaker. gobreaker is handed one
-// of three fixed errors, so its hooks need no classification of their own.
+// outcome is what a finished call tells its breaker: nil for a success,
+// or one of two fixed errors.
 var (
 	errFailure  = errors.New("breaker: failure")
 	errExcluded = errors.New("breaker: not counted")
 )
 
-func isExcluded(err error) bool { return err == errExcluded }
-
-// classify maps a call's result to what its breaker records: nil for a
-// success, errFailure or errExcluded. Cancellation by the caller, seen as
-// the caller's context being cancelled or as codes.Canceled, is never a
-// failure nor a success.
+// classify maps the result of a call that reached a backend to what its
+// breaker records: nil for a success, errFailure or errExcluded.
+// Cancellation by the caller, seen as the caller's context being cancelled
+// or as codes.Canceled, is never a failure nor a success.
 func classify(ctx context.Context, err error, isFailure func(error) bool) error {
 	switch {
 	case err == nil:
@@ -50,4 +49,22 @@ func classify(ctx context.Context, err error, isFailure func(error) bool) error 
 		return errFailure
 	}
 	return nil
+}
+
+// sendError reports whether a unary call's error is gRPC's own refusal to
+// send the request: the request did not marshal, or is larger than
+// MaxCallSendMsgSize. gRPC fails these after it has a transport stream but
+// before a byte of the request is sent, and says so only in the message.
+func sendError(err error) bool {
+	s, ok := status.FromError(err)
+	if !ok {
+		return false
+	}
+	switch s.Code() {
+	case codes.Internal:
+		return strings.HasPrefix(s.Message(), "grpc: error while marshaling")
+	case codes.ResourceExhausted:
+		return strings.HasPrefix(s.Message(), "trying to send message larger than max")
+	}
+	return false
 }

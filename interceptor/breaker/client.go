@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sony/gobreaker/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
 
@@ -29,6 +33,10 @@ func StreamClientInterceptor(opts ...Option) grpc.StreamClientInterceptor {
 // UnaryClientInterceptor returns a unary client interceptor using g's
 // breakers. A call refused by an open breaker fails at once with
 // codes.Unavailable and never reaches the network.
+//
+// The interceptor adds a grpc.Peer call option to learn whether the call
+// got a transport stream; interceptors inside it must pass call options on
+// and return only once their invoker has.
 func (g *Group) UnaryClientInterceptor() grpc.UnaryClientInterceptor { return g.unary }
 
 // StreamClientInterceptor returns a streaming client interceptor using g's
@@ -36,50 +44,62 @@ func (g *Group) UnaryClientInterceptor() grpc.UnaryClientInterceptor { return g.
 // io.EOF (or the single reply of a client-streaming call) is a success, any
 // other error ending it is classified like a unary error, and the caller's
 // context ending first records cancellation (not counted) or an expired
-// deadline (a failure, as for unary calls).
+// deadline (a failure, as for unary calls). A half-open probe is decided at
+// its first response (header or message), which frees its slot; a failure
+// later in the stream still counts.
 func (g *Group) StreamClientInterceptor() grpc.StreamClientInterceptor { return g.stream }
 
 func (g *Group) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	e := g.get(g.keyOf(ctx, cc, method))
-	if e.cb1 == nil {
-		return g.unaryTwoStep(ctx, e, method, req, reply, cc, invoker, opts)
+	if ctx.Err() != nil {
+		// The caller's context has ended: the call cannot reach a
+		// backend, and its error says nothing about one.
+		return invoker(ctx, method, req, reply, cc, opts...)
 	}
-	var err error
-	// Execute records what the function returns (a panic counts as a
-	// failure) and returns it, or its own refusal.
-	_, verdict := e.cb1.Execute(func() (struct{}, error) {
-		if err = invoker(ctx, method, req, reply, cc, opts...); err == nil {
-			return struct{}{}, nil
-		}
-		return struct{}{}, classify(ctx, err, g.opts.isFailure)
-	})
-	e.flush(ctx)
-	if refused(verdict) {
-		return e.refuse(ctx, method, verdict)
-	}
-	return err
-}
-
-// unaryTwoStep is unary for a gobreaker whose layout innerBreaker does not
-// know.
-func (g *Group) unaryTwoStep(ctx context.Context, e *entry, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
-	done, err := e.cb.Allow()
+	e, t, err := g.admit(g.keyOf(ctx, cc, method))
 	e.flush(ctx)
 	if err != nil {
 		return e.refuse(ctx, method, err)
 	}
+	p, opts := withPeer(opts)
 	finished := false
 	defer func() {
-		if !finished { // the invoker panicked: free the slot, count a failure
-			done(errFailure)
+		if !finished { // the invoker panicked: not the backend's doing
+			e.done(t, errExcluded, time.Now())
 			e.flush(ctx)
 		}
 	}()
 	err = invoker(ctx, method, req, reply, cc, opts...)
 	finished = true
-	done(classify(ctx, err, g.opts.isFailure))
+	e.done(t, g.outcome(ctx, err, p), time.Now())
 	e.flush(ctx)
 	return err
+}
+
+// callOptions holds a unary call's options with the breaker's grpc.Peer
+// added, in one allocation.
+type callOptions struct {
+	peer peer.Peer
+	buf  [4]grpc.CallOption
+}
+
+func withPeer(opts []grpc.CallOption) (*peer.Peer, []grpc.CallOption) {
+	c := new(callOptions)
+	all := append(c.buf[:0], opts...)
+	return &c.peer, append(all, grpc.PeerCallOption{PeerAddr: &c.peer})
+}
+
+// outcome classifies a finished unary call. An error of a call that got no
+// transport stream (p never filled: no endpoint picked, the picker's or the
+// credentials' error, the caller's deadline while waiting for a connection)
+// or that failed before sending (see sendError) is not counted.
+func (g *Group) outcome(ctx context.Context, err error, p *peer.Peer) error {
+	if err == nil {
+		return nil
+	}
+	if p.Addr == nil || sendError(err) {
+		return errExcluded
+	}
+	return classify(ctx, err, g.opts.isFailure)
 }
 
 func (g *Group) keyOf(ctx context.Context, cc *grpc.ClientConn, method string) string {
@@ -94,26 +114,35 @@ func refused(err error) bool {
 }
 
 func (g *Group) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	e := g.get(g.keyOf(ctx, cc, method))
-	done, err := e.cb.Allow()
+	if ctx.Err() != nil {
+		return streamer(ctx, desc, cc, method, opts...)
+	}
+	e, t, err := g.admit(g.keyOf(ctx, cc, method))
 	e.flush(ctx)
 	if err != nil {
 		return nil, e.refuse(ctx, method, err)
 	}
 	cs, err := streamer(ctx, desc, cc, method, opts...)
 	if err != nil {
-		done(classify(ctx, err, g.opts.isFailure))
+		// gRPC creates a stream before anything is sent, so its errors
+		// come from this side: no endpoint, credentials, the context.
+		e.done(t, errExcluded, time.Now())
 		e.flush(ctx)
 		return nil, err
 	}
-	s := &clientStream{ClientStream: cs, ctx: ctx, e: e, done: done, serverStreams: desc.ServerStreams}
-	// No goroutine per stream: AfterFunc only registers with ctx, and
-	// stop unregisters once the stream has ended.
+	s := &clientStream{ClientStream: cs, ctx: ctx, e: e, t: t, serverStreams: desc.ServerStreams}
+	if t.kind == kindProbe {
+		s.probe.Store(true)
+		go s.awaitHeader()
+	}
+	// No goroutine per stream (but a probe's, until its first response):
+	// AfterFunc only registers with ctx, and stop unregisters once the
+	// stream has ended.
 	s.stop = context.AfterFunc(ctx, s.contextDone)
 	return s, nil
 }
 
-// refuse turns gobreaker's refusal into the status the caller sees.
+// refuse turns a refusal into the status the caller sees.
 func (e *entry) refuse(ctx context.Context, method string, err error) error {
 	state := StateOpen
 	msg := "circuit open"
@@ -125,22 +154,27 @@ func (e *entry) refuse(ctx context.Context, method string, err error) error {
 }
 
 // clientStream records its outcome with its breaker exactly once, when the
-// stream ends.
+// stream ends, and a probe's first response as soon as it comes.
 type clientStream struct {
 	grpc.ClientStream
 	ctx           context.Context // the caller's
 	e             *entry
-	done          func(error)
 	stop          func() bool
 	serverStreams bool
-	finished      atomic.Bool
+	probe         atomic.Bool // an undecided half-open probe
+
+	mu       sync.Mutex // guards t and finished
+	t        ticket
+	finished bool
 }
 
 func (s *clientStream) SendMsg(m any) error {
 	err := s.ClientStream.SendMsg(m)
 	if err != nil && !errors.Is(err, io.EOF) {
-		// Not io.EOF: the stream failed here (io.EOF defers to RecvMsg).
-		s.finish(classify(s.ctx, err, s.e.g.opts.isFailure))
+		// gRPC hands transport errors to RecvMsg (SendMsg returns io.EOF):
+		// any other error ended the stream on this side (marshalling,
+		// message size, an interceptor's refusal).
+		s.finish(errExcluded)
 	}
 	return err
 }
@@ -156,8 +190,38 @@ func (s *clientStream) RecvMsg(m any) error {
 		// The single reply of a unary-response stream: gRPC has read
 		// the final status already, so the stream has ended well.
 		s.finish(nil)
+	case s.probe.Load():
+		s.decide()
 	}
 	return err
+}
+
+func (s *clientStream) Header() (metadata.MD, error) {
+	md, err := s.ClientStream.Header()
+	if md != nil && s.probe.Load() {
+		s.decide()
+	}
+	return md, err
+}
+
+// awaitHeader decides a probe when the backend's header arrives. It ends
+// when the header arrives or the stream ends without one.
+func (s *clientStream) awaitHeader() {
+	if md, _ := s.ClientStream.Header(); md != nil {
+		s.decide()
+	}
+}
+
+// decide records a probe's first response: the backend answered.
+func (s *clientStream) decide() {
+	s.mu.Lock()
+	if s.finished || !s.probe.Swap(false) {
+		s.mu.Unlock()
+		return
+	}
+	s.t = s.e.decide(s.t, time.Now())
+	s.mu.Unlock()
+	s.e.flush(s.ctx)
 }
 
 // contextDone runs (on a goroutine of the context package) when the
@@ -176,11 +240,17 @@ func (s *clientStream) finish(result error) {
 
 // record reports result to the breaker if nothing was reported before.
 // It does not touch stop, which contextDone may run before it is set.
+// Lock order: s.mu, then the entry's.
 func (s *clientStream) record(ctx context.Context, result error) bool {
-	if !s.finished.CompareAndSwap(false, true) {
+	s.mu.Lock()
+	if s.finished {
+		s.mu.Unlock()
 		return false
 	}
-	s.done(result)
+	s.finished = true
+	s.probe.Store(false)
+	s.e.done(s.t, result, time.Now())
+	s.mu.Unlock()
 	s.e.flush(ctx)
 	return true
 }

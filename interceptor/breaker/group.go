@@ -2,21 +2,29 @@ package breaker
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
-	"github.com/sony/gobreaker/v2"
 	"google.golang.org/grpc/grpclog"
 )
 
 var logger = grpclog.Component("grpckit-breaker")
 
 // Group is a set of circuit breakers, one per key (see WithKey), created on
-// first use and kept for the Group's lifetime. Its interceptors share the
-// breakers, so a unary and a streaming interceptor from one Group keyed
-// ByTarget trip together. Keys should be few (methods, targets): a Group
-// never forgets one.
+// first use. Its interceptors share the breakers, so a unary and a
+// streaming interceptor from one Group keyed ByTarget trip together.
+//
+// A Group holds at most MaxKeys breakers (WithMaxKeys) and forgets a
+// breaker left idle for the idle timeout (WithIdleTimeout), but only one
+// whose state is what a new breaker's would be: closed, no call in flight,
+// and idle for longer than the counting window, so forgetting it changes no
+// answer. Open and half-open breakers are never forgotten, so the bound
+// yields to them: past MaxKeys, a new key first evicts the least recently
+// used closed breakers with no call in flight, and is added anyway if there
+// is none.
 //
 // A Group is safe for concurrent use. It has no goroutines and needs no
 // Close.
@@ -24,10 +32,13 @@ type Group struct {
 	opts    options
 	metrics *metrics
 
-	// breakers is a copy-on-write map read without a lock; mu serialises
-	// the writers.
-	breakers atomic.Pointer[map[string]*entry]
+	// breakers maps a key to its *entry. Readers take no lock; mu
+	// serialises creation and eviction, which also update count and
+	// swept.
+	breakers sync.Map
 	mu       sync.Mutex
+	count    int
+	swept    time.Time
 
 	// hot is a direct-mapped cache in front of breakers, indexed by the
 	// address of the key's bytes. Keys from generated code and
@@ -45,9 +56,7 @@ func New(opts ...Option) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Group{opts: o, metrics: newMetrics(o.meterProvider)}
-	g.breakers.Store(&map[string]*entry{})
-	return g, nil
+	return &Group{opts: o, metrics: newMetrics(o.meterProvider), swept: time.Now()}, nil
 }
 
 // mustNew is New for the package-level constructors, which cannot return
@@ -61,37 +70,46 @@ func mustNew(opts []Option) *Group {
 }
 
 // State returns the current state of the breaker for key (StateClosed for a
-// key never used). It may be called from a StateChangeFunc.
+// key never used or forgotten). It may be called from a StateChangeFunc.
 func (g *Group) State(key string) State {
 	e := g.lookup(key)
 	if e == nil {
 		return StateClosed
 	}
-	s := e.cb.State()
+	s := e.stateAt(time.Now())
 	e.flush(context.Background())
 	return s
 }
 
-// Counts returns the counters of the breaker for key in its current window.
+// Counts returns the counters of the breaker for key: over its window when
+// closed, of its probes when half-open, zero when open. An outcome counts in
+// the window current when its call ends, so Requests (calls admitted in the
+// window) may be fewer than the outcomes.
 func (g *Group) Counts(key string) Counts {
-	if e := g.lookup(key); e != nil {
-		return e.cb.Counts()
+	e := g.lookup(key)
+	if e == nil {
+		return Counts{}
 	}
-	return Counts{}
+	c := e.counts(time.Now())
+	e.flush(context.Background())
+	return c
 }
 
-// Keys returns the keys of the breakers created so far, in no order.
+// Keys returns the keys of the breakers the Group holds, in no order.
 func (g *Group) Keys() []string {
-	m := *g.breakers.Load()
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
+	var keys []string
+	g.breakers.Range(func(k, _ any) bool {
+		keys = append(keys, k.(string))
+		return true
+	})
 	return keys
 }
 
 func (g *Group) lookup(key string) *entry {
-	return (*g.breakers.Load())[key]
+	if v, ok := g.breakers.Load(key); ok {
+		return v.(*entry)
+	}
+	return nil
 }
 
 // get returns the breaker for key, creating it on first use.
@@ -112,56 +130,147 @@ func (g *Group) getSlow(key string, slot *atomic.Pointer[entry]) *entry {
 	return e
 }
 
+// admit finds key's breaker and asks it to let a call through. An entry
+// evicted between the two is looked up again.
+func (g *Group) admit(key string) (*entry, ticket, error) {
+	for {
+		e := g.get(key)
+		t, err := e.admit(time.Now())
+		if err != errEvicted {
+			return e, t, err
+		}
+	}
+}
+
 func (g *Group) create(key string) *entry {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	old := *g.breakers.Load()
-	if e, ok := old[key]; ok {
+	if e := g.lookup(key); e != nil {
 		return e
 	}
-	e := newEntry(g, key)
-	m := make(map[string]*entry, len(old)+1)
-	for k, v := range old {
-		m[k] = v
+	now := time.Now()
+	if now.Sub(g.swept) >= g.opts.idle/2 {
+		g.sweepIdleLocked(now)
 	}
-	m[key] = e
-	g.breakers.Store(&m)
+	if g.count >= g.opts.maxKeys {
+		g.evictOldestLocked(now)
+	}
+	e := newEntry(g, key, now)
+	g.breakers.Store(key, e)
+	g.count++
 	if logger.V(2) {
 		logger.Infof("breaker: new breaker for %q", key)
 	}
 	return e
 }
 
+// sweepIdleLocked forgets every breaker at rest and idle for the idle
+// timeout. It runs at most twice per idle timeout, when a key is created,
+// so its cost is shared by the keys created in between.
+func (g *Group) sweepIdleLocked(now time.Time) {
+	g.swept = now
+	g.breakers.Range(func(_, v any) bool {
+		e := v.(*entry)
+		if e.evictIf(now, func(idle time.Duration) bool { return idle >= g.opts.idle }) {
+			g.forgetLocked(e)
+		}
+		return true
+	})
+}
+
+// evictOldestLocked makes room for a key in a full Group: it forgets the
+// least recently used eighth (at least one) of the closed breakers with no
+// call in flight, so a run of new keys pays for a scan once per eighth.
+func (g *Group) evictOldestLocked(now time.Time) {
+	type aged struct {
+		e    *entry
+		last time.Time
+	}
+	var closed []aged
+	g.breakers.Range(func(_, v any) bool {
+		e := v.(*entry)
+		if last, ok := e.closedIdleSince(now); ok {
+			closed = append(closed, aged{e, last})
+		}
+		return true
+	})
+	slices.SortFunc(closed, func(a, b aged) int { return a.last.Compare(b.last) })
+	n := max(1, g.count/8)
+	for _, c := range closed {
+		if n == 0 {
+			return
+		}
+		if c.e.evictIf(now, func(time.Duration) bool { return true }) {
+			g.forgetLocked(c.e)
+			n--
+		}
+	}
+}
+
+// forgetLocked removes an evicted entry from the map and the hot cache.
+func (g *Group) forgetLocked(e *entry) {
+	g.breakers.CompareAndDelete(e.key, e)
+	g.count--
+	for i := range g.hot {
+		g.hot[i].CompareAndSwap(e, nil)
+	}
+	if logger.V(2) {
+		logger.Infof("breaker: forgot the breaker for %q", e.key)
+	}
+}
+
 // entry is one key's breaker and its queue of state changes not yet
-// delivered.
+// delivered. Lock order: mu before qmu.
 type entry struct {
 	g   *Group
 	key string
-	cb  *gobreaker.TwoStepCircuitBreaker[struct{}]
-	cb1 *breakerT // the CircuitBreaker inside cb, for Execute; nil if unknown
 
-	mu       sync.Mutex // guards changes; never held while calling out
+	mu       sync.Mutex // guards the breaker below
+	state    State
+	epoch    uint64    // incremented by every state change
+	expiry   time.Time // when an open breaker turns half-open
+	win      window    // the closed state's counts
+	probes   Counts    // the half-open state's counts
+	inflight int       // admitted calls not yet done
+	lastUse  time.Time
+	evicted  bool
+
+	qmu      sync.Mutex // guards changes; never held while calling out
 	changes  []change
-	pending  atomic.Int32 // len(changes), read without mu on every call
+	pending  atomic.Int32 // len(changes), read without qmu on every call
 	draining atomic.Bool  // one goroutine delivers at a time
 }
 
-// change is a state change recorded under gobreaker's lock.
+// change is a state change recorded under the breaker's lock.
 type change struct{ from, to State }
 
-func newEntry(g *Group, key string) *entry {
-	e := &entry{g: g, key: key}
-	o := &g.opts
-	e.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:          key,
-		MaxRequests:   o.maxRequests,
-		Interval:      o.interval,
-		BucketPeriod:  o.bucketPeriod,
-		Timeout:       o.openTimeout,
-		ReadyToTrip:   o.readyToTrip,
-		OnStateChange: e.record,
-		IsExcluded:    isExcluded,
-	})
-	e.cb1 = innerBreaker(e.cb)
+func newEntry(g *Group, key string, now time.Time) *entry {
+	e := &entry{g: g, key: key, lastUse: now}
+	e.win = newWindow(g.opts.interval, g.opts.bucketPeriod)
+	e.win.reset(now)
 	return e
+}
+
+// closedIdleSince reports when e was last used if it is closed with no call
+// in flight.
+func (e *entry) closedIdleSince(now time.Time) (time.Time, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.currentLocked(now)
+	return e.lastUse, e.state == StateClosed && e.inflight == 0 && !e.evicted
+}
+
+// evictIf marks e evicted if it is closed, has no call in flight, and ok
+// accepts how long it has been idle. An idle timeout at least as long as
+// the window leaves no count that could still matter.
+func (e *entry) evictIf(now time.Time, ok func(idle time.Duration) bool) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.currentLocked(now)
+	idle := now.Sub(e.lastUse)
+	if e.evicted || e.state != StateClosed || e.inflight != 0 || !ok(idle) {
+		return false
+	}
+	e.evicted = true
+	return true
 }

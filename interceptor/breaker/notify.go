@@ -9,19 +9,18 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// State changes happen inside gobreaker, under its mutex, in OnStateChange.
-// Calling anything from there that may come back into the breaker would
-// deadlock, so record only queues the change; every path out of the
+// State changes happen inside the breaker, under its mutex. Calling
+// anything from there that may come back into the breaker would deadlock,
+// so record only queues the change; every path out of the
 // breaker (Allow, done, State) then calls flush, which delivers the queue on
 // the caller's goroutine with no breaker lock held.
 
-// record is gobreaker's OnStateChange. It runs under gobreaker's lock and
-// must not call out.
+// record queues a state change. It runs under e.mu and must not call out.
 func (e *entry) record(_ string, from, to State) {
-	e.mu.Lock()
+	e.qmu.Lock()
 	e.changes = append(e.changes, change{from, to})
 	e.pending.Add(1)
-	e.mu.Unlock()
+	e.qmu.Unlock()
 }
 
 // flush delivers queued changes. One goroutine delivers at a time, in
@@ -54,8 +53,8 @@ func (e *entry) drain(ctx context.Context) {
 }
 
 func (e *entry) pop() (change, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.qmu.Lock()
+	defer e.qmu.Unlock()
 	if len(e.changes) == 0 {
 		return change{}, false
 	}

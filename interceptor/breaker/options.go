@@ -20,6 +20,8 @@ const (
 	DefaultOpenTimeout  = 30 * time.Second // open period before half-open
 	DefaultFailureRatio = 0.6              // trip at >= 60 % failures ...
 	DefaultMinRequests  = 3                // ... over at least 3 finished calls
+	DefaultMaxKeys      = 10000            // breakers a Group holds (see Group)
+	DefaultIdleTimeout  = 10 * time.Minute // a closed, unused breaker is forgotten
 )
 
 // DefaultFailureCodes are the status codes counted as failures unless
@@ -75,6 +77,8 @@ type options struct {
 	isFailure     func(error) bool
 	onStateChange StateChangeFunc
 	meterProvider metric.MeterProvider
+	maxKeys       int
+	idle          time.Duration
 	errs          []error
 }
 
@@ -85,6 +89,8 @@ func defaultOptions() options {
 		openTimeout: DefaultOpenTimeout,
 		readyToTrip: failureRatio(DefaultFailureRatio, DefaultMinRequests),
 		isFailure:   newCodeSet(DefaultFailureCodes).isFailure,
+		maxKeys:     DefaultMaxKeys,
+		idle:        DefaultIdleTimeout,
 	}
 }
 
@@ -100,6 +106,9 @@ func buildOptions(opts []Option) (options, error) {
 	if o.bucketPeriod > o.interval {
 		o.fail("bucket period %v longer than the window %v", o.bucketPeriod, o.interval)
 	}
+	// A breaker idle for its whole window holds no count that matters;
+	// a shorter idle timeout could forget failures still in the window.
+	o.idle = max(o.idle, o.interval)
 	if o.meterProvider == nil {
 		o.meterProvider = otel.GetMeterProvider()
 	}
@@ -228,6 +237,37 @@ func WithIsFailure(f func(error) bool) Option {
 			return
 		}
 		o.isFailure = f
+	}
+}
+
+// WithMaxKeys bounds how many breakers a Group holds (default
+// DefaultMaxKeys). A Group that would exceed it first forgets the least
+// recently used closed breakers with no call in flight (losing their counts
+// in the window); open and half-open breakers are never forgotten, so with
+// that many open at once the Group holds more.
+func WithMaxKeys(n int) Option {
+	return func(o *options) {
+		if n < 1 {
+			o.fail("max keys %d must be at least 1", n)
+			return
+		}
+		o.maxKeys = n
+	}
+}
+
+// WithIdleTimeout sets how long a breaker must go unused before its Group
+// forgets it (default DefaultIdleTimeout, and never less than the counting
+// window). Only a closed breaker with no call in flight is forgotten: its
+// window has expired, so a new breaker for the key starts in the same
+// state. Idle breakers are looked for when a key is created, at most twice
+// per idle timeout.
+func WithIdleTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d <= 0 {
+			o.fail("idle timeout %v must be positive", d)
+			return
+		}
+		o.idle = d
 	}
 }
 
