@@ -18,7 +18,9 @@
 // first answers. The registry's empty answer is kept too, so a cold start
 // after a scale to zero serves nothing rather than servers that are gone, and
 // a snapshot older than its maximum age (DefaultSnapshotMaxAge, or
-// etcd.WithSnapshotMaxAge) is not served.
+// etcd.WithSnapshotMaxAge) is not served; while the registry answers, a
+// client keeps its snapshot's time fresh, so the age counts from about the
+// last time the registry was seen working.
 //
 // Weights reach balancers in [1, MaxWeight]: SetInstance caps a larger one,
 // and WeightOf reads it.

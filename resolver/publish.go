@@ -59,6 +59,10 @@ func byAddr(a, b Instance) int {
 //     never delays the next update; during a burst of changes only the newest
 //     set waiting is written. A failed write is logged (rate-limited) and
 //     changes nothing else.
+//   - While the registry answers (a set was saved since the last Fail), the
+//     snapshot is touched (Snapshot.Touch) every quarter of its maximum age,
+//     at most hourly, so that its age counts from about the last time this
+//     client saw the registry work, not from the last change of the set.
 //   - Until the registry's first answer, the snapshot is loaded once, on the
 //     first Fail or SnapshotGrace after construction, whichever comes first.
 //     If it holds instances they are published, with the state marked (see
@@ -76,7 +80,9 @@ type Publisher struct {
 	snap      *Snapshot // nil for none
 	grace     time.Duration
 	timer     *time.Timer
-	timerDone chan struct{} // closed when the grace timer's function returns
+	timerDone chan struct{}  // closed when the grace timer's function returns
+	touch     *time.Timer    // touches the snapshot while healthy; set and reset under mu
+	touches   sync.WaitGroup // touches running; Close waits for them
 
 	// mu is held across every call into cc, so that a snapshot served by the
 	// grace timer can never land after a registry answer. grpc-go's
@@ -84,6 +90,7 @@ type Publisher struct {
 	// ReportError, so this cannot deadlock.
 	mu       sync.Mutex
 	answered bool // a registry answer was published
+	healthy  bool // a set was saved since the last Fail
 	stale    bool // the snapshot's set is in service
 	loaded   bool // the snapshot was read
 	closed   bool
@@ -107,8 +114,35 @@ func newPublisher(cc resolver.ClientConn, snap *Snapshot, grace time.Duration) *
 	if snap != nil {
 		p.timerDone = make(chan struct{})
 		p.timer = time.AfterFunc(grace, p.graceExpired)
+		p.mu.Lock() // touchSnapshot reads p.touch
+		p.touch = time.AfterFunc(touchInterval(snap.maxAge), p.touchSnapshot)
+		p.mu.Unlock()
 	}
 	return p
+}
+
+// touchSnapshot touches the snapshot if the registry answers, and arms the
+// next touch.
+func (p *Publisher) touchSnapshot() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.touches.Add(1)
+	defer p.touches.Done()
+	healthy := p.healthy
+	p.mu.Unlock()
+	if healthy {
+		if err := p.snap.Touch(); err != nil {
+			p.snap.warnSaveFailed(err)
+		}
+	}
+	p.mu.Lock()
+	if !p.closed {
+		p.touch.Reset(touchInterval(p.snap.maxAge))
+	}
+	p.mu.Unlock()
 }
 
 // Publish replaces the channel's endpoints with insts, the registry's answer,
@@ -120,8 +154,10 @@ func (p *Publisher) Publish(insts []Instance) error {
 	p.mu.Lock()
 	p.answeredLocked(len(insts))
 	err := p.cc.UpdateState(resolver.State{Endpoints: Endpoints(insts)})
+	saving := (err == nil || len(insts) == 0) && p.snap != nil
+	p.healthy = p.healthy || saving
 	p.mu.Unlock()
-	if (err == nil || len(insts) == 0) && p.snap != nil {
+	if saving {
 		p.save(slices.Clone(insts)) // the caller may reuse insts
 	}
 	return err
@@ -135,8 +171,10 @@ func (p *Publisher) PublishEndpoints(eps []resolver.Endpoint) error {
 	p.mu.Lock()
 	p.answeredLocked(len(eps))
 	err := p.cc.UpdateState(resolver.State{Endpoints: eps})
+	saving := (err == nil || len(eps) == 0) && p.snap != nil
+	p.healthy = p.healthy || saving
 	p.mu.Unlock()
-	if (err == nil || len(eps) == 0) && p.snap != nil {
+	if saving {
 		insts := make([]Instance, 0, len(eps))
 		for _, ep := range eps {
 			if inst, ok := InstanceFrom(ep); ok {
@@ -202,6 +240,7 @@ func (p *Publisher) write() {
 func (p *Publisher) Fail(err error) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.healthy = false
 	if p.answered || p.stale {
 		what := "the last good instances"
 		if p.stale {
@@ -234,7 +273,8 @@ func (p *Publisher) Stale() bool {
 }
 
 // Close stops the grace timer, waiting for it if it is serving the snapshot,
-// and waits for the queued writes. Nothing is published after Close returns.
+// stops touching the snapshot and waits for the queued writes. Nothing is
+// published or written after Close returns.
 func (p *Publisher) Close() {
 	defer p.flush()
 	p.mu.Lock()
@@ -246,6 +286,10 @@ func (p *Publisher) Close() {
 	t := p.timer
 	p.timer = nil
 	p.mu.Unlock()
+	if p.touch != nil {
+		p.touch.Stop()
+		p.touches.Wait() // a touch that began before closed was set
+	}
 	if t != nil && !t.Stop() {
 		<-p.timerDone
 	}

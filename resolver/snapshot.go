@@ -62,7 +62,9 @@ const (
 // The registry's empty answer is saved too: after a scale to zero the file
 // holds no instances, so a later cold start serves none instead of servers
 // that are gone. A file saved longer ago than the maximum age
-// (DefaultSnapshotMaxAge, or SnapshotMaxAge) is not loaded.
+// (DefaultSnapshotMaxAge, or SnapshotMaxAge) is not loaded; a Publisher
+// rewrites its file's time (Touch) while the registry answers, so the age
+// counts from the last time a client saw the registry confirm the set.
 //
 // A Snapshot is safe for concurrent use.
 type Snapshot struct {
@@ -83,9 +85,9 @@ type Snapshot struct {
 type SnapshotOption func(*Snapshot) error
 
 // SnapshotMaxAge sets how old a snapshot may be and still be loaded (default
-// DefaultSnapshotMaxAge); it must be positive. Age is measured from the last
-// time the set changed or a client of the target started and saved it, so
-// choose it longer than the longest time the set may stay unchanged.
+// DefaultSnapshotMaxAge); it must be positive. The age counts from the last
+// time a Publisher saved or touched the file, that is from about the last
+// time a client of the target had a working registry (see Publisher).
 func SnapshotMaxAge(d time.Duration) SnapshotOption {
 	return func(s *Snapshot) error {
 		if d <= 0 {
@@ -195,6 +197,31 @@ func (s *Snapshot) Save(insts []Instance) error {
 	}
 	s.last, s.written = insts, true
 	return nil
+}
+
+// Touch rewrites the set last saved with the current time, so that its age
+// counts from now. It does nothing before the first Save.
+func (s *Snapshot) Touch() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.written {
+		return nil
+	}
+	data, err := encodeSnapshot(s.target, s.now(), s.last)
+	if err == nil {
+		err = writeFileAtomic(s.dir, s.path, data)
+	}
+	if err != nil {
+		return fmt.Errorf("grpckit/resolver: touching snapshot %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// touchInterval is how often a Publisher touches a snapshot whose maximum
+// age is maxAge: often enough that a working client keeps it well within
+// that age, at most hourly and at least every 100 ms.
+func touchInterval(maxAge time.Duration) time.Duration {
+	return min(max(maxAge/4, 100*time.Millisecond), time.Hour)
 }
 
 func encodeSnapshot(target string, saved time.Time, insts []Instance) ([]byte, error) {

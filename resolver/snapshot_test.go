@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -567,4 +568,38 @@ func TestSnapshotMaxAge(t *testing.T) {
 			t.Errorf("SnapshotMaxAge(%v): NewSnapshot error %v, want one naming the maximum age", bad, err)
 		}
 	}
+}
+
+// TestPublisherTouchesSnapshot: while the registry answers, a Publisher keeps
+// its snapshot's age well below the maximum even when the set never changes;
+// after a Fail it stops, so the file ages out if the registry stays down.
+func TestPublisherTouchesSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		const maxAge = time.Hour
+		snap, err := NewSnapshot(dir, "t", SnapshotMaxAge(maxAge))
+		if err != nil {
+			t.Fatal(err)
+		}
+		reader, _ := NewSnapshot(dir, "t", SnapshotMaxAge(maxAge))
+		p := newPublisher(testutil.NewResolverClientConn(), snap, time.Minute)
+		if err := p.Publish(snapInsts); err != nil {
+			t.Fatal(err)
+		}
+		p.flush()
+		for range 10 { // ten maximum ages with an unchanged set
+			time.Sleep(maxAge / 2)
+			synctest.Wait()
+			if _, saved, err := reader.Load(); err != nil || time.Since(saved) > touchInterval(maxAge) {
+				t.Fatalf("snapshot saved %v ago (%v) while the registry answers; want at most %v", time.Since(saved), err, touchInterval(maxAge))
+			}
+		}
+		p.Fail(errors.New("registry down"))
+		time.Sleep(maxAge + touchInterval(maxAge))
+		synctest.Wait()
+		if _, _, err := reader.Load(); !errors.Is(err, ErrSnapshotTooOld) {
+			t.Fatalf("Load a maximum age after the registry failed = %v, want ErrSnapshotTooOld", err)
+		}
+		p.Close()
+	})
 }

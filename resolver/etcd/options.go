@@ -107,10 +107,10 @@ func WithSnapshotDir(dir string) Option {
 
 // WithSnapshotMaxAge sets how old a snapshot (see WithSnapshotDir) may be and
 // still be served at start-up (default kitresolver.DefaultSnapshotMaxAge); d
-// must be positive. The age counts from the last change of the set, or the
-// last start of a client of the service, whichever is later: choose d longer
-// than the set may stay unchanged, and short enough that servers
-// decommissioned since are not dialed.
+// must be positive. A client rewrites its snapshot's time every quarter of d
+// (at most hourly) while etcd answers, so the age counts from about the last
+// time a client of the service saw etcd work: choose d short enough that
+// servers decommissioned during that long an outage are not dialed.
 func WithSnapshotMaxAge(d time.Duration) Option {
 	return builderOption(func(c *config) { c.snapshotMaxAge, c.maxAgeSet = d, true })
 }
