@@ -2,8 +2,11 @@ package resolver
 
 import (
 	"errors"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/experimental/balancer/weight"
@@ -170,4 +173,32 @@ func TestEndpointsSortsAndDedups(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("Endpoints() mismatch (-want +got):\n%s", diff)
 	}
+}
+
+// FuzzValidateAddr: an accepted address splits into a host with no control
+// character, space or '/', that is not an unspecified IP, and a port in
+// 1..65535; and no Instance's String holds a raw control character.
+func FuzzValidateAddr(f *testing.F) {
+	for _, s := range []string{"10.0.0.7:50051", "[::]:1", "0.0.0.0:1", "[::ffff:0.0.0.0]:1", "h\n:1", "h\u0085:1", "[fe80::1%eth0]:1", ":1", "h:0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, addr string) {
+		inst := Instance{Service: "s", ID: addr, Addr: addr}
+		if strings.ContainsFunc(inst.String(), unicode.IsControl) {
+			t.Fatalf("String() = %q holds a control character", inst.String())
+		}
+		if ValidateAddr(addr) != nil {
+			return
+		}
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil || host == "" || strings.ContainsFunc(host, badHostRune) {
+			t.Fatalf("ValidateAddr accepted %q: host %q, %v", addr, host, err)
+		}
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			t.Fatalf("ValidateAddr accepted the unspecified %q", addr)
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			t.Fatalf("ValidateAddr accepted port %q", port)
+		}
+	})
 }
