@@ -81,8 +81,10 @@
 // newer registration made in the milliseconds between the two is removed,
 // and its own Registration registers it again within one check interval.
 //
-// SetServing, Drain and
-// GracefulStop make the server's health status follow its lifecycle: SERVING
-// once it listens, NOT_SERVING before it stops, so Consul and the clients
-// drain it before the process exits.
+// SetServing, Drain and GracefulStop make the server's health status follow
+// its lifecycle: SERVING once it listens, NOT_SERVING before it stops, so
+// Consul and the clients drain it before the process exits. Deregister and
+// Drain return within their bound (WithRequestTimeout, plus two check periods
+// for Drain's wait) whatever context they get, so a shutdown never hangs on an
+// unreachable agent.
 package consul

@@ -30,27 +30,39 @@ func SetServing(hs *health.Server, services ...string) {
 // Drain takes the instance out of service before the server stops: it marks
 // every service in hs NOT_SERVING for good (hs may be nil in TTL mode), fails
 // the TTL check in TTL mode, waits until Consul no longer lists the instance
-// as passing (so clients' resolvers drop it), then deregisters it. ctx bounds
-// the wait; when it ends first, the instance is left registered and the error
-// says so. A registration another one replaced (see Register) has nothing to
-// drain: Drain then leaves the other's check alone and only stops.
+// as passing (so clients' resolvers drop it), then deregisters it. The wait
+// ends with ctx, and in any case after two check periods (the check interval,
+// a third of the TTL in TTL mode) plus the request timeout
+// (WithRequestTimeout), so a shutdown never hangs on an unreachable agent;
+// when it ends first, the instance is left registered and the error says so.
+// Deregistering is bounded as Deregister is. A registration another one
+// replaced (see Register) has nothing to drain: Drain then leaves the
+// other's check alone and only stops.
 func (r *Registration) Drain(ctx context.Context, hs *health.Server) error {
 	if hs != nil {
 		hs.Shutdown()
 	}
 	r.serving.Store(false)
-	if own, err := r.ownership(ctx); err == nil && own != owned {
+	wctx, cancel := context.WithTimeout(ctx, r.drainTimeout())
+	defer cancel()
+	if own, err := r.ownership(wctx); err == nil && own != owned {
 		return r.Deregister(ctx)
 	}
 	if r.cfg.ttl > 0 {
-		if err := r.updateTTL(ctx); err != nil {
+		if err := r.updateTTL(wctx); err != nil {
 			vlogf("grpckit/consul: failing the TTL of %s: %v", r.reg.ID, err)
 		}
 	}
-	if err := r.waitNotPassing(ctx); err != nil {
+	if err := r.waitNotPassing(wctx); err != nil {
 		return err
 	}
 	return r.Deregister(ctx)
+}
+
+// drainTimeout bounds Drain's wait: two check periods for the check to run
+// and fail, plus the request timeout for the queries.
+func (r *Registration) drainTimeout() time.Duration {
+	return 2*r.cfg.period() + r.cfg.requestTimeout
 }
 
 // waitNotPassing polls the catalog until the instance is not among the
@@ -73,7 +85,8 @@ func (r *Registration) isMe(e *api.ServiceEntry) bool {
 
 // GracefulStop drains reg (see Drain) and then stops srv gracefully, letting
 // in-flight RPCs finish. srv is stopped even when draining fails, whose error
-// is returned.
+// is returned. Draining is bounded whatever ctx (see Drain); the graceful stop
+// waits for the in-flight RPCs.
 func GracefulStop(ctx context.Context, srv *grpc.Server, hs *health.Server, reg *Registration) error {
 	err := reg.Drain(ctx, hs)
 	srv.GracefulStop()

@@ -15,6 +15,9 @@ const (
 	// DefaultDeregisterCriticalAfter is how long a service may stay critical
 	// before Consul removes it. Consul does not go below one minute.
 	DefaultDeregisterCriticalAfter = time.Minute
+	// DefaultRequestTimeout bounds Deregister, whatever its context (see
+	// WithRequestTimeout).
+	DefaultRequestTimeout = 5 * time.Second
 )
 
 // RegisterOption configures Register.
@@ -31,6 +34,7 @@ type registerConfig struct {
 	tags            []string
 	warningWeight   uint32
 	backoff         kitresolver.Backoff
+	requestTimeout  time.Duration
 	err             error
 }
 
@@ -40,6 +44,7 @@ func newRegisterConfig(opts []RegisterOption) registerConfig {
 		deregisterAfter: DefaultDeregisterCriticalAfter,
 		warningWeight:   1,
 		backoff:         kitresolver.DefaultBackoff,
+		requestTimeout:  DefaultRequestTimeout,
 	}
 	for _, o := range opts {
 		o(&c)
@@ -178,5 +183,18 @@ func WithRegisterBackoff(b kitresolver.Backoff) RegisterOption {
 			return
 		}
 		c.backoff = b
+	}
+}
+
+// WithRequestTimeout bounds Deregister, and with two check periods Drain's
+// wait, whatever their context (default DefaultRequestTimeout), so a server's
+// shutdown never hangs on an unreachable agent.
+func WithRequestTimeout(d time.Duration) RegisterOption {
+	return func(c *registerConfig) {
+		if d <= 0 {
+			c.invalid("WithRequestTimeout(%v): want > 0", d)
+			return
+		}
+		c.requestTimeout = d
 	}
 }

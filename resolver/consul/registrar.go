@@ -35,7 +35,12 @@ type Registration struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu           sync.Mutex // serializes Deregister
+	// removing is a one-slot semaphore held by the Deregister that is
+	// removing the service; another waits for it only as long as its own
+	// context allows. It is taken before mu, never while holding mu.
+	removing chan struct{}
+
+	mu           sync.Mutex // guards deregistered
 	deregistered bool
 }
 
@@ -72,7 +77,7 @@ func Register(ctx context.Context, cli *api.Client, inst kitresolver.Instance, o
 	}
 	note := registrationNote()
 	reg.Check.Notes = note
-	r := &Registration{cli: cli, reg: reg, checkID: reg.Check.CheckID, note: note, cfg: cfg, done: make(chan struct{})}
+	r := &Registration{cli: cli, reg: reg, checkID: reg.Check.CheckID, note: note, cfg: cfg, done: make(chan struct{}), removing: make(chan struct{}, 1)}
 	r.serving.Store(true)
 	if err := r.registerFirst(ctx); err != nil {
 		return nil, fmt.Errorf("consul: registering %s: %w", reg.ID, err)
@@ -92,8 +97,16 @@ func registrationNote() string {
 func (r *Registration) ID() string { return r.reg.ID }
 
 // Deregister stops the anti-entropy loop and removes the service from the
-// agent. It is idempotent: once it has succeeded, later calls return nil. A
-// service the agent no longer knows counts as removed.
+// agent, retrying with backoff while the agent is unreachable. It returns
+// within the request timeout (WithRequestTimeout) or when ctx ends, whichever
+// comes first, whatever ctx it is given, so a server's shutdown never hangs on
+// an unreachable agent; the error then says what becomes of the service.
+//
+// It is idempotent and safe to call concurrently: once it has succeeded, later
+// calls return nil at once; while one call is removing the service another
+// waits for it only until its own ctx or timeout ends; after a failure a
+// later call tries again. A service the agent no longer knows counts as
+// removed.
 //
 // Deregister removes only this registration: when the agent holds a newer
 // one with the same ID (another Register, in this process or another), it
@@ -104,18 +117,62 @@ func (r *Registration) ID() string { return r.reg.ID }
 // and its own Registration registers it again within one check interval (one
 // third of the TTL in TTL mode).
 func (r *Registration) Deregister(ctx context.Context) error {
-	r.cancel()
-	<-r.done
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.deregistered {
+	if r.isDeregistered() {
 		return nil
 	}
-	if err := r.deregisterOwned(ctx); err != nil {
-		return fmt.Errorf("consul: deregistering %s: %w", r.reg.ID, err)
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.requestTimeout)
+	defer cancel()
+	r.cancel()
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return r.deregisterErr(ctx.Err())
 	}
+	select {
+	case r.removing <- struct{}{}:
+		defer func() { <-r.removing }()
+	case <-ctx.Done():
+		return r.deregisterErr(ctx.Err())
+	}
+	if r.isDeregistered() {
+		return nil
+	}
+	if err := r.removeRetrying(ctx); err != nil {
+		return r.deregisterErr(err)
+	}
+	r.mu.Lock()
 	r.deregistered = true
+	r.mu.Unlock()
 	return nil
+}
+
+func (r *Registration) isDeregistered() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.deregistered
+}
+
+// removeRetrying calls deregisterOwned until it succeeds, the agent refuses,
+// or ctx ends.
+func (r *Registration) removeRetrying(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		err := r.deregisterOwned(ctx)
+		var refused api.StatusError
+		if err == nil || errors.As(err, &refused) {
+			return err
+		}
+		if !sleep(ctx, r.cfg.backoff.Delay(attempt)) {
+			return fmt.Errorf("%w (%w)", err, ctx.Err())
+		}
+	}
+}
+
+// deregisterErr says why Deregister gave up and what becomes of the service.
+func (r *Registration) deregisterErr(err error) error {
+	if r.cfg.deregisterAfter > 0 {
+		return fmt.Errorf("consul: deregistering %s: %w; the agent keeps it until its check has been critical for %v", r.reg.ID, err, r.cfg.deregisterAfter)
+	}
+	return fmt.Errorf("consul: deregistering %s: %w; the agent keeps it until it is deregistered", r.reg.ID, err)
 }
 
 // ownership is what the agent holds under the registration's ID.
