@@ -139,3 +139,38 @@ func TestRequestTimeoutOption(t *testing.T) {
 		t.Fatalf("Register(WithRequestTimeout(0)) = %v, want the option named", err)
 	}
 }
+
+// TestRegisterBounded: with the agent black-holed, Register with a context
+// that never ends returns within twice the request timeout (the attempt, then
+// the removal of what it may have left), with an error saying so.
+func TestRegisterBounded(t *testing.T) {
+	t.Parallel()
+	const reqTimeout = 500 * time.Millisecond
+	const slack = 2 * time.Second // scheduling on a loaded machine, never a hang
+	proxy := registrytest.StartProxy(t, agent.Addr())
+	proxy.Blackhole()
+	cfg := agent.Config()
+	cfg.Address = proxy.Addr()
+	cli, err := api.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := kitresolver.Instance{ID: "bounded-register", Service: "greeter-bounded", Addr: "127.0.0.1:1"}
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := consul.Register(context.Background(), cli, inst, consul.WithRequestTimeout(reqTimeout))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "removing it again failed") {
+			t.Fatalf("Register through a black-holed agent = %v, want an error saying the removal failed too", err)
+		}
+		if took := time.Since(start); took > 2*reqTimeout+slack {
+			t.Fatalf("Register returned after %v, want about %v", took, 2*reqTimeout)
+		}
+	case <-time.After(2*reqTimeout + testutil.DefaultTimeout):
+		t.Fatal("Register did not return")
+	}
+}

@@ -15,8 +15,8 @@ const (
 	// DefaultDeregisterCriticalAfter is how long a service may stay critical
 	// before Consul removes it. Consul does not go below one minute.
 	DefaultDeregisterCriticalAfter = time.Minute
-	// DefaultRequestTimeout bounds Deregister, whatever its context (see
-	// WithRequestTimeout).
+	// DefaultRequestTimeout bounds Register and Deregister, whatever their
+	// context (see WithRequestTimeout).
 	DefaultRequestTimeout = 5 * time.Second
 )
 
@@ -186,9 +186,10 @@ func WithRegisterBackoff(b kitresolver.Backoff) RegisterOption {
 	}
 }
 
-// WithRequestTimeout bounds Deregister, and with two check periods Drain's
-// wait, whatever their context (default DefaultRequestTimeout), so a server's
-// shutdown never hangs on an unreachable agent.
+// WithRequestTimeout bounds Register (twice, when it must remove a half-done
+// registration), Deregister, and with two check periods Drain's wait,
+// whatever their context (default DefaultRequestTimeout), so a server's start
+// and shutdown never hang on an unreachable agent.
 func WithRequestTimeout(d time.Duration) RegisterOption {
 	return func(c *registerConfig) {
 		if d <= 0 {

@@ -47,12 +47,13 @@ type Registration struct {
 // Register validates inst and registers it with the agent cli talks to,
 // with a gRPC health check against grpc.health.v1 on inst.Addr (or a TTL
 // check, see WithTTLCheck). It returns once the agent accepted the service
-// (and, in TTL mode, its first TTL report). An error means nothing was left
-// registered: when a step fails after the agent may have accepted the
-// service, Register removes it again, taking up to rollbackTimeout past ctx
-// if ctx has ended; should that fail too, the error says so, and Consul
-// removes the service once its check has been critical for
-// WithDeregisterCriticalServiceAfter.
+// (and, in TTL mode, its first TTL report), or within the request timeout
+// (WithRequestTimeout) when ctx allows longer. An error means nothing was left
+// registered: when a step fails after the agent may have accepted the service
+// (a lost answer, a failed first TTL report), Register removes it again,
+// taking up to another request timeout, even past ctx; should that fail too,
+// the error says so, and Consul removes the service once its check has been
+// critical for WithDeregisterCriticalServiceAfter.
 //
 // The service ID is inst.ID, else "<service>-<addr>": a Consul agent keeps
 // one ID space for all services, and one server may serve several. Zone and
@@ -75,11 +76,10 @@ func Register(ctx context.Context, cli *api.Client, inst kitresolver.Instance, o
 	if err != nil {
 		return nil, err
 	}
-	note := registrationNote()
-	reg.Check.Notes = note
-	r := &Registration{cli: cli, reg: reg, checkID: reg.Check.CheckID, note: note, cfg: cfg, done: make(chan struct{}), removing: make(chan struct{}, 1)}
-	r.serving.Store(true)
-	if err := r.registerFirst(ctx); err != nil {
+	r := newRegistration(cli, reg, cfg)
+	regCtx, stop := context.WithTimeout(ctx, cfg.requestTimeout)
+	defer stop()
+	if err := r.registerFirst(regCtx); err != nil {
 		return nil, fmt.Errorf("consul: registering %s: %w", reg.ID, err)
 	}
 	loopCtx, cancel := context.WithCancel(context.Background())
@@ -88,9 +88,16 @@ func Register(ctx context.Context, cli *api.Client, inst kitresolver.Instance, o
 	return r, nil
 }
 
-// registrationNote returns the Notes of a new registration's check.
-func registrationNote() string {
-	return "registered by grpckit, registration " + rand.Text()
+// newRegistration returns the Registration of reg, its check marked with a
+// new nonce.
+func newRegistration(cli *api.Client, reg *api.AgentServiceRegistration, cfg registerConfig) *Registration {
+	reg.Check.Notes = "registered by grpckit, registration " + rand.Text()
+	r := &Registration{
+		cli: cli, reg: reg, checkID: reg.Check.CheckID, note: reg.Check.Notes, cfg: cfg,
+		done: make(chan struct{}), removing: make(chan struct{}, 1),
+	}
+	r.serving.Store(true)
+	return r
 }
 
 // ID returns the Consul service ID.
@@ -225,10 +232,6 @@ func (r *Registration) deregisterOwned(ctx context.Context) error {
 	return nil
 }
 
-// rollbackTimeout bounds the removal of a half-done registration when
-// Register's context has ended.
-const rollbackTimeout = 2 * time.Second
-
 // registerFirst registers the service and, in TTL mode, reports it passing.
 // When a step fails after the agent may have accepted the service, it removes
 // the service again, so a failed Register leaves nothing registered.
@@ -252,7 +255,7 @@ func (r *Registration) registerFirst(ctx context.Context) error {
 // rollback removes what a failed registerFirst may have left, and returns
 // cause, saying if the service may be left registered.
 func (r *Registration) rollback(ctx context.Context, cause error) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.requestTimeout)
 	defer cancel()
 	err := r.deregisterOwned(ctx)
 	switch {
