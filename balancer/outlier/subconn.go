@@ -82,7 +82,8 @@ func (sc *subConn) deliverHealth(gen int, s balancer.SubConnState) {
 	if gen != sc.healthGen || sc.healthListener == nil {
 		return
 	}
-	sc.health = &s
+	health := s // kept apart: s may become the ejected state below
+	sc.health = &health
 	if sc.ejected {
 		s = ejectedState
 	}
