@@ -45,9 +45,10 @@ func registerGen(t *testing.T, cli *api.Client, id string, gen int, opts ...cons
 }
 
 // TestDeregisterKeepsNewerRegistration is a model-based test of ownership:
-// random Registers and Deregisters of one service ID, in any order. The model
-// says the newest Register owns the ID; the agent must hold its registration
-// exactly until it is deregistered, whatever older Registrations do.
+// random Registers (TTL or gRPC check) and Deregisters of one service ID, in
+// any order. The model says the newest Register owns the ID; the agent must
+// hold its registration exactly until it is deregistered, whatever older
+// Registrations do.
 func TestDeregisterKeepsNewerRegistration(t *testing.T) {
 	t.Parallel()
 	seed := uint64(time.Now().UnixNano())
@@ -64,7 +65,11 @@ func TestDeregisterKeepsNewerRegistration(t *testing.T) {
 	for gen := 0; gen < 40; {
 		var op string
 		if len(live) == 0 || rng.IntN(2) == 0 {
-			r, err := registerGen(t, agent.Client(), id, gen, consul.WithTTLCheck(longTTL))
+			mode := consul.WithTTLCheck(longTTL)
+			if rng.IntN(2) == 0 {
+				mode = consul.WithCheckInterval(longTTL) // a gRPC check
+			}
+			r, err := registerGen(t, agent.Client(), id, gen, mode)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -213,6 +218,9 @@ func TestRegisterRollsBack(t *testing.T) {
 				}
 				if err := r.Deregister(timeoutCtx(t, testutil.DefaultTimeout)); err != nil {
 					t.Fatal(err)
+				}
+				if got := genOf(t, id); got != "" {
+					t.Fatalf("Deregister left gen %q registered", got)
 				}
 				return
 			}
