@@ -8,11 +8,19 @@ import (
 
 // bucket is the token bucket of one key. It follows golang.org/x/time/rate's
 // Limiter step for step (the same float64 token count, refilled by
-// elapsed.Seconds()×rate, capped at burst, and the same truncation of a wait
-// to whole nanoseconds), so it admits exactly what a rate.Limiter would, but
-// it keeps time as int64 ticks and leaves rate and burst to its owner, so
-// the hot path does no time.Time arithmetic. TestBucketMatchesRateLimiter
-// holds it to that.
+// elapsed.Seconds()×rate, capped at burst, the same truncation of a wait to
+// whole nanoseconds, and the same cancellation), so it admits exactly what a
+// rate.Limiter would, but it keeps time as int64 ticks and leaves rate and
+// burst to its owner, so the hot path does no time.Time arithmetic.
+// TestBucketMatchesRateLimiter holds it to that.
+//
+// One difference: callers read the clock before they take the mutex, so a
+// request may arrive with a tick older than the bucket's last. rate.Limiter
+// then moves its last refill back and credits the time in between a second
+// time; the bucket instead counts such a late request as arriving at its
+// last tick, and its delay runs from then. The caller gets the answer after
+// that tick (another request saw it before), so waiting the delay from then
+// on is never too short.
 //
 // The padding gives the bucket a cache line of its own in the store's entry:
 // every request writes it, and without the padding those writes would evict
@@ -20,8 +28,9 @@ import (
 type bucket struct {
 	mu     sync.Mutex
 	tokens float64 // guarded by mu
-	last   int64   // tick of the last booking; guarded by mu
-	_      [64 - 24]byte
+	last   int64   // tick of the last refill; never moves back; guarded by mu
+	act    int64   // tick at which the latest admitted request acts; guarded by mu
+	_      [64 - 32]byte
 }
 
 // bucketConfig is the rate and burst shared by the buckets of a TokenBucket,
@@ -31,23 +40,24 @@ type bucketConfig struct {
 	burst float64
 }
 
-// fill makes b a full bucket at tick now the way a new rate.Limiter set up at
-// a time refill ago would be: empty then, with time to fill up since.
-func (b *bucket) fill(now int64, refill time.Duration) {
-	b.tokens = 0
-	b.last = now - int64(refill)
+// fill makes b a full bucket at tick now, as rate.NewLimiter makes one: burst
+// tokens, exactly, whatever the rate.
+func (b *bucket) fill(now int64, burst float64) {
+	b.tokens, b.last, b.act = burst, now, now
 }
 
 // take asks for one token at tick now, waiting at most maxWait. When ok, the
-// token is taken and the caller must wait delay first; when not, nothing is
-// taken and delay is how long until a token is free.
+// token is taken and the caller must wait delay first; the request acts at
+// tick at. When not ok, nothing is taken and delay is how long until a token
+// is free.
 //
 // It decides as TokenBucket used to with a rate.Limiter: AllowN(now, 1); if
 // that fails, refuse when the token is further than maxWait away, else
 // ReserveN(now, 1). Under the mutex those steps cannot interleave with
 // another request's.
-func (b *bucket) take(now int64, maxWait time.Duration, c bucketConfig) (time.Duration, bool) {
+func (b *bucket) take(now int64, maxWait time.Duration, c bucketConfig) (delay time.Duration, at int64, ok bool) {
 	b.mu.Lock()
+	now = max(now, b.last)
 	tokens := b.advanceLocked(now, c) - 1
 	wait := waitFor(-tokens, c.rate)
 	if wait > 0 {
@@ -55,12 +65,36 @@ func (b *bucket) take(now int64, maxWait time.Duration, c bucketConfig) (time.Du
 		// it finds a whole token.
 		if retry := retryAfter(-tokens, c.rate); retry > maxWait {
 			b.mu.Unlock()
-			return retry, false
+			return retry, 0, false
 		}
 	}
-	b.tokens, b.last = tokens, now
+	b.tokens, b.last, b.act = tokens, now, now+int64(wait)
 	b.mu.Unlock()
-	return wait, true
+	return wait, now + int64(wait), true
+}
+
+// cancel gives back the token of a request that take admitted to act at
+// tick at, at tick now, as rate.Reservation.CancelAt does: nothing once at
+// has passed, and only the part of the token that requests admitted after it
+// have not been scheduled on.
+func (b *bucket) cancel(now, at int64, c bucketConfig) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now = max(now, b.last)
+	if at < now {
+		return
+	}
+	restore := 1 - time.Duration(b.act-at).Seconds()*c.rate
+	if restore <= 0 {
+		return
+	}
+	b.tokens = min(b.advanceLocked(now, c)+restore, c.burst)
+	b.last = now
+	if at == b.act {
+		if prev := at - int64(waitFor(1, c.rate)); prev >= now {
+			b.act = prev
+		}
+	}
 }
 
 // full reports whether b holds burst tokens at tick now, as a fresh bucket
@@ -72,7 +106,7 @@ func (b *bucket) full(now int64, c bucketConfig) bool {
 }
 
 // advanceLocked is rate.Limiter.advance: the tokens at tick now, not stored.
-// A now before the last booking counts as no time elapsed.
+// A now before the last refill counts as no time elapsed.
 func (b *bucket) advanceLocked(now int64, c bucketConfig) float64 {
 	last := min(b.last, now)
 	tokens := b.tokens + time.Duration(now-last).Seconds()*c.rate

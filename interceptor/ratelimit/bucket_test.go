@@ -13,45 +13,79 @@ import (
 
 // refBucket is the reference the token bucket is held to: a rate.Limiter per
 // key, set up and asked the way TokenBucket did before it kept its own state.
+// A request whose time is before the latest refill of the key is asked at that
+// time instead: rate.Limiter would move its refill back and credit the time
+// in between twice.
 type refBucket struct {
-	rate  rate.Limit
-	burst int
-	keys  map[string]*rate.Limiter
+	rate   rate.Limit
+	burst  int
+	keys   map[string]*rate.Limiter
+	latest map[string]time.Time // the latest refill of the key's Limiter
+	last   map[string]time.Time // when the key's latest admitted request acts
 }
 
-func (rb *refBucket) reserve(key string, now time.Time, maxWait time.Duration) (time.Duration, bool) {
+func (rb *refBucket) reserve(key string, now time.Time, maxWait time.Duration) (*rate.Reservation, time.Duration, bool) {
 	l := rb.keys[key]
 	if l == nil {
-		// A full bucket: empty long enough ago to have filled up.
-		l = new(rate.Limiter)
-		then := now.Add(-refillTime(rb.rate, rb.burst))
-		l.SetBurstAt(then, rb.burst)
-		l.SetLimitAt(then, rb.rate)
+		l = rate.NewLimiter(rb.rate, rb.burst)
 		rb.keys[key] = l
 	}
+	if latest := rb.latest[key]; now.Before(latest) {
+		now = latest
+	}
 	if l.AllowN(now, 1) {
-		return 0, true
+		rb.latest[key], rb.last[key] = now, now
+		return nil, 0, true
 	}
 	d := time.Duration(0)
 	if missing := 1 - l.TokensAt(now); missing > 0 {
 		d = time.Duration(math.Ceil(missing / float64(rb.rate) * 1e9))
 	}
 	if d > maxWait {
-		return d, false
+		return nil, d, false
 	}
 	res := l.ReserveN(now, 1)
 	if d = res.DelayFrom(now); d > maxWait {
 		res.CancelAt(now)
-		return d, false
+		return nil, d, false
 	}
-	return d, true
+	rb.latest[key], rb.last[key] = now, now.Add(d)
+	return res, d, true
+}
+
+// cancel cancels res, admitted to act at at, at now. It follows the steps
+// of rate.Reservation.CancelAt to know whether the Limiter refilled.
+func (rb *refBucket) cancel(key string, res *rate.Reservation, at, now time.Time) {
+	if latest := rb.latest[key]; now.Before(latest) {
+		now = latest
+	}
+	last := rb.last[key]
+	restore := 1 - last.Sub(at).Seconds()*float64(rb.rate)
+	res.CancelAt(now)
+	if at.Before(now) || restore <= 0 {
+		return
+	}
+	rb.latest[key] = now
+	if at.Equal(last) {
+		if prev := at.Add(-time.Duration(1 / float64(rb.rate) * 1e9)); !prev.Before(now) {
+			rb.last[key] = prev
+		}
+	}
+}
+
+// booking is a request admitted to wait, which the test may cancel.
+type booking struct {
+	key string
+	at  time.Time
+	res *rate.Reservation
 }
 
 // TestBucketMatchesRateLimiter drives a TokenBucket and the rate.Limiter
-// reference through the same random sequence of requests on the same virtual
-// clock, and requires the same answer, delay included, every time. The
-// steps favour instants on or next to a token boundary, where rounding
-// would show, and let the clock step back now and then.
+// reference through the same random sequence of requests and cancellations
+// of waits on the same virtual clock, and requires the same answer, delay
+// included, every time. The steps favour instants on or next to a token
+// boundary, where rounding would show, and let the clock step back now and
+// then.
 func TestBucketMatchesRateLimiter(t *testing.T) {
 	configs := []struct {
 		rate  rate.Limit
@@ -59,7 +93,10 @@ func TestBucketMatchesRateLimiter(t *testing.T) {
 	}{
 		{10, 1}, {10, 2}, {3, 5}, {7.5, 10}, {0.7, 1}, {rate.Every(3 * time.Second), 2},
 		{123.456, 7}, {1000, 3}, {1e6, 2}, {1e9, 10}, {0.001, 1},
+		// the first request of a key is admitted however slow the refill.
+		{rate.Every(200 * 365 * 24 * time.Hour), 1},
 	}
+	totalCancelled := 0
 	for _, c := range configs {
 		t.Run(fmt.Sprintf("rate=%v/burst=%d", c.rate, c.burst), func(t *testing.T) {
 			clock := NewFakeClock(t0)
@@ -71,20 +108,30 @@ func TestBucketMatchesRateLimiter(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ref := &refBucket{rate: c.rate, burst: c.burst, keys: make(map[string]*rate.Limiter)}
+			ref := &refBucket{rate: c.rate, burst: c.burst, keys: make(map[string]*rate.Limiter), latest: make(map[string]time.Time), last: make(map[string]time.Time)}
 			rng := rand.New(rand.NewPCG(1, uint64(c.burst)))
-			interval := time.Duration(1e9 / float64(c.rate))
-			admitted := 0
+			interval := time.Duration(min(1e9/float64(c.rate), float64(time.Hour)))
+			admitted, cancelled := 0, 0
+			var waits []booking
 			for i := range 20_000 {
 				clock.Advance(randomStep(rng, interval))
+				now := clock.Now()
+				if len(waits) > 0 && rng.IntN(3) == 0 {
+					j := rng.IntN(len(waits))
+					w := waits[j]
+					waits = append(waits[:j], waits[j+1:]...)
+					ref.cancel(w.key, w.res, w.at, now)
+					tb.Cancel(w.key, w.at)
+					cancelled++
+					continue
+				}
 				key := strconv.Itoa(rng.IntN(3))
 				maxWait := time.Duration(0)
 				if rng.IntN(4) == 0 {
 					maxWait = time.Duration(rng.Int64N(int64(3*interval) + 1))
 				}
-				now := clock.Now()
-				wantD, wantOK := ref.reserve(key, now, maxWait)
-				gotD, gotOK := tb.Reserve(key, maxWait)
+				res, wantD, wantOK := ref.reserve(key, now, maxWait)
+				at, gotD, gotOK := tb.ReserveAt(key, maxWait)
 				if gotD != wantD || gotOK != wantOK {
 					t.Fatalf("step %d at %v, key %s, maxWait %v: Reserve = %v, %v; rate.Limiter says %v, %v",
 						i, now.Sub(t0), key, maxWait, gotD, gotOK, wantD, wantOK)
@@ -92,12 +139,19 @@ func TestBucketMatchesRateLimiter(t *testing.T) {
 				if gotOK {
 					admitted++
 				}
+				if res != nil {
+					waits = append(waits, booking{key: key, at: at, res: res})
+				}
 			}
 			// The sequence must exercise both answers to mean anything.
 			if admitted == 0 || admitted == 20_000 {
 				t.Errorf("%d of 20000 requests admitted; the sequence tests only one outcome", admitted)
 			}
+			totalCancelled += cancelled
 		})
+	}
+	if totalCancelled < 1000 {
+		t.Errorf("%d waits cancelled in all; the sequences hardly test cancellation", totalCancelled)
 	}
 }
 

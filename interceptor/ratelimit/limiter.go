@@ -21,6 +21,22 @@ type Limiter interface {
 	Reserve(key string, maxWait time.Duration) (delay time.Duration, ok bool)
 }
 
+// Canceler is a Limiter that can give back an admission whose request never
+// went ahead, as rate.Reservation.Cancel does. In wait mode the interceptors
+// cancel the admission of a request whose context ends while it waits, so
+// that a wave of abandoned waits leaves no debt that refuses the requests
+// after them. TokenBucket and SlidingWindow implement it.
+type Canceler interface {
+	Limiter
+	// ReserveAt is Reserve that also returns, when ok, the time on the
+	// limiter's clock at which the request may go ahead.
+	ReserveAt(key string, maxWait time.Duration) (at time.Time, delay time.Duration, ok bool)
+	// Cancel gives back the admission of a request under key that
+	// ReserveAt admitted to go ahead at at, unless at has passed. The
+	// request must not go ahead.
+	Cancel(key string, at time.Time)
+}
+
 // ErrInvalidConfig is wrapped by every error a constructor returns for a
 // configuration it refuses, such as one that could never admit a request.
 var ErrInvalidConfig = errors.New("ratelimit: invalid configuration")

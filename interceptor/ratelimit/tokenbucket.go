@@ -90,7 +90,7 @@ func refillTime(r rate.Limit, burst int) time.Duration {
 }
 
 // initBucket makes b a full bucket at tick now without allocating.
-func (tb *TokenBucket) initBucket(b *bucket, now int64) { b.fill(now, tb.refill) }
+func (tb *TokenBucket) initBucket(b *bucket, now int64) { b.fill(now, tb.cfg.burst) }
 
 func (tb *TokenBucket) bucketAtRest(b *bucket, now int64) bool { return b.full(now, tb.cfg) }
 
@@ -121,7 +121,30 @@ func (tb *TokenBucket) Reserve(key string, maxWait time.Duration) (time.Duration
 		return 0, true
 	}
 	now := tb.now()
-	return tb.keys.get(key, now).take(now, maxWait, tb.cfg)
+	d, _, ok := tb.keys.get(key, now).take(now, maxWait, tb.cfg)
+	return d, ok
+}
+
+// ReserveAt implements Canceler.
+func (tb *TokenBucket) ReserveAt(key string, maxWait time.Duration) (time.Time, time.Duration, bool) {
+	now := tb.now()
+	if tb.rate == rate.Inf {
+		return tb.epoch.Add(time.Duration(now)), 0, true
+	}
+	d, at, ok := tb.keys.get(key, now).take(now, maxWait, tb.cfg)
+	return tb.epoch.Add(time.Duration(at)), d, ok
+}
+
+// Cancel implements Canceler: it gives the token back as
+// rate.Reservation.Cancel does, unless at has passed, and less of it when
+// requests admitted later were scheduled on it.
+func (tb *TokenBucket) Cancel(key string, at time.Time) {
+	if tb.rate == rate.Inf {
+		return
+	}
+	if b := tb.keys.peek(key); b != nil {
+		b.cancel(tb.now(), int64(at.Sub(tb.epoch)), tb.cfg)
+	}
 }
 
 // Len returns how many keys the bucket holds state for, not counting the

@@ -15,7 +15,8 @@ import (
 // sharded store with a memory bound (see WithMaxKeys and WithIdleTimeout).
 //
 // In wait mode a request may book a slot later in the current window or in
-// the next one, never further ahead.
+// the next one, never further ahead; a wait that ends with the caller's
+// context gives its slot back (see Canceler).
 //
 // A SlidingWindow is safe for concurrent use. Its zero value is not usable;
 // make one with NewSlidingWindow.
@@ -74,8 +75,45 @@ func (sw *SlidingWindow) Reserve(key string, maxWait time.Duration) (time.Durati
 	w := int64(sw.window)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.rollLocked(ns / w)
-	return c.reserveLocked(sw.limit, ns%w, w, int64(maxWait))
+	elapsed := c.rollLocked(ns, w)
+	return c.reserveLocked(sw.limit, elapsed, w, int64(maxWait))
+}
+
+// ReserveAt implements Canceler.
+func (sw *SlidingWindow) ReserveAt(key string, maxWait time.Duration) (time.Time, time.Duration, bool) {
+	ns := sw.clock.Now().UnixNano()
+	c := sw.keys.get(key, ns)
+	w := int64(sw.window)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	elapsed := c.rollLocked(ns, w)
+	d, ok := c.reserveLocked(sw.limit, elapsed, w, int64(maxWait))
+	return time.Unix(0, c.index*w+elapsed+int64(d)), d, ok
+}
+
+// Cancel implements Canceler: unless at has passed, it takes the request
+// back out of the count of the window it was booked in.
+func (sw *SlidingWindow) Cancel(key string, at time.Time) {
+	c := sw.keys.peek(key)
+	if c == nil {
+		return
+	}
+	ns, w := sw.clock.Now().UnixNano(), int64(sw.window)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	elapsed := c.rollLocked(ns, w)
+	atNS := at.UnixNano()
+	if atNS < c.index*w+elapsed {
+		return
+	}
+	// A request booked in the current window acts before it ends, one
+	// booked in the next acts in the next (see reserveLocked).
+	switch atNS / w {
+	case c.index:
+		c.cur = max(c.cur-1, 0)
+	case c.index + 1:
+		c.next = max(c.next-1, 0)
+	}
 }
 
 // counterAtRest reports whether c, at Unix nanosecond now, counts nothing
@@ -83,33 +121,49 @@ func (sw *SlidingWindow) Reserve(key string, maxWait time.Duration) (time.Durati
 func (sw *SlidingWindow) counterAtRest(c *windowCounter, now int64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.rollLocked(now / int64(sw.window))
+	c.rollLocked(now, int64(sw.window))
 	return c.prev == 0 && c.cur == 0 && c.next == 0
 }
 
-// rollLocked moves the counter to fixed window index.
-func (c *windowCounter) rollLocked(index int64) {
-	switch index - c.index {
-	case 0:
-		return
-	case 1:
+// rollLocked moves the counter to the fixed window of w nanoseconds that
+// holds Unix nanosecond ns, and returns how far into that window ns is.
+//
+// The clock is read before the lock is taken, so ns may be older than a
+// time the counter has already moved to. Such a late reader never moves
+// the counter back: it counts as arriving at the start of the counter's
+// window, where the previous window weighs the most, so it gets no more
+// room than the requests the counter already saw.
+func (c *windowCounter) rollLocked(ns, w int64) (elapsed int64) {
+	index := ns / w
+	switch d := index - c.index; {
+	case d < 0:
+		return 0
+	case d == 0:
+		return ns % w
+	case d == 1:
 		c.prev, c.cur = c.cur, c.next
-	case 2:
+	case d == 2:
 		c.prev, c.cur = c.next, 0
 	default:
 		c.prev, c.cur = 0, 0
 	}
 	c.next, c.index = 0, index
+	return ns % w
 }
 
 // reserveLocked admits or books one request at elapsed nanoseconds into a
 // window of w nanoseconds, waiting at most maxWait nanoseconds.
+//
+// A request counted in a window acts in it: when the estimate has room only
+// as the window ends, the request acts in the window's last nanosecond. The
+// time a request acts then says which window counts it, which Cancel relies
+// on.
 func (c *windowCounter) reserveLocked(limit, elapsed, w, maxWait int64) (time.Duration, bool) {
 	if c.cur < limit {
 		d := untilRoom(c.prev, c.cur, limit, elapsed, w)
 		if d == 0 || d <= maxWait {
 			c.cur++
-			return time.Duration(d), true
+			return time.Duration(min(d, w-1-elapsed)), true
 		}
 		return time.Duration(d), false
 	}
@@ -118,12 +172,12 @@ func (c *windowCounter) reserveLocked(limit, elapsed, w, maxWait int64) (time.Du
 	if c.next >= limit {
 		return time.Duration(2*w - elapsed), false
 	}
-	d := w - elapsed + untilRoom(c.cur, c.next, limit, 0, w)
-	if d <= maxWait {
+	u := untilRoom(c.cur, c.next, limit, 0, w)
+	if d := w - elapsed + min(u, w-1); d <= maxWait {
 		c.next++
 		return time.Duration(d), true
 	}
-	return time.Duration(d), false
+	return time.Duration(w - elapsed + u), false
 }
 
 // untilRoom is how many nanoseconds after elapsed the estimate
