@@ -42,7 +42,7 @@ func (builder) Build(cc balancer.ClientConn, opts balancer.BuildOptions) balance
 }
 
 // chBalancer keeps one pickfirst child per endpoint (through endpointsharding)
-// and publishes a picker over a ring of all endpoints.
+// and publishes a picker over a table of all endpoints.
 //
 // Locking: mu guards the fields below it. endpointsharding calls UpdateState
 // while holding its own mutex, so the order is endpointsharding's mutex, then
@@ -61,7 +61,7 @@ type chBalancer struct {
 	inhibit  bool                          // an update from above is in progress
 	child0   balancer.State                // latest state from endpointsharding
 	children []endpointsharding.ChildState // its children
-	ring     *ring
+	table    *table
 	loads    map[string]*load // by address; survive picker rebuilds
 }
 
@@ -120,37 +120,37 @@ func (b *chBalancer) UpdateState(s balancer.State) {
 // children (no endpoints, or a resolver error before any config) it forwards
 // endpointsharding's own state, whose picker fails RPCs.
 func (b *chBalancer) publishLocked() {
-	eps := b.ringEndpointsLocked()
+	eps := b.tableEndpointsLocked()
 	if len(eps) == 0 || b.cfg == nil {
-		b.ring = nil
+		b.table = nil
 		if b.child0.Picker != nil {
 			b.cc.UpdateState(b.child0)
 		}
 		return
 	}
-	if !b.ring.sameEndpoints(eps, b.cfg.RingSize) {
-		b.ring = newRing(eps, b.cfg.RingSize)
+	if !b.table.sameEndpoints(eps, b.cfg.RingSize) {
+		b.table = newTable(eps, b.cfg.RingSize)
 		if logger.V(2) {
-			logger.Infof("consistenthash: ring of %d endpoints, %d slots, 2^%d virtual nodes per weight", len(eps), b.cfg.RingSize, b.ring.unit)
+			logger.Infof("consistenthash: table of %d endpoints, %d slots", len(eps), b.cfg.RingSize)
 		}
 	}
 	p := b.newPickerLocked()
 	b.cc.UpdateState(balancer.State{ConnectivityState: p.state, Picker: p})
 }
 
-// ringEndpointsLocked returns the children's endpoints sorted by address,
+// tableEndpointsLocked returns the children's endpoints sorted by address,
 // dropping those without an address and those past maxEndpoints. It also
 // forgets the loads of endpoints that left.
-func (b *chBalancer) ringEndpointsLocked() []ringEndpoint {
-	eps := make([]ringEndpoint, 0, len(b.children))
+func (b *chBalancer) tableEndpointsLocked() []tableEndpoint {
+	eps := make([]tableEndpoint, 0, len(b.children))
 	for _, c := range b.children {
 		if len(c.Endpoint.Addresses) == 0 {
 			continue
 		}
-		eps = append(eps, ringEndpoint{addr: c.Endpoint.Addresses[0].Addr, weight: kitresolver.WeightOf(c.Endpoint)})
+		eps = append(eps, tableEndpoint{addr: c.Endpoint.Addresses[0].Addr, weight: max(kitresolver.WeightOf(c.Endpoint), 1)})
 	}
 	sortEndpoints(eps)
-	eps = slices.CompactFunc(eps, func(x, y ringEndpoint) bool { return x.addr == y.addr })
+	eps = slices.CompactFunc(eps, func(x, y tableEndpoint) bool { return x.addr == y.addr })
 	if len(eps) > maxEndpoints {
 		logger.Errorf("consistenthash: %d endpoints, using the first %d by address", len(eps), maxEndpoints)
 		eps = eps[:maxEndpoints]
@@ -161,19 +161,19 @@ func (b *chBalancer) ringEndpointsLocked() []ringEndpoint {
 
 // pruneLoadsLocked drops the loads of endpoints not in eps. In-flight requests
 // on them still release their own counters.
-func (b *chBalancer) pruneLoadsLocked(eps []ringEndpoint) {
+func (b *chBalancer) pruneLoadsLocked(eps []tableEndpoint) {
 	for addr := range b.loads {
-		if _, found := slices.BinarySearchFunc(eps, addr, func(e ringEndpoint, a string) int { return cmp.Compare(e.addr, a) }); !found {
+		if _, found := slices.BinarySearchFunc(eps, addr, func(e tableEndpoint, a string) int { return cmp.Compare(e.addr, a) }); !found {
 			delete(b.loads, addr)
 		}
 	}
 }
 
-// newPickerLocked snapshots the ring and the children's states.
+// newPickerLocked snapshots the table and the children's states.
 func (b *chBalancer) newPickerLocked() *picker {
 	p := &picker{
-		ring:       b.ring,
-		eps:        make([]pickEndpoint, len(b.ring.eps)),
+		table:      b.table,
+		eps:        make([]pickEndpoint, len(b.table.eps)),
 		header:     b.cfg.HashHeader,
 		failNoKey:  b.cfg.MissingKey == MissingKeyFail,
 		loadFactor: b.cfg.LoadFactor,
@@ -188,22 +188,23 @@ func (b *chBalancer) newPickerLocked() *picker {
 		st := c.State.ConnectivityState
 		counts[st]++
 		e := &p.eps[i]
-		e.picker, e.ready, e.weight, e.load = c.State.Picker, st == connectivity.Ready, float64(b.ring.eps[i].weight), b.loadLocked(b.ring.eps[i].addr)
+		e.picker, e.ready, e.weight, e.load = c.State.Picker, st == connectivity.Ready, float64(b.table.eps[i].weight), b.loadLocked(b.table.eps[i].addr)
 		if e.ready {
 			p.ready++
 			p.readyW += e.weight
 		}
 	}
 	p.state = aggregate(counts)
+	p.equalWeights = equalWeights(b.table.eps)
 	return p
 }
 
-// indexOf returns the ring index of child c.
+// indexOf returns the table index of child c.
 func (p *picker) indexOf(c endpointsharding.ChildState) (int, bool) {
 	if len(c.Endpoint.Addresses) == 0 {
 		return 0, false
 	}
-	return slices.BinarySearchFunc(p.ring.eps, c.Endpoint.Addresses[0].Addr, func(e ringEndpoint, a string) int { return cmp.Compare(e.addr, a) })
+	return slices.BinarySearchFunc(p.table.eps, c.Endpoint.Addresses[0].Addr, func(e tableEndpoint, a string) int { return cmp.Compare(e.addr, a) })
 }
 
 // loadLocked returns addr's load counter, creating it on first use.
@@ -225,4 +226,14 @@ func aggregate(counts [5]int) connectivity.State {
 		}
 	}
 	return connectivity.TransientFailure
+}
+
+// equalWeights reports whether every endpoint of eps has the same weight.
+func equalWeights(eps []tableEndpoint) bool {
+	for _, e := range eps {
+		if e.weight != eps[0].weight {
+			return false
+		}
+	}
+	return true
 }

@@ -13,7 +13,7 @@ import (
 
 // Limits and defaults of the table size (ringSize).
 const (
-	DefaultRingSize = 1 << 20
+	DefaultRingSize = 1 << 19
 	MinRingSize     = 1 << 10
 	MaxRingSize     = 1 << 24
 )
@@ -31,12 +31,17 @@ const (
 //
 //	{"loadBalancingConfig":[{"grpckit_consistent_hash":{
 //	    "hashHeader":"x-user-id",  // metadata header that carries the key; "" for WithKey only
-//	    "ringSize":1048576,        // table slots, a power of two in [1024, 16777216]; 0 for the default
+//	    "ringSize":524288,         // table slots, a power of two in [1024, 16777216]; 0 for the default
 //	    "loadFactor":1.25,         // bounded loads: 0 (off) or >= 1
 //	    "missingKey":"random"      // "random" (default) or "fail"
 //	}}]}
 //
-// A key set with WithKey wins over the header.
+// A key set with WithKey wins over the header. ringSize trades memory (2
+// bytes a slot) and build time (about 14 draws a slot) for balance: an
+// endpoint's share stays within about 2.5·sqrt(N/ringSize) of its weighted
+// share, so the default keeps max/mean under 1.05 up to about 300 endpoints of
+// equal weight; 1000 endpoints want 4194304 (8 MiB). Changing it reassigns
+// keys.
 type LBConfig struct {
 	serviceconfig.LoadBalancingConfig `json:"-"`
 

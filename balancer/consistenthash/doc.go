@@ -1,25 +1,38 @@
 // Package consistenthash is a gRPC load-balancing policy that sends requests
-// with the same key to the same backend: a consistent-hash ring with virtual
-// nodes proportional to weight, optional bounded loads, and affinity that
-// survives backends flapping.
+// with the same key to the same backend: consistent hashing over a table of
+// weighted rendezvous winners, optional bounded loads, and affinity that
+// survives backends flapping and the fleet growing or shrinking.
 //
 // Select it by Name in the service config and give requests a key, either per
 // call with WithKey or through a metadata header named in the config:
 //
 //	grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"grpckit_consistent_hash":{"hashHeader":"x-user-id","loadFactor":1.25}}]}`)
 //
-// The ring holds every endpoint the resolver reports, whatever its state, so
-// the owner of a key depends only on the set of endpoints and their weights
-// (and the configured ringSize), and clients with the same endpoints agree on
-// it. A key whose owner is not READY goes to the next READY owner on the ring
-// and returns when the owner is READY again; removing an endpoint moves only
-// that endpoint's keys. With loadFactor c > 0, no endpoint takes more than c
-// times its weighted share of the requests in flight: a request that would
-// exceed it walks on along the ring. A request without a key goes to a random
-// READY endpoint, or fails with InvalidArgument when missingKey is "fail".
+// A key's hash selects one of ringSize slots. The table gives every slot to
+// one endpoint, chosen among all the endpoints the resolver reports, whatever
+// their state, by a weighted race in which each endpoint's time depends only
+// on its own address and weight. So the owner of a key depends only on the
+// endpoints and their weights (and ringSize), clients with the same endpoints
+// agree on it, and adding, removing or reweighting one endpoint moves only
+// keys to or from that endpoint, at every fleet size. A key whose owner is not
+// READY goes to the winner of a weighted rendezvous among the READY
+// endpoints, and returns when the owner is READY again; keys of READY owners
+// do not move. With loadFactor c > 0, no endpoint takes more than c times its
+// weighted share of the requests in flight: a request that would exceed it
+// goes on to the owners of the next slots. A request without a key goes to a
+// random READY endpoint, or fails with InvalidArgument when missingKey is
+// "fail".
 //
-// See LBConfig for the configuration, and ring.go for why a ring rendered into
-// a table rather than Maglev. Weights come from the endpoints' attributes (see
+// Balance and memory: an endpoint's share of the table is within about
+// 2.5·sqrt(N/ringSize) of its weighted share, N being the number of
+// endpoints of equal weight (measured max/mean 1.023 at 100 endpoints with
+// the default 2^19 slots, 1.042 at 1000 with 2^22). The table costs 2 bytes a
+// slot, 1 MiB per channel by default, whatever the number of endpoints;
+// building it makes about 14 draws a slot (about 50 ms at the default on one
+// core) and happens when the endpoints or their weights change, never when
+// they change state. See table.go for the design and the alternatives.
+//
+// Weights come from the endpoints' attributes (see
 // github.com/grpckit/grpckit/resolver.WeightOf), so the policy also works
 // behind grpc-go's own resolvers.
 package consistenthash

@@ -43,22 +43,26 @@ type pickEndpoint struct {
 	load   *load
 }
 
-// picker is an immutable snapshot of the ring and the endpoints' states. Pick
-// takes no lock and allocates nothing (beyond what reading a header costs).
+// picker is an immutable snapshot of the table and the endpoints' states.
+// Pick takes no lock and allocates nothing (beyond what reading a header
+// costs).
 type picker struct {
-	ring       *ring
-	eps        []pickEndpoint // indexed like ring.eps
-	ready      int            // READY endpoints
-	readyW     float64        // their total weight
-	state      connectivity.State
-	header     string
-	failNoKey  bool
-	loadFactor float64 // 0: unbounded
-	inflight   *atomic.Int64
+	table  *table
+	eps    []pickEndpoint // indexed like table.eps
+	ready  int            // READY endpoints
+	readyW float64        // their total weight
+	// equalWeights: every endpoint has the same weight, so fallback compares
+	// hashes without logarithms.
+	equalWeights bool
+	state        connectivity.State
+	header       string
+	failNoKey    bool
+	loadFactor   float64 // 0: unbounded
+	inflight     *atomic.Int64
 }
 
-// Pick routes the request to the owner of its key's slot, walking the ring
-// past owners that are not READY or, with bounded loads, are full.
+// Pick routes the request to the owner of its key's slot, walking on to the
+// next slots past owners that are not READY or, with bounded loads, are full.
 func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 	h, ok := requestHash(info.Ctx, p.header)
 	if !ok {
@@ -67,14 +71,18 @@ func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 		}
 		h = rand.Uint64()
 	}
-	s := p.ring.slot(h)
+	s := p.table.slot(h)
 	if p.ready == 0 {
 		return p.pickNotReady(info, s)
 	}
-	if p.loadFactor == 0 {
-		return p.eps[p.nextReady(s)].picker.Pick(info)
+	i := p.route(h, s)
+	if i < 0 {
+		return balancer.PickResult{}, balancer.ErrNoSubConnAvailable
 	}
-	return p.pickBounded(info, s)
+	if p.loadFactor == 0 {
+		return p.eps[i].picker.Pick(info)
+	}
+	return p.pickBounded(info, i, s)
 }
 
 // pickNotReady follows the Picker contract when no endpoint is READY: queue
@@ -82,28 +90,61 @@ func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 // have failed.
 func (p *picker) pickNotReady(info balancer.PickInfo, s uint32) (balancer.PickResult, error) {
 	if p.state == connectivity.TransientFailure {
-		return p.eps[p.ring.owner(s)].picker.Pick(info)
+		return p.eps[p.table.owner(s)].picker.Pick(info)
 	}
 	return balancer.PickResult{}, balancer.ErrNoSubConnAvailable
 }
 
-// nextReady returns the first READY owner at or after slot s. There must be
-// one.
-func (p *picker) nextReady(s uint32) uint16 {
-	for n := uint32(0); ; n++ {
-		if o := p.ring.owner(s + n); p.eps[o].ready {
-			return o
-		}
+// route returns the endpoint for a key of hash h and slot s: the slot's owner
+// if it is READY, else the fallback among the READY endpoints; -1 if none is
+// READY.
+func (p *picker) route(h uint64, s uint32) int {
+	if o := p.table.owner(s); p.eps[o].ready {
+		return int(o)
 	}
+	return p.fallback(h)
 }
 
-// pickBounded returns the first READY owner at or after slot s that is under
-// its bound, charging the request to it. If concurrent picks fill every
-// endpoint, it falls back to the first READY owner.
-func (p *picker) pickBounded(info balancer.PickInfo, s uint32) (balancer.PickResult, error) {
-	last := uint16(noOwner)
-	for n := range uint32(len(p.ring.slots)) {
-		o := p.ring.owner(s + n)
+// fallback returns the READY endpoint that wins a weighted rendezvous for
+// hash h (the lowest -ln(u)/weight, u uniform in (0, 1] from h and the
+// endpoint's address), or -1 if none is READY. The winner depends only on h
+// and the READY endpoints, so a change of one endpoint moves only the keys
+// it wins or loses; see table.go. It visits each endpoint once.
+func (p *picker) fallback(h uint64) int {
+	best := -1
+	if p.equalWeights {
+		var top uint64
+		for i := range p.eps {
+			if u := mix64(h ^ p.table.seeds[i]); p.eps[i].ready && (best < 0 || u > top) {
+				best, top = i, u
+			}
+		}
+		return best
+	}
+	low := math.Inf(1)
+	for i := range p.eps {
+		if !p.eps[i].ready {
+			continue
+		}
+		u := float64(mix64(h^p.table.seeds[i])>>11+1) * 0x1p-53
+		if score := -math.Log(u) / p.eps[i].weight; score < low {
+			best, low = i, score
+		}
+	}
+	return best
+}
+
+// pickBounded charges the request to endpoint i, the key's route, if that
+// keeps it under its bound; else to the first READY owner under its bound
+// among the slots after s. If concurrent picks fill every endpoint, it falls
+// back to i. It visits each slot at most once.
+func (p *picker) pickBounded(info balancer.PickInfo, i int, s uint32) (balancer.PickResult, error) {
+	if p.admit(&p.eps[i]) {
+		return p.charged(info, &p.eps[i])
+	}
+	last := uint16(i)
+	for n := uint32(1); n < uint32(len(p.table.slots)); n++ {
+		o := p.table.owner(s + n)
 		if o == last || !p.eps[o].ready {
 			continue
 		}
@@ -112,7 +153,7 @@ func (p *picker) pickBounded(info balancer.PickInfo, s uint32) (balancer.PickRes
 			return p.charged(info, &p.eps[o])
 		}
 	}
-	return p.eps[p.nextReady(s)].picker.Pick(info)
+	return p.eps[i].picker.Pick(info)
 }
 
 // admit charges one request to e if that keeps e within loadFactor times its

@@ -35,13 +35,14 @@ func (c childPicker) Pick(balancer.PickInfo) (balancer.PickResult, error) {
 var errChildFailed = errors.New("child failed")
 
 // newTestPicker returns a picker over r with every endpoint READY.
-func newTestPicker(r *ring, cfg LBConfig) *picker {
-	p := &picker{ring: r, eps: make([]pickEndpoint, len(r.eps)), header: cfg.HashHeader,
+func newTestPicker(r *table, cfg LBConfig) *picker {
+	p := &picker{table: r, eps: make([]pickEndpoint, len(r.eps)), header: cfg.HashHeader,
 		failNoKey: cfg.MissingKey == MissingKeyFail, loadFactor: cfg.LoadFactor, inflight: new(atomic.Int64)}
 	for i := range p.eps {
 		p.eps[i] = pickEndpoint{picker: childPicker{i: i}, weight: float64(r.eps[i].weight), load: newLoad(p.inflight)}
 		p.setReady(i, true)
 	}
+	p.equalWeights = equalWeights(r.eps)
 	return p
 }
 
@@ -78,7 +79,7 @@ func keyContexts(n int) []context.Context {
 // TestPickerFlap checks that keys of an endpoint that goes down move to other
 // READY endpoints, that no other key moves, and that they come back.
 func TestPickerFlap(t *testing.T) {
-	p := newTestPicker(newRing(testEndpoints(100), DefaultRingSize), LBConfig{})
+	p := newTestPicker(newTable(testEndpoints(100), DefaultRingSize), LBConfig{})
 	ctxs := keyContexts(10_000)
 	owners := make([]int, len(ctxs))
 	for k, ctx := range ctxs {
@@ -115,7 +116,7 @@ func TestPickerBounded(t *testing.T) {
 	ctxs := keyContexts(100_000)
 	for _, n := range []int{10, 100, 1000} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			p := newTestPicker(newRing(testEndpoints(n), DefaultRingSize), LBConfig{LoadFactor: 1.25})
+			p := newTestPicker(newTable(testEndpoints(n), DefaultRingSize), LBConfig{LoadFactor: 1.25})
 			var dones []func(balancer.DoneInfo)
 			counts := make([]int, n)
 			for _, ctx := range ctxs {
@@ -145,7 +146,7 @@ func TestPickerBounded(t *testing.T) {
 // TestPickerBoundedAffinity checks that bounded loads keep affinity while
 // nothing is over its bound.
 func TestPickerBoundedAffinity(t *testing.T) {
-	r := newRing(testEndpoints(20), DefaultRingSize)
+	r := newTable(testEndpoints(20), DefaultRingSize)
 	bounded, plain := newTestPicker(r, LBConfig{LoadFactor: 1.25}), newTestPicker(r, LBConfig{})
 	for k, ctx := range keyContexts(1000) {
 		got, res := pickIndex(t, bounded, ctx)
@@ -158,7 +159,7 @@ func TestPickerBoundedAffinity(t *testing.T) {
 }
 
 func TestPickerKeys(t *testing.T) {
-	p := newTestPicker(newRing(testEndpoints(50), DefaultRingSize), LBConfig{HashHeader: "x-user-id"})
+	p := newTestPicker(newTable(testEndpoints(50), DefaultRingSize), LBConfig{HashHeader: "x-user-id"})
 	for k := range 200 {
 		key := fmt.Sprintf("user-%d", k)
 		viaKey, _ := pickIndex(t, p, WithKey(context.Background(), key))
@@ -176,7 +177,7 @@ func TestPickerKeys(t *testing.T) {
 }
 
 func TestPickerMissingKey(t *testing.T) {
-	r := newRing(testEndpoints(10), DefaultRingSize)
+	r := newTable(testEndpoints(10), DefaultRingSize)
 	fail := newTestPicker(r, LBConfig{HashHeader: "x-user-id", MissingKey: MissingKeyFail})
 	_, err := fail.Pick(balancer.PickInfo{Ctx: context.Background()})
 	if status.Code(err) != codes.InvalidArgument {
@@ -199,7 +200,7 @@ func TestPickerMissingKey(t *testing.T) {
 
 // TestPickerNotReady checks the Picker contract with no READY endpoint.
 func TestPickerNotReady(t *testing.T) {
-	r := newRing(testEndpoints(3), MinRingSize)
+	r := newTable(testEndpoints(3), MinRingSize)
 	p := newTestPicker(r, LBConfig{})
 	for i := range p.eps {
 		p.setReady(i, false)
