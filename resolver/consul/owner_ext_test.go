@@ -114,8 +114,9 @@ func pick(rng *rand.Rand, m map[int]*consul.Registration) int {
 // succeeds.
 func TestReplacedRegistrationStops(t *testing.T) {
 	t.Parallel()
-	id := fmt.Sprintf("owner-replaced-%d", time.Now().UnixNano()) // its own log lines, run after run
-	const ttl = 600 * time.Millisecond                            // the loops tick every 200ms
+	// Its own ID, so that a repeated run waits for its own log line.
+	id := fmt.Sprintf("owner-replaced-%d", time.Now().UnixNano())
+	const ttl = 600 * time.Millisecond // the loops tick every 200ms
 	old, err := registerGen(t, agent.Client(), id, 1, consul.WithTTLCheck(ttl))
 	if err != nil {
 		t.Fatal(err)
