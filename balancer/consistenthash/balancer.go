@@ -188,10 +188,15 @@ func (b *chBalancer) newPickerLocked() *picker {
 		st := c.State.ConnectivityState
 		counts[st]++
 		e := &p.eps[i]
+		if e.picker != nil && (e.ready || st != connectivity.Ready) {
+			continue // endpoints that share a first address share an entry: a READY one wins
+		}
 		e.picker, e.ready, e.weight, e.load = c.State.Picker, st == connectivity.Ready, float64(b.table.eps[i].weight), b.loadLocked(b.table.eps[i].addr)
-		if e.ready {
+	}
+	for i := range p.eps {
+		if p.eps[i].ready {
 			p.ready++
-			p.readyW += e.weight
+			p.readyW += p.eps[i].weight
 		}
 	}
 	p.state = aggregate(counts)

@@ -106,3 +106,61 @@ func childFor(t *testing.T, _ *testutil.BalancerClientConn, addr string) (c endp
 	c.Endpoint.Addresses = []resolver.Address{{Addr: addr}}
 	return c
 }
+
+// TestBalancerSharedFirstAddress gives two endpoints the same first address,
+// [A,B] and [A,C], so the table holds one entry for both, and makes one of
+// them READY: every Pick must return, with the READY one.
+func TestBalancerSharedFirstAddress(t *testing.T) {
+	for _, readyChild := range []int{0, 1} {
+		t.Run(fmt.Sprint("ready", readyChild), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
+			defer cancel()
+			cc, b := buildBalancer(t)
+			eps := []resolver.Endpoint{
+				{Addresses: []resolver.Address{{Addr: "10.0.0.1:50051"}, {Addr: "10.0.0.2:50051"}}},
+				{Addresses: []resolver.Address{{Addr: "10.0.0.1:50051"}, {Addr: "10.0.0.3:50051"}}},
+			}
+			cfg, _ := parseConfig([]byte(`{"ringSize":1024}`))
+			if err := b.UpdateClientConnState(balancer.ClientConnState{ResolverState: resolver.State{Endpoints: eps}, BalancerConfig: cfg}); err != nil {
+				t.Fatal(err)
+			}
+			scs := cc.SubConns()
+			if len(scs) != 2 {
+				t.Fatalf("%d SubConns, want one per endpoint: %v", len(scs), scs)
+			}
+			scs[readyChild].UpdateState(connectivity.Ready)
+			p := waitPicker(ctx, t, cc, connectivity.Ready)
+			for k := range 100 {
+				res := pickWithin(ctx, t, p, WithKey(ctx, fmt.Sprint("user-", k)))
+				if res.SubConn != scs[readyChild] {
+					t.Fatalf("key %d picked %v, want the READY %v", k, res.SubConn, scs[readyChild])
+				}
+			}
+		})
+	}
+}
+
+// pickWithin picks in another goroutine and fails the test if Pick errs or
+// has not returned when ctx expires.
+func pickWithin(ctx context.Context, t *testing.T, p balancer.Picker, keyCtx context.Context) balancer.PickResult {
+	t.Helper()
+	type result struct {
+		res balancer.PickResult
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		res, err := p.Pick(balancer.PickInfo{Ctx: keyCtx})
+		ch <- result{res, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			t.Fatalf("Pick: %v", r.err)
+		}
+		return r.res
+	case <-ctx.Done():
+		t.Fatal("Pick did not return before the deadline")
+		return balancer.PickResult{}
+	}
+}

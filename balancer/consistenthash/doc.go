@@ -32,6 +32,11 @@
 // core) and happens when the endpoints or their weights change, never when
 // they change state. See table.go for the design and the alternatives.
 //
+// An endpoint is known by its first address: endpoints that share one share
+// a table entry, served by one of them that is READY. Pick never loops
+// unbounded: the fallback visits each endpoint once, the bounded-load walk
+// each slot once.
+//
 // Weights come from the endpoints' attributes (see
 // github.com/grpckit/grpckit/resolver.WeightOf), so the policy also works
 // behind grpc-go's own resolvers.
