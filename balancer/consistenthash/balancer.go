@@ -3,12 +3,14 @@ package consistenthash
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
 
 	"google.golang.org/grpc/balancer"
+	"google.golang.org/grpc/balancer/base"
 	"google.golang.org/grpc/balancer/endpointsharding"
 	"google.golang.org/grpc/balancer/pickfirst"
 	"google.golang.org/grpc/connectivity"
@@ -59,8 +61,8 @@ type chBalancer struct {
 	mu       sync.Mutex
 	cfg      *LBConfig
 	inhibit  bool                          // an update from above is in progress
-	child0   balancer.State                // latest state from endpointsharding
 	children []endpointsharding.ChildState // its children
+	resErr   error                         // the resolver's error since its last update
 	table    *table
 	loads    map[string]*load // by address; survive picker rebuilds
 }
@@ -76,7 +78,7 @@ func (b *chBalancer) UpdateClientConnState(s balancer.ClientConnState) error {
 		cfg, _ = parseConfig(nil)
 	}
 	b.mu.Lock()
-	b.cfg, b.inhibit = cfg, true
+	b.cfg, b.inhibit, b.resErr = cfg, true, nil
 	b.mu.Unlock()
 
 	err := b.child.UpdateClientConnState(balancer.ClientConnState{
@@ -90,8 +92,19 @@ func (b *chBalancer) UpdateClientConnState(s balancer.ClientConnState) error {
 	return err
 }
 
-// ResolverError is forwarded to the children, which keep their endpoints.
-func (b *chBalancer) ResolverError(err error) { b.child.ResolverError(err) }
+// ResolverError is forwarded to the children, which keep their endpoints;
+// with none, RPCs fail with err.
+func (b *chBalancer) ResolverError(err error) {
+	b.mu.Lock()
+	b.resErr = err
+	b.mu.Unlock()
+	b.child.ResolverError(err)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.children) == 0 {
+		b.publishLocked()
+	}
+}
 
 // UpdateSubConnState is not used: pickfirst children register listeners.
 func (b *chBalancer) UpdateSubConnState(sc balancer.SubConn, s balancer.SubConnState) {
@@ -109,7 +122,7 @@ func (b *chBalancer) Close() { b.child.Close() }
 func (b *chBalancer) UpdateState(s balancer.State) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.child0, b.children = s, endpointsharding.ChildStatesFromPicker(s.Picker)
+	b.children = endpointsharding.ChildStatesFromPicker(s.Picker)
 	if b.inhibit {
 		return
 	}
@@ -117,14 +130,14 @@ func (b *chBalancer) UpdateState(s balancer.State) {
 }
 
 // publishLocked sends a picker built from the latest child states. With no
-// children (no endpoints, or a resolver error before any config) it forwards
-// endpointsharding's own state, whose picker fails RPCs.
+// endpoints (none from the resolver, or a resolver error before any) RPCs fail
+// with an error that says which.
 func (b *chBalancer) publishLocked() {
 	eps := b.tableEndpointsLocked()
 	if len(eps) == 0 || b.cfg == nil {
 		b.table = nil
-		if b.child0.Picker != nil {
-			b.cc.UpdateState(b.child0)
+		if b.cfg != nil || b.resErr != nil {
+			b.cc.UpdateState(balancer.State{ConnectivityState: connectivity.TransientFailure, Picker: base.NewErrPicker(b.noEndpointsErrLocked())})
 		}
 		return
 	}
@@ -136,6 +149,14 @@ func (b *chBalancer) publishLocked() {
 	}
 	p := b.newPickerLocked()
 	b.cc.UpdateState(balancer.State{ConnectivityState: p.state, Picker: p})
+}
+
+// noEndpointsErrLocked is the error of RPCs made with no endpoints.
+func (b *chBalancer) noEndpointsErrLocked() error {
+	if b.resErr != nil {
+		return fmt.Errorf("consistenthash: no endpoints: resolver error: %w", b.resErr)
+	}
+	return errors.New("consistenthash: the resolver returned no endpoints")
 }
 
 // tableEndpointsLocked returns the children's endpoints sorted by address,

@@ -164,3 +164,27 @@ func pickWithin(ctx context.Context, t *testing.T, p balancer.Picker, keyCtx con
 		return balancer.PickResult{}
 	}
 }
+
+// TestBalancerResolverErrorFirst reports a resolver error before any
+// endpoint: RPCs must fail with it, and a later update with endpoints must
+// replace it.
+func TestBalancerResolverErrorFirst(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
+	defer cancel()
+	cc, b := buildBalancer(t)
+	resolverErr := errors.New("lookup greeter: no such host")
+	b.ResolverError(resolverErr)
+	p := waitPicker(ctx, t, cc, connectivity.TransientFailure)
+	if _, err := p.Pick(balancer.PickInfo{Ctx: WithKey(ctx, "k")}); !errors.Is(err, resolverErr) {
+		t.Fatalf("Pick after a resolver error and no endpoints: %v, want the resolver's error %q", err, resolverErr)
+	}
+	cfg, _ := parseConfig([]byte(`{"ringSize":1024}`))
+	if err := b.UpdateClientConnState(balancer.ClientConnState{ResolverState: testState(2), BalancerConfig: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	cc.SetAllReady()
+	p = waitPicker(ctx, t, cc, connectivity.Ready)
+	if _, err := p.Pick(balancer.PickInfo{Ctx: WithKey(ctx, "k")}); err != nil {
+		t.Fatalf("Pick after endpoints arrived: %v", err)
+	}
+}
