@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"google.golang.org/grpc/balancer"
 	"google.golang.org/grpc/grpclog"
@@ -14,6 +16,7 @@ import (
 	"google.golang.org/grpc/serviceconfig"
 
 	"github.com/grpckit/grpckit/balancer/internal/shard"
+	kitresolver "github.com/grpckit/grpckit/resolver"
 )
 
 // Name is the name the policy is registered under, for service configs.
@@ -45,6 +48,9 @@ type policy struct {
 	now    shard.Clock
 	rand   func() uint64
 	params atomic.Pointer[params] // shared with every stats
+	taus   tauTable               // the tau of each key tag
+	live   []weak.Pointer[stats]  // every stats handed out and not collected
+	pruned int                    // len(live) after the last prune
 	last   []endpoint             // the newest picker's endpoints, to seed new endpoints
 }
 
@@ -63,6 +69,9 @@ func (p *policy) SetConfig(cfg serviceconfig.LoadBalancingConfig) error {
 		if c == nil {
 			c = defaultConfig()
 		}
+		if err := c.validate(); err != nil {
+			return fmt.Errorf("p2c: invalid config: %v", err)
+		}
 		p.setConfig(c)
 	default:
 		return fmt.Errorf("p2c: config of type %T, want *p2c.Config", cfg)
@@ -70,28 +79,62 @@ func (p *policy) SetConfig(cfg serviceconfig.LoadBalancingConfig) error {
 	return nil
 }
 
+// setConfig publishes params for c. When the decay time changes, keys get a
+// new tag and every live stats is rescaled to the new decay time, keeping its
+// current estimate.
 func (p *policy) setConfig(c *Config) {
 	p.cfg = c
-	p.params.Store(&params{
+	old := p.params.Load()
+	next := &params{
 		tau:     float64(time.Duration(c.DecayTime)),
 		penalty: float64(time.Duration(c.ErrorPenalty)),
 		now:     p.now,
-	})
+		taus:    &p.taus,
+	}
+	if old != nil {
+		next.tag = old.tag
+		if next.tau != old.tau {
+			next.tag = (old.tag + 1) % tagCount
+		}
+	}
+	p.taus[next.tag].Store(math.Float64bits(next.tau))
+	p.params.Store(next)
+	if old == nil || next.tag == old.tag {
+		return
+	}
+	now := p.now()
+	for _, w := range p.live {
+		if s := w.Value(); s != nil {
+			s.rescale(next, now)
+		}
+	}
+}
+
+// track remembers s for rescaling, forgetting collected stats from time to
+// time so that the list stays proportional to the live endpoints.
+func (p *policy) track(s *stats) {
+	if len(p.live) >= 2*p.pruned+16 {
+		p.live = slices.DeleteFunc(p.live, func(w weak.Pointer[stats]) bool { return w.Value() == nil })
+		p.pruned = len(p.live)
+	}
+	p.live = append(p.live, weak.Make(s))
 }
 
 // NewState starts a new endpoint at a neutral cost: the mean latency estimate
 // of the READY endpoints, so it is neither flooded nor starved before its
 // first response.
 func (p *policy) NewState(_ resolver.Endpoint, now int64) *stats {
-	tau := p.params.Load().tau
 	var sum float64
 	for _, e := range p.last {
-		sum += e.stats.estimate(now, tau)
+		sum += e.stats.estimate(now)
 	}
-	if len(p.last) == 0 {
-		return newStats(&p.params, 0, now)
+	est := 0.0
+	if len(p.last) > 0 {
+		est = sum / float64(len(p.last))
 	}
-	return newStats(&p.params, sum/float64(len(p.last)), now)
+	s := newStats(&p.params, est, now)
+	p.track(s)
+	return s
 }
 
 // Picker builds a picker over ready; while an endpoint ramps up it asks to be
@@ -102,7 +145,8 @@ func (p *policy) Picker(ready []shard.Ready[*stats], now int64) (balancer.Picker
 	var refresh time.Duration
 	for i, r := range ready {
 		f := shard.Ramp(window, r.ReadySince, now, shard.MinRampFraction)
-		eps[i] = endpoint{picker: r.Picker, stats: r.State, logInvWeight: -math.Log(float64(r.Weight) * f)}
+		w := min(r.Weight, kitresolver.MaxWeight) // whatever the endpoint claims
+		eps[i] = endpoint{picker: r.Picker, stats: r.State, logInvWeight: -math.Log(float64(w) * f)}
 		if shard.Ramping(window, r.ReadySince, now) {
 			refresh = shard.RefreshInterval(window)
 		}

@@ -76,7 +76,7 @@ func TestStatsSurvivePickerRebuilds(t *testing.T) {
 	}
 	h.cc.SetAllReady()
 	s := h.statsOf("10.0.0.1:1")
-	s.observe(float64(20*time.Millisecond), 0, float64(DefaultDecayTime))
+	s.observe(float64(20*time.Millisecond), 0)
 	s.inflight.Add(3)
 	if err := h.update(nil, "10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1"); err != nil {
 		t.Fatal(err)
@@ -96,14 +96,13 @@ func TestNewEndpointStartsAtNeutralCost(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.cc.SetAllReady()
-	tau := float64(DefaultDecayTime)
-	h.statsOf("10.0.0.1:1").observe(float64(10*time.Millisecond), 0, tau)
-	h.statsOf("10.0.0.2:1").observe(float64(30*time.Millisecond), 0, tau)
+	h.statsOf("10.0.0.1:1").observe(float64(10*time.Millisecond), 0)
+	h.statsOf("10.0.0.2:1").observe(float64(30*time.Millisecond), 0)
 	if err := h.update(nil, "10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1"); err != nil {
 		t.Fatal(err)
 	}
 	h.cc.SubConnFor("10.0.0.3:1").UpdateState(connectivity.Ready)
-	got := time.Duration(h.statsOf("10.0.0.3:1").estimate(0, tau))
+	got := time.Duration(h.statsOf("10.0.0.3:1").estimate(0))
 	if got < 20*time.Millisecond-time.Microsecond || got > 20*time.Millisecond+time.Microsecond {
 		t.Errorf("new endpoint's estimate = %v, want the mean 20ms", got)
 	}
@@ -144,7 +143,16 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{js: `{}`, want: [3]time.Duration{DefaultDecayTime, DefaultErrorPenalty, 0}},
 		{js: `{"decayTime":"2s","errorPenalty":"250ms","slowStartWindow":"30s"}`, want: [3]time.Duration{2 * time.Second, 250 * time.Millisecond, 30 * time.Second}},
-		{js: `{"decayTime":"0s"}`, wantErr: "decayTime must be positive"},
+		{js: `{"decayTime":"100ms","errorPenalty":"0s","slowStartWindow":"0s"}`, want: [3]time.Duration{100 * time.Millisecond, 0, 0}},
+		{js: `{"decayTime":"1h","errorPenalty":"1ms","slowStartWindow":"1s"}`, want: [3]time.Duration{time.Hour, time.Millisecond, time.Second}},
+		{js: `{"decayTime":"0s"}`, wantErr: "decayTime 0s is under 100ms"},
+		{js: `{"decayTime":"1ns"}`, wantErr: "decayTime 1ns is under 100ms"},
+		{js: `{"decayTime":"99ms"}`, wantErr: "decayTime 99ms is under 100ms"},
+		{js: `{"decayTime":"1h0m1s"}`, wantErr: "decayTime 1h0m1s is over 1h0m0s"},
+		{js: `{"errorPenalty":"1ns"}`, wantErr: "errorPenalty 1ns is under 1ms"},
+		{js: `{"errorPenalty":"999us"}`, wantErr: "errorPenalty 999µs is under 1ms"},
+		{js: `{"slowStartWindow":"1ns"}`, wantErr: "slowStartWindow 1ns is under 1s"},
+		{js: `{"slowStartWindow":"999ms"}`, wantErr: "slowStartWindow 999ms is under 1s"},
 		{js: `{"errorPenalty":"-1s"}`, wantErr: "negative"},
 		{js: `{"decay":"1s"}`, wantErr: "unknown field"},
 	}
@@ -161,9 +169,27 @@ func TestParseConfig(t *testing.T) {
 			continue
 		}
 		c := cfg.(*Config)
+		if err := newPolicy(shard.Monotonic, nil).SetConfig(c); err != nil {
+			t.Errorf("SetConfig(ParseConfig(%s)): %v", tt.js, err)
+		}
 		got := [3]time.Duration{time.Duration(c.DecayTime), time.Duration(c.ErrorPenalty), time.Duration(c.SlowStartWindow)}
 		if got != tt.want {
 			t.Errorf("ParseConfig(%s) = %v, want %v", tt.js, got, tt.want)
+		}
+	}
+}
+
+// TestSetConfigRefusesBounds checks that a Config built in code, not parsed,
+// is held to the same bounds.
+func TestSetConfigRefusesBounds(t *testing.T) {
+	for _, c := range []*Config{
+		{DecayTime: 0},
+		{DecayTime: shard.Duration(time.Nanosecond)},
+		{DecayTime: shard.Duration(DefaultDecayTime), ErrorPenalty: 1},
+		{DecayTime: shard.Duration(DefaultDecayTime), SlowStartWindow: 1},
+	} {
+		if err := newPolicy(shard.Monotonic, nil).SetConfig(c); err == nil || !strings.HasPrefix(err.Error(), "p2c: invalid config: ") {
+			t.Errorf("SetConfig(%+v) = %v, want a p2c error", *c, err)
 		}
 	}
 }

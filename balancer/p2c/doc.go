@@ -11,11 +11,16 @@
 //
 // The latency estimate takes a slower answer at once and decays towards zero
 // with the configured decayTime (default 10s), so an endpoint that gets no
-// traffic is tried again. ResourceExhausted and Unavailable answers count as
+// traffic is tried again. Changing decayTime in a live configuration keeps
+// every endpoint's current estimate, which then decays with the new value.
+// ResourceExhausted and Unavailable answers count as
 // at least errorPenalty (default 1s), so a backend that fails fast does not
 // look fast; answers to calls the caller cancelled do not count. A new
 // endpoint starts at the mean estimate of the others. Per-endpoint load lives
-// in the balancer and survives picker rebuilds.
+// in the balancer and survives picker rebuilds. Durations that make no sense
+// are refused with the reason: decayTime outside [100ms, 1h], a positive
+// errorPenalty under 1ms, a positive slowStartWindow under 1s (see
+// MinDecayTime and the other bounds).
 //
 // Weights come from the endpoint's Instance (see resolver.WeightOf), else
 // grpc-go's weight attribute, else 1. With {"slowStartWindow":"30s"} an

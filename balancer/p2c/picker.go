@@ -128,6 +128,6 @@ func (c *call) finish(info balancer.DoneInfo) {
 	s.inflight.Add(-1)
 	now := prm.now()
 	if rtt, ok := prm.sample(info, float64(now-start)); ok {
-		s.observe(rtt, now, prm.tau)
+		s.observe(rtt, now)
 	}
 }

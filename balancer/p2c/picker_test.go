@@ -58,7 +58,6 @@ func (f *fixture) pick(t *testing.T) (int, func(balancer.DoneInfo)) {
 
 // TestStatsStepTable walks one endpoint's estimate through observations.
 func TestStatsStepTable(t *testing.T) {
-	const tau = float64(10 * time.Second)
 	s := newStats(testParams(nil), 0, 0)
 	steps := []struct {
 		at      time.Duration
@@ -78,9 +77,9 @@ func TestStatsStepTable(t *testing.T) {
 	for i, st := range steps {
 		now := int64(st.at)
 		if st.observe > 0 {
-			s.observe(float64(st.observe), now, tau)
+			s.observe(float64(st.observe), now)
 		}
-		got := s.estimate(now, tau)
+		got := s.estimate(now)
 		if diff := cmp.Diff(float64(st.want), got, cmpopts.EquateApprox(0, float64(time.Microsecond))); diff != "" {
 			t.Errorf("step %d (at %v, observe %v): estimate mismatch (-want +got):\n%s", i, st.at, st.observe, diff)
 		}

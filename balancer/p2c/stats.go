@@ -18,6 +18,36 @@ type params struct {
 	tau     float64 // DecayTime
 	penalty float64 // ErrorPenalty
 	now     shard.Clock
+	tag     uint64    // tag of keys stored under tau, below tagCount
+	taus    *tauTable // the tau of every tag; nil: every tag is tau
+}
+
+// tagCount is how many decay times a key's tag tells apart: the tags of the
+// last 255 changes of DecayTime stay decodable.
+const tagCount = 1 << 8
+
+// tauTable is a policy's decay time of each key tag, as float64 bits. A
+// policy writes an entry before it publishes params with that tag.
+type tauTable [tagCount]atomic.Uint64
+
+// tauOf returns the decay time that keys tagged tag are stored under.
+func (prm *params) tauOf(tag uint64) float64 {
+	if prm.taus == nil || tag == prm.tag {
+		return prm.tau
+	}
+	return math.Float64frombits(prm.taus[tag].Load())
+}
+
+// encode returns the key of estimate est (ns) at now under prm's tau, tagged.
+func (prm *params) encode(est float64, now int64) uint64 {
+	k := math.Log(max(est, 1)) + float64(now)/prm.tau
+	return math.Float64bits(k)&^(tagCount-1) | prm.tag
+}
+
+// decode returns the estimate at now that key k holds, whatever tau it was
+// stored under.
+func (prm *params) decode(k uint64, now int64) float64 {
+	return math.Exp(math.Float64frombits(k) - float64(now)/prm.tauOf(k&(tagCount-1)))
 }
 
 // stats is the load of one endpoint: requests in flight and a peak-EWMA
@@ -35,9 +65,16 @@ type params struct {
 // t. Comparing two endpoints' decayed costs then needs no clock and no exp:
 // ln cost = key + ln(in flight + 1) − ln weight, with the common −now/τ
 // cancelled out. Estimates below 1ns are stored as 1ns.
+//
+// A key is only meaningful with the τ it was stored under, so the low
+// mantissa bits of every key carry a tag naming that τ (the precision lost is
+// 2^-44, far below the estimate's noise). When DecayTime changes, the policy
+// rescales every live key to the new τ (rescale); an observation that raced
+// with the change still decodes its key with the right τ, and rescales it
+// after. Updates are compare-and-swap loops, so none is lost to a rescale.
 type stats struct {
 	inflight atomic.Int64
-	key      atomic.Uint64 // float64 bits of ln(estimate in ns at t) + t/τ
+	key      atomic.Uint64 // float64 bits of ln(estimate in ns at t) + t/τ, tagged
 	stamp    atomic.Int64  // Clock time of the last observation
 	params   *atomic.Pointer[params]
 	done     func(balancer.DoneInfo) // Done of picks whose latency is not sampled
@@ -48,38 +85,54 @@ type stats struct {
 func newStats(prm *atomic.Pointer[params], est float64, now int64) *stats {
 	s := &stats{params: prm}
 	s.done = s.finish
-	s.store(est, now, prm.Load().tau)
+	s.key.Store(prm.Load().encode(est, now))
 	s.stamp.Store(now)
 	return s
 }
 
-func (s *stats) store(est float64, now int64, tau float64) {
-	s.key.Store(math.Float64bits(math.Log(max(est, 1)) + float64(now)/tau))
-}
-
-// logKey returns ln est(t) + t/τ.
+// logKey returns ln est(t) + t/τ (with the tag in its last bits).
 func (s *stats) logKey() float64 { return math.Float64frombits(s.key.Load()) }
 
 // estimate returns the decayed latency estimate at now, in nanoseconds.
-func (s *stats) estimate(now int64, tau float64) float64 {
-	return math.Exp(s.logKey() - float64(now)/tau)
+func (s *stats) estimate(now int64) float64 {
+	return s.params.Load().decode(s.key.Load(), now)
 }
 
 // observe folds a response that took rtt nanoseconds, seen at now, into the
-// estimate. Concurrent observations may race; one of them wins, which is as
-// good an estimate.
-func (s *stats) observe(rtt float64, now int64, tau float64) {
-	w := 1.0
-	if d := now - s.stamp.Load(); d > 0 {
-		w = math.Exp(-float64(d) / tau)
+// estimate.
+func (s *stats) observe(rtt float64, now int64) {
+	var prm *params
+	for {
+		prm = s.params.Load()
+		k := s.key.Load()
+		w := 1.0
+		if d := now - s.stamp.Load(); d > 0 {
+			w = math.Exp(-float64(d) / prm.tau)
+		}
+		cur := prm.decode(k, now)
+		next := rtt
+		if rtt < cur {
+			next = cur + (rtt-cur)*(1-w)
+		}
+		if s.key.CompareAndSwap(k, prm.encode(next, now)) {
+			break
+		}
 	}
-	cur := s.estimate(now, tau)
-	next := rtt
-	if rtt < cur {
-		next = cur + (rtt-cur)*(1-w)
-	}
-	s.store(next, now, tau)
 	s.stamp.Store(now)
+	if cur := s.params.Load(); cur != prm {
+		s.rescale(cur, now) // DecayTime changed meanwhile
+	}
+}
+
+// rescale stores the key again under prm's tau, keeping the estimate at now,
+// unless it is already stored under it.
+func (s *stats) rescale(prm *params, now int64) {
+	for {
+		k := s.key.Load()
+		if k&(tagCount-1) == prm.tag || s.key.CompareAndSwap(k, prm.encode(prm.decode(k, now), now)) {
+			return
+		}
+	}
 }
 
 // finish is the Done of a pick whose latency is not sampled: it ends the
@@ -89,9 +142,11 @@ func (s *stats) finish(info balancer.DoneInfo) {
 	if info.Err == nil {
 		return
 	}
-	if c := status.Code(info.Err); c == codes.ResourceExhausted || c == codes.Unavailable {
-		prm := s.params.Load()
-		s.observe(prm.penalty, prm.now(), prm.tau)
+	if c := status.Code(info.Err); c != codes.ResourceExhausted && c != codes.Unavailable {
+		return
+	}
+	if prm := s.params.Load(); prm.penalty > 0 {
+		s.observe(prm.penalty, prm.now())
 	}
 }
 
