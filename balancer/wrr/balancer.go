@@ -42,10 +42,13 @@ func (p *policy) SetConfig(cfg serviceconfig.LoadBalancingConfig) error {
 	case nil:
 		p.cfg = &Config{}
 	case *Config:
-		p.cfg = c
 		if c == nil {
-			p.cfg = &Config{}
+			c = &Config{}
 		}
+		if err := c.validate(); err != nil {
+			return fmt.Errorf("wrr: invalid config: %v", err)
+		}
+		p.cfg = c
 	default:
 		return fmt.Errorf("wrr: config of type %T, want *wrr.Config", cfg)
 	}

@@ -19,9 +19,14 @@ type Config struct {
 	// SlowStartWindow, when positive, ramps an endpoint that becomes READY
 	// from a tenth of its weight to all of it over the window; an endpoint
 	// that leaves READY and comes back starts again. Zero (the default)
-	// turns slow start off.
+	// turns slow start off; else it must be at least MinSlowStartWindow.
 	SlowStartWindow shard.Duration `json:"slowStartWindow,omitempty"`
 }
+
+// MinSlowStartWindow is the shortest slow-start window ParseConfig accepts:
+// the picker is rebuilt twenty times per window (at most every 10ms), and a
+// ramp shorter than a second warms no cache or JIT.
+const MinSlowStartWindow = time.Second
 
 // window returns the slow-start window.
 func (c *Config) window() time.Duration { return time.Duration(c.SlowStartWindow) }
@@ -33,5 +38,16 @@ func parseConfig(js json.RawMessage) (*Config, error) {
 	if err := shard.DecodeStrict(js, cfg); err != nil {
 		return nil, fmt.Errorf("wrr: invalid config %s: %v", js, err)
 	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("wrr: invalid config %s: %v", js, err)
+	}
 	return cfg, nil
+}
+
+// validate reports a duration outside its bounds.
+func (c *Config) validate() error {
+	if w := c.window(); w != 0 && w < MinSlowStartWindow {
+		return fmt.Errorf("slowStartWindow %v is under %v: too short to warm anything (0 turns slow start off)", w, MinSlowStartWindow)
+	}
+	return nil
 }

@@ -19,5 +19,6 @@
 //
 // With {"slowStartWindow":"30s"} an endpoint that becomes READY starts at a
 // tenth of its weight and ramps up linearly over the window; an endpoint that
-// leaves READY and returns starts again. Slow start is off by default.
+// leaves READY and returns starts again. Slow start is off by default; a
+// window under MinSlowStartWindow (1s) is refused.
 package wrr
