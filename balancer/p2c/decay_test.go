@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/grpckit/grpckit/balancer/internal/shard"
+	kitresolver "github.com/grpckit/grpckit/resolver"
 )
 
 // TestDecayTimeChangeKeepsEstimates changes decayTime in a live configuration
@@ -269,6 +270,18 @@ func TestDecayTimeChangeRacesObservations(t *testing.T) {
 		}
 		if k := s.key.Load() & (tagCount - 1); k != tag {
 			t.Errorf("endpoint %d key tagged %d, want the last decay time's %d", i, k, tag)
+		}
+	}
+}
+
+// TestHugeWeightsAreCapped checks that an endpoint claiming a weight above
+// MaxWeight counts as MaxWeight, so it cannot take every pick from its peers.
+func TestHugeWeightsAreCapped(t *testing.T) {
+	p := newPolicy(func() int64 { return 0 }, func() uint64 { return 0 })
+	for _, w := range []uint32{kitresolver.MaxWeight, kitresolver.MaxWeight + 1, 1 << 31, 1<<32 - 1} {
+		pk, _ := p.Picker([]shard.Ready[*stats]{{Weight: w, State: p.NewState(resolver.Endpoint{}, 0)}}, 0)
+		if got, want := pk.(*picker).eps[0].logInvWeight, -math.Log(kitresolver.MaxWeight); got != want {
+			t.Errorf("weight %d: −ln weight %g, want %g (MaxWeight)", w, got, want)
 		}
 	}
 }

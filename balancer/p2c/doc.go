@@ -23,9 +23,10 @@
 // MinDecayTime and the other bounds).
 //
 // Weights come from the endpoint's Instance (see resolver.WeightOf), else
-// grpc-go's weight attribute, else 1. With {"slowStartWindow":"30s"} an
-// endpoint that becomes READY starts at a tenth of its weight and ramps up
-// linearly over the window, restarting if it leaves READY.
+// grpc-go's weight attribute, else 1, and at most resolver.MaxWeight. With
+// {"slowStartWindow":"30s"} an endpoint that becomes READY starts at a tenth
+// of its weight and ramps up linearly over the window, restarting if it
+// leaves READY.
 //
 // Pick takes no lock and allocates nothing: random numbers come from
 // math/rand/v2's per-thread generator, load from atomics, and only one pick in

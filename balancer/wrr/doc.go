@@ -4,8 +4,9 @@
 // the heavy endpoint five times in a row.
 //
 // Weights are static: an endpoint's Instance weight as grpckit's resolvers set
-// it (see resolver.WeightOf), else grpc-go's weight attribute, else 1. The
-// policy registers itself as Name; select it in the service config:
+// it (see resolver.WeightOf), else grpc-go's weight attribute, else 1, and at
+// most resolver.MaxWeight whatever the endpoint claims. The policy registers
+// itself as Name; select it in the service config:
 //
 //	grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"grpckit_weighted_round_robin":{}}]}`)
 //

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/balancer"
 
 	"github.com/grpckit/grpckit/balancer/internal/shard"
+	kitresolver "github.com/grpckit/grpckit/resolver"
 )
 
 // picker walks a precomputed smooth weighted round robin period over the READY
@@ -52,17 +53,20 @@ func ramping(ready []shard.Ready[struct{}], window time.Duration, now int64) boo
 // multiplied by it so that a ramping endpoint's share moves in small steps.
 const rampScale = 20
 
-// weights returns the effective weights of ready at now.
+// weights returns the effective weights of ready at now. A weight above
+// kitresolver.MaxWeight counts as MaxWeight, whatever the endpoint claims, and
+// the ramped weight is clamped before it becomes a uint32, so nothing wraps.
 func weights(ready []shard.Ready[struct{}], window time.Duration, now int64) []uint32 {
 	w := make([]uint32, len(ready))
-	full := !ramping(ready, window, now)
+	ramps := ramping(ready, window, now)
 	for i, r := range ready {
-		if full {
-			w[i] = r.Weight
+		full := min(r.Weight, kitresolver.MaxWeight)
+		if !ramps {
+			w[i] = full
 			continue
 		}
 		f := shard.Ramp(window, r.ReadySince, now, shard.MinRampFraction)
-		w[i] = uint32(max(1, math.Round(float64(r.Weight)*rampScale*f)))
+		w[i] = uint32(min(math.MaxUint32, max(1, math.Round(float64(full)*rampScale*f))))
 	}
 	return w
 }
