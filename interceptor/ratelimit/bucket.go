@@ -9,8 +9,7 @@ import (
 // bucket is the token bucket of one key. It follows golang.org/x/time/rate's
 // Limiter step for step (the same float64 token count, refilled by
 // elapsed.Seconds()×rate, capped at burst, the same truncation of a wait to
-// whole nanoseconds, and the same cancellation), so it admits exactly what a
-// rate.Limiter would, but it keeps time as int64 ticks and leaves rate and
+// whole nanoseconds), so it admits exactly what a rate.Limiter would, but it keeps time as int64 ticks and leaves rate and
 // burst to its owner, so the hot path does no time.Time arithmetic.
 // TestBucketMatchesRateLimiter holds it to that.
 //
@@ -29,8 +28,7 @@ type bucket struct {
 	mu     sync.Mutex
 	tokens float64 // guarded by mu
 	last   int64   // tick of the last refill; never moves back; guarded by mu
-	act    int64   // tick at which the latest admitted request acts; guarded by mu
-	_      [64 - 32]byte
+	_      [64 - 24]byte
 }
 
 // bucketConfig is the rate and burst shared by the buckets of a TokenBucket,
@@ -43,7 +41,7 @@ type bucketConfig struct {
 // fill makes b a full bucket at tick now, as rate.NewLimiter makes one: burst
 // tokens, exactly, whatever the rate.
 func (b *bucket) fill(now int64, burst float64) {
-	b.tokens, b.last, b.act = burst, now, now
+	b.tokens, b.last = burst, now
 }
 
 // take asks for one token at tick now, waiting at most maxWait. When ok, the
@@ -68,15 +66,21 @@ func (b *bucket) take(now int64, maxWait time.Duration, c bucketConfig) (delay t
 			return retry, 0, false
 		}
 	}
-	b.tokens, b.last, b.act = tokens, now, now+int64(wait)
+	b.tokens, b.last = tokens, now
 	b.mu.Unlock()
 	return wait, now + int64(wait), true
 }
 
 // cancel gives back the token of a request that take admitted to act at
-// tick at, at tick now, as rate.Reservation.CancelAt does: nothing once at
-// has passed, and only the part of the token that requests admitted after it
-// have not been scheduled on.
+// tick at, at tick now, unless at has passed.
+//
+// Unlike rate.Reservation.Cancel it gives the whole token back even when
+// requests admitted after it were scheduled behind it: abandoned waits end
+// in any order (those with the same timeout end in the order they booked,
+// the worst one for rate's rule, which would give back nothing but the last
+// of them), and each must leave no debt behind. The state is then the one
+// the bucket would have had without the request; the requests already
+// scheduled keep their times.
 func (b *bucket) cancel(now, at int64, c bucketConfig) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -84,17 +88,8 @@ func (b *bucket) cancel(now, at int64, c bucketConfig) {
 	if at < now {
 		return
 	}
-	restore := 1 - time.Duration(b.act-at).Seconds()*c.rate
-	if restore <= 0 {
-		return
-	}
-	b.tokens = min(b.advanceLocked(now, c)+restore, c.burst)
+	b.tokens = min(b.advanceLocked(now, c)+1, c.burst)
 	b.last = now
-	if at == b.act {
-		if prev := at - int64(waitFor(1, c.rate)); prev >= now {
-			b.act = prev
-		}
-	}
 }
 
 // full reports whether b holds burst tokens at tick now, as a fresh bucket

@@ -21,7 +21,6 @@ type refBucket struct {
 	burst  int
 	keys   map[string]*rate.Limiter
 	latest map[string]time.Time // the latest refill of the key's Limiter
-	last   map[string]time.Time // when the key's latest admitted request acts
 }
 
 func (rb *refBucket) reserve(key string, now time.Time, maxWait time.Duration) (*rate.Reservation, time.Duration, bool) {
@@ -34,7 +33,7 @@ func (rb *refBucket) reserve(key string, now time.Time, maxWait time.Duration) (
 		now = latest
 	}
 	if l.AllowN(now, 1) {
-		rb.latest[key], rb.last[key] = now, now
+		rb.latest[key] = now
 		return nil, 0, true
 	}
 	d := time.Duration(0)
@@ -49,33 +48,25 @@ func (rb *refBucket) reserve(key string, now time.Time, maxWait time.Duration) (
 		res.CancelAt(now)
 		return nil, d, false
 	}
-	rb.latest[key], rb.last[key] = now, now.Add(d)
+	rb.latest[key] = now
 	return res, d, true
 }
 
-// cancel cancels res, admitted to act at at, at now. It follows the steps
-// of rate.Reservation.CancelAt to know whether the Limiter refilled.
+// cancel cancels res, admitted to act at at, at now. res is the key's latest
+// admission: rate.Reservation.CancelAt then gives the whole token back, as
+// TokenBucket.Cancel always does.
 func (rb *refBucket) cancel(key string, res *rate.Reservation, at, now time.Time) {
 	if latest := rb.latest[key]; now.Before(latest) {
 		now = latest
 	}
-	last := rb.last[key]
-	restore := 1 - last.Sub(at).Seconds()*float64(rb.rate)
 	res.CancelAt(now)
-	if at.Before(now) || restore <= 0 {
-		return
-	}
-	rb.latest[key] = now
-	if at.Equal(last) {
-		if prev := at.Add(-time.Duration(1 / float64(rb.rate) * 1e9)); !prev.Before(now) {
-			rb.last[key] = prev
-		}
+	if !at.Before(now) {
+		rb.latest[key] = now
 	}
 }
 
 // booking is a request admitted to wait, which the test may cancel.
 type booking struct {
-	key string
 	at  time.Time
 	res *rate.Reservation
 }
@@ -85,7 +76,8 @@ type booking struct {
 // of waits on the same virtual clock, and requires the same answer, delay
 // included, every time. The steps favour instants on or next to a token
 // boundary, where rounding would show, and let the clock step back now and
-// then.
+// then. Only a key's latest admission is cancelled, where rate's
+// cancellation gives the token back whole too.
 func TestBucketMatchesRateLimiter(t *testing.T) {
 	configs := []struct {
 		rate  rate.Limit
@@ -108,24 +100,22 @@ func TestBucketMatchesRateLimiter(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ref := &refBucket{rate: c.rate, burst: c.burst, keys: make(map[string]*rate.Limiter), latest: make(map[string]time.Time), last: make(map[string]time.Time)}
+			ref := &refBucket{rate: c.rate, burst: c.burst, keys: make(map[string]*rate.Limiter), latest: make(map[string]time.Time)}
 			rng := rand.New(rand.NewPCG(1, uint64(c.burst)))
 			interval := time.Duration(min(1e9/float64(c.rate), float64(time.Hour)))
 			admitted, cancelled := 0, 0
-			var waits []booking
+			latest := make(map[string]*booking) // the key's latest admission, if it waits
 			for i := range 20_000 {
 				clock.Advance(randomStep(rng, interval))
 				now := clock.Now()
-				if len(waits) > 0 && rng.IntN(3) == 0 {
-					j := rng.IntN(len(waits))
-					w := waits[j]
-					waits = append(waits[:j], waits[j+1:]...)
-					ref.cancel(w.key, w.res, w.at, now)
-					tb.Cancel(w.key, w.at)
+				key := strconv.Itoa(rng.IntN(3))
+				if b := latest[key]; b != nil && rng.IntN(3) == 0 {
+					ref.cancel(key, b.res, b.at, now)
+					tb.Cancel(key, b.at)
+					latest[key] = nil
 					cancelled++
 					continue
 				}
-				key := strconv.Itoa(rng.IntN(3))
 				maxWait := time.Duration(0)
 				if rng.IntN(4) == 0 {
 					maxWait = time.Duration(rng.Int64N(int64(3*interval) + 1))
@@ -138,9 +128,10 @@ func TestBucketMatchesRateLimiter(t *testing.T) {
 				}
 				if gotOK {
 					admitted++
-				}
-				if res != nil {
-					waits = append(waits, booking{key: key, at: at, res: res})
+					latest[key] = nil
+					if res != nil {
+						latest[key] = &booking{at: at, res: res}
+					}
 				}
 			}
 			// The sequence must exercise both answers to mean anything.

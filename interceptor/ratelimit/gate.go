@@ -27,8 +27,9 @@ var Unlimited Limiter = unlimited{}
 
 // gate applies a limiter to requests, the same way for every interceptor.
 type gate struct {
-	l Limiter
-	o *options
+	l      Limiter
+	o      *options
+	client bool // a client's gate: its rejections say the client held the call back
 }
 
 func newGate(l Limiter, opts []Option) *gate {
@@ -64,20 +65,38 @@ func (g *gate) budget(ctx context.Context) time.Duration {
 // admit asks l for one request under key. It returns nil once the request
 // may go ahead (after waiting, in wait mode), or a status error: the
 // rejection, with the delay to push back by, or the context's error if it
-// ended during the wait.
+// ended during the wait. A wait that ends with the context gives the
+// admission back when l is a Canceler.
 func (g *gate) admit(ctx context.Context, l Limiter, key, method string) (pushback time.Duration, err error) {
-	d, ok := l.Reserve(key, g.budget(ctx))
+	c, at, d, ok := reserve(l, key, g.budget(ctx))
 	if !ok {
 		recordReject(ctx, decisionRejected, d)
-		return d, rejection(method, d)
+		return d, g.reject(method, d)
 	}
 	if d > 0 {
 		if err := g.wait(ctx, d); err != nil {
+			if c != nil {
+				c.Cancel(key, at)
+			}
 			return 0, err
 		}
 	}
 	recordAdmit(ctx, d)
 	return 0, nil
+}
+
+// reserve asks l for one request under key, waiting at most budget. When l
+// is a Canceler and the request may wait, it returns l as c, and at, for
+// cancelling the admission; else c is nil.
+func reserve(l Limiter, key string, budget time.Duration) (c Canceler, at time.Time, d time.Duration, ok bool) {
+	if budget > 0 {
+		if c, canCancel := l.(Canceler); canCancel {
+			at, d, ok = c.ReserveAt(key, budget)
+			return c, at, d, ok
+		}
+	}
+	d, ok = l.Reserve(key, budget)
+	return nil, at, d, ok
 }
 
 // wait blocks for d or until ctx ends.
@@ -92,10 +111,15 @@ func (g *gate) wait(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// rejection is the status a rejected request fails with.
-func rejection(method string, retry time.Duration) error {
+// reject is the status a request the limiter refused fails with. On a
+// client it says that the client held the call back, so that nobody takes it
+// for a server's rejection.
+func (g *gate) reject(method string, retry time.Duration) error {
 	if logger.V(2) {
 		logger.Infof("ratelimit: %s rejected, retry in %v", method, retry)
+	}
+	if g.client {
+		return status.Errorf(codes.ResourceExhausted, "ratelimit: %s held back by the client: its rate limit is exceeded, retry in %v", method, retry)
 	}
 	return status.Errorf(codes.ResourceExhausted, "ratelimit: %s rejected: rate limit exceeded, retry in %v", method, retry)
 }

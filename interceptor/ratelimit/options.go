@@ -91,10 +91,12 @@ func (o ClockOption) apply(io *options) {
 }
 
 type options struct {
-	clock      Clock
-	key        KeyFunc
-	maxWait    time.Duration
-	perMessage Limiter
+	clock         Clock
+	key           KeyFunc
+	maxWait       time.Duration
+	perMessage    Limiter
+	maxPushback   time.Duration
+	pushbackScope PushbackScope
 }
 
 type optionFunc func(*options)
@@ -102,7 +104,7 @@ type optionFunc func(*options)
 func (f optionFunc) apply(o *options) { f(o) }
 
 func evalOptions(opts []Option) *options {
-	o := &options{clock: SystemClock, key: KeyGlobal}
+	o := &options{clock: SystemClock, key: KeyGlobal, maxPushback: DefaultMaxPushback}
 	for _, opt := range opts {
 		opt.apply(o)
 	}
@@ -131,4 +133,23 @@ func WithWait(maxWait time.Duration) Option {
 // own Limiter.
 func WithPerMessage(l Limiter) Option {
 	return optionFunc(func(o *options) { o.perMessage = l })
+}
+
+// WithMaxPushback caps how long a client holds calls back after a server's
+// pushback (default DefaultMaxPushback): a server asking for longer is
+// honoured for d. Values below 1 keep the default. Server interceptors
+// ignore it.
+func WithMaxPushback(d time.Duration) Option {
+	return optionFunc(func(o *options) {
+		if d > 0 {
+			o.maxPushback = d
+		}
+	})
+}
+
+// WithPushbackScope sets which calls a client holds back after a server's
+// pushback (default PushbackPerMethod). Holds are always per target and per
+// key. Server interceptors ignore it.
+func WithPushbackScope(s PushbackScope) Option {
+	return optionFunc(func(o *options) { o.pushbackScope = s })
 }

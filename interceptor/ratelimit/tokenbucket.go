@@ -135,9 +135,10 @@ func (tb *TokenBucket) ReserveAt(key string, maxWait time.Duration) (time.Time, 
 	return tb.epoch.Add(time.Duration(at)), d, ok
 }
 
-// Cancel implements Canceler: it gives the token back as
-// rate.Reservation.Cancel does, unless at has passed, and less of it when
-// requests admitted later were scheduled on it.
+// Cancel implements Canceler: unless at has passed, it gives the token back,
+// whole even when requests admitted later were scheduled behind it (unlike
+// rate.Reservation.Cancel, which then gives back nothing): a wave of
+// abandoned waits leaves no debt, in whatever order they end.
 func (tb *TokenBucket) Cancel(key string, at time.Time) {
 	if tb.rate == rate.Inf {
 		return
