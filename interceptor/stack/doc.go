@@ -40,9 +40,12 @@
 //     record their events on the caller's span and a call they refuse gets
 //     no client span.
 //  2. rate limit, outside the breaker: by default (ratelimit.Unlimited) it
-//     only honours the servers' pushback, holding further calls for as long
-//     as a server asked. A call it holds back never reaches the breaker, so
-//     the client's own throttling is not counted as a backend failure.
+//     only honours the servers' pushback, holding further calls to that
+//     target and method for as long as a server asked, at most
+//     ratelimit.DefaultMaxPushback (see ratelimit.Client for the options).
+//     Unary calls and streams share the holds. A call it holds back never
+//     reaches the breaker, so the client's own throttling is not counted as
+//     a backend failure.
 //  3. breaker (interceptor/breaker), closest to the network, so it counts
 //     only what the backend answered and an open breaker fails the call
 //     fast with codes.Unavailable without reaching the server.

@@ -144,7 +144,8 @@ func WithoutTracing() Option {
 
 // WithLimiter sets the limiter of the rate-limit interceptors, and opts
 // passes options to them (ratelimit.WithKey, ratelimit.WithWait,
-// ratelimit.WithPerMessage). On Server it replaces the default token bucket;
+// ratelimit.WithPerMessage, and on Client ratelimit.WithMaxPushback and
+// ratelimit.WithPushbackScope). On Server it replaces the default token bucket;
 // requests are still keyed per peer (ratelimit.KeyPeer) unless opts give
 // ratelimit.WithKey. On Client it replaces ratelimit.Unlimited, under one
 // global key unless opts say otherwise. A nil l is an error.

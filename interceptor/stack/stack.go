@@ -93,14 +93,17 @@ func Client(opts ...ClientOption) ([]grpc.DialOption, error) {
 		if l == nil {
 			l = ratelimit.Unlimited
 		}
-		// The limiter wraps the breaker directly rather than through gRPC's
-		// chain, which would allocate a closure per call to link the two.
+		// One ratelimit.Client, so that a pushback on a unary call holds
+		// back streams too and the other way round. The limiter wraps the
+		// breaker directly rather than through gRPC's chain, which would
+		// allocate a closure per call to link the two.
+		rc := ratelimit.NewClient(l, c.limiterOpts...)
 		if unary != nil {
-			unary = ratelimit.WrapUnaryClient(l, unary, c.limiterOpts...)
+			unary = rc.WrapUnary(unary)
 		} else {
-			unary = ratelimit.UnaryClientInterceptor(l, c.limiterOpts...)
+			unary = rc.UnaryClientInterceptor()
 		}
-		stream = append(stream, ratelimit.StreamClientInterceptor(l, c.limiterOpts...))
+		stream = append(stream, rc.StreamClientInterceptor())
 	}
 	if g != nil {
 		stream = append(stream, g.StreamClientInterceptor())
