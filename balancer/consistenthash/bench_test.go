@@ -3,6 +3,7 @@ package consistenthash
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -23,18 +24,26 @@ const ringHashName = "ring_hash_experimental"
 // makes every endpoint READY and returns the resulting picker.
 func readyPicker(b *testing.B, name, cfgJSON string, n int) balancer.Picker {
 	b.Helper()
-	cc := testutil.NewBalancerClientConn()
+	p, closeFn := buildReady(b, testutil.NewBalancerClientConn(), name, cfgJSON, n)
+	b.Cleanup(closeFn)
+	return p
+}
+
+// buildReady is readyPicker on cc that returns the function that closes the
+// balancer.
+func buildReady(b *testing.B, cc *testutil.BalancerClientConn, name, cfgJSON string, n int) (balancer.Picker, func()) {
+	b.Helper()
 	bb := balancer.Get(name)
 	cfg, err := bb.(balancer.ConfigParser).ParseConfig([]byte(cfgJSON))
 	if err != nil {
 		b.Fatal(err)
 	}
 	bal := bb.Build(cc, balancer.BuildOptions{})
-	b.Cleanup(bal.Close)
 	if err := bal.UpdateClientConnState(balancer.ClientConnState{ResolverState: testState(n), BalancerConfig: cfg}); err != nil {
+		bal.Close()
 		b.Fatal(err)
 	}
-	return waitAllReady(b, cc, n)
+	return waitAllReady(b, cc, n), bal.Close
 }
 
 // waitAllReady picks the benchmark's keys (ring_hash connects lazily, on pick)
@@ -113,5 +122,84 @@ func BenchmarkPick(b *testing.B) {
 		b.Run(fmt.Sprintf("consistenthash/withkey-bounded/%d", n), func(b *testing.B) {
 			benchPick(b, readyPicker(b, Name, `{"loadFactor":1.25}`, n), withKey)
 		})
+	}
+}
+
+// BenchmarkMemory reports the heap that one channel's policy holds with every
+// endpoint READY (balancer, children, SubConns of the fake ClientConn, table,
+// picker) as B/channel, beside grpc-go's ring_hash with its defaults. The fake
+// ClientConn's own buffers are left out; the pickers it keeps are dropped
+// before measuring.
+func BenchmarkMemory(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("ring_hash/%d", n), func(b *testing.B) {
+			benchMemory(b, ringHashName, `{"requestHashHeader":"x-user-id"}`, n)
+		})
+		b.Run(fmt.Sprintf("consistenthash/%d", n), func(b *testing.B) {
+			benchMemory(b, Name, `{"hashHeader":"x-user-id"}`, n)
+		})
+	}
+}
+
+func benchMemory(b *testing.B, name, cfgJSON string, n int) {
+	ccs := make([]*testutil.BalancerClientConn, b.N)
+	for i := range ccs {
+		ccs[i] = testutil.NewBalancerClientConn()
+	}
+	pickers, closers := make([]balancer.Picker, b.N), make([]func(), b.N)
+	before := heapAlloc()
+	for i, cc := range ccs {
+		pickers[i], closers[i] = buildReady(b, cc, name, cfgJSON, n)
+		cc.States.Drain()
+		cc.Pickers.Drain()
+	}
+	after := heapAlloc()
+	runtime.KeepAlive(pickers)
+	for _, c := range closers {
+		c()
+	}
+	b.ReportMetric(float64(after-before)/float64(b.N), "B/channel")
+}
+
+// heapAlloc returns the bytes of live heap objects after a collection.
+func heapAlloc() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// BenchmarkTableBuild measures building the table at the default size, which
+// happens when the endpoints or their weights change.
+func BenchmarkTableBuild(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		eps := testEndpoints(n)
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				newTable(eps, DefaultRingSize)
+			}
+		})
+	}
+}
+
+// BenchmarkPickSomeDown picks with every tenth endpoint not READY, so that
+// about a tenth of the keys take the fallback among the READY endpoints.
+func BenchmarkPickSomeDown(b *testing.B) {
+	ctxs := contexts(func(i int) context.Context { return WithKey(context.Background(), fmt.Sprintf("user-%d", i)) })
+	for _, n := range []int{10, 100, 1000} {
+		for _, weighted := range []bool{false, true} {
+			eps := testEndpoints(n)
+			for i := range eps {
+				if weighted {
+					eps[i].weight = uint32(1 + i%3)
+				}
+			}
+			p := newTestPicker(newTable(eps, DefaultRingSize), LBConfig{})
+			for i := 0; i < n; i += 10 {
+				p.setReady(i, false)
+			}
+			b.Run(fmt.Sprintf("weighted=%v/%d", weighted, n), func(b *testing.B) { benchPick(b, p, ctxs) })
+		}
 	}
 }

@@ -36,12 +36,12 @@ const (
 //	    "missingKey":"random"      // "random" (default) or "fail"
 //	}}]}
 //
-// A key set with WithKey wins over the header. ringSize trades memory (2
-// bytes a slot) and build time (about 14 draws a slot) for balance: an
-// endpoint's share stays within about 2.5·sqrt(N/ringSize) of its weighted
-// share, so the default keeps max/mean under 1.05 up to about 300 endpoints of
-// equal weight; 1000 endpoints want 4194304 (8 MiB). Changing it reassigns
-// keys.
+// A key set with WithKey wins over the header. ringSize trades memory (1 byte
+// a slot up to 256 endpoints, 2 beyond) and build time (about 15 draws a
+// slot) for balance: an endpoint's share stays within about
+// 2.5·sqrt(N/ringSize) of its weighted share, so the default keeps max/mean
+// under 1.05 up to about 300 endpoints of equal weight; 1000 endpoints want
+// 4194304 (8 MiB). Changing it reassigns keys.
 type LBConfig struct {
 	serviceconfig.LoadBalancingConfig `json:"-"`
 

@@ -25,12 +25,14 @@
 //
 // Balance and memory: an endpoint's share of the table is within about
 // 2.5·sqrt(N/ringSize) of its weighted share, N being the number of
-// endpoints of equal weight (measured max/mean 1.023 at 100 endpoints with
-// the default 2^19 slots, 1.042 at 1000 with 2^22). The table costs 2 bytes a
-// slot, 1 MiB per channel by default, whatever the number of endpoints;
-// building it makes about 14 draws a slot (about 50 ms at the default on one
-// core) and happens when the endpoints or their weights change, never when
-// they change state. See table.go for the design and the alternatives.
+// endpoints of equal weight (measured max/mean 1.024 at 100 endpoints with
+// the default 2^19 slots, 1.042 at 1000 with 2^22). The table costs 1 byte a
+// slot up to 256 endpoints and 2 beyond (512 KiB per channel by default, 1
+// MiB beyond 256 endpoints), whatever the weights; building it makes about 15
+// draws a slot and happens when the endpoints or their weights change, never
+// when they change state. A key whose owner is not READY costs one hash per
+// endpoint to route. See table.go for the design, its numbers and the
+// alternatives.
 //
 // An endpoint is known by its first address: endpoints that share one share
 // a table entry, served by one of them that is READY. Pick never loops

@@ -143,7 +143,7 @@ func (p *picker) pickBounded(info balancer.PickInfo, i int, s uint32) (balancer.
 		return p.charged(info, &p.eps[i])
 	}
 	last := uint16(i)
-	for n := uint32(1); n < uint32(len(p.table.slots)); n++ {
+	for n := uint32(1); n < uint32(p.table.size()); n++ {
 		o := p.table.owner(s + n)
 		if o == last || !p.eps[o].ready {
 			continue

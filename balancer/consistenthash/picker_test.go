@@ -23,11 +23,15 @@ type testSubConn struct {
 type childPicker struct {
 	i   int
 	err error
+	sc  balancer.SubConn // testSubConn{i}, boxed once so that Pick does not allocate
 }
 
 func (c childPicker) Pick(balancer.PickInfo) (balancer.PickResult, error) {
 	if c.err != nil {
 		return balancer.PickResult{}, c.err
+	}
+	if c.sc != nil {
+		return balancer.PickResult{SubConn: c.sc}, nil
 	}
 	return balancer.PickResult{SubConn: testSubConn{i: c.i}}, nil
 }
@@ -39,7 +43,7 @@ func newTestPicker(r *table, cfg LBConfig) *picker {
 	p := &picker{table: r, eps: make([]pickEndpoint, len(r.eps)), header: cfg.HashHeader,
 		failNoKey: cfg.MissingKey == MissingKeyFail, loadFactor: cfg.LoadFactor, inflight: new(atomic.Int64)}
 	for i := range p.eps {
-		p.eps[i] = pickEndpoint{picker: childPicker{i: i}, weight: float64(r.eps[i].weight), load: newLoad(p.inflight)}
+		p.eps[i] = pickEndpoint{picker: childPicker{i: i, sc: testSubConn{i: i}}, weight: float64(r.eps[i].weight), load: newLoad(p.inflight)}
 		p.setReady(i, true)
 	}
 	p.equalWeights = equalWeights(r.eps)

@@ -32,36 +32,49 @@ import (
 //     it only hands its own slots to the runners-up; raising (lowering) its
 //     weight only makes it earlier (later), so slots only move to (from) it.
 //     No key moves between two other endpoints, whatever N is. This is
-//     rendezvous (highest-random-weight) hashing at slot resolution.
+//     rendezvous (highest-random-weight) hashing at slot resolution, and it
+//     does not depend on the scale of the weights (x100 gives the same table).
 //   - as a draw lands on one of ringSize slots, the first-draw times are
 //     geometric, close to exponential with rate w_e/ringSize, and endpoint e
 //     wins a slot with probability w_e/W. Slots are won independently, so an
 //     endpoint's share is binomial: its relative spread is about
-//     sqrt(N/ringSize), and the busiest of N endpoints sits about 2 to 2.6 of
-//     those above the mean (measured: 1.026 at 100 endpoints and 2^19 slots,
-//     worst of ten fleets 1.032; 1.074 at 1000 endpoints and 2^20 slots).
-//     The default, 2^19 slots (1 MiB of uint16), keeps 1.05 up to about 300
-//     endpoints of any weights; 1000 endpoints need 2^22 (8 MiB, about 1.04).
-//   - Pick reads one uint16. When the owner is not READY, or is full under
-//     bounded loads, it walks on to the next slots, whose owners are
-//     independent weighted draws: an endpoint that goes down spreads its keys
-//     over the others in proportion to their weights, and no other key moves.
-//     A walk visits at most every slot once.
+//     sqrt(N/ringSize) for N endpoints of equal weight, and the busiest sits
+//     about 2 to 2.6 of those above the mean. Measured max/mean shares: 1.003
+//     at 10 endpoints and 1.024 at 100 with the default 2^19 slots (ten other
+//     fleets of 100: 1.026 on average, 1.032 at worst); 1.042 at 1000 with
+//     2^22. The default keeps 1.05 up to about 300 endpoints of equal weight.
+//   - memory is the table, whatever the weights: 1 byte a slot up to 256
+//     endpoints (512 KiB by default), 2 bytes beyond (1 MiB by default, 8 MiB
+//     at 2^22). The whole policy holds about 0.55 MB per channel at 10
+//     endpoints, 0.76 MB at 100 and 3.4 MB at 1000 (BenchmarkMemory, with
+//     the children and SubConns; grpc-go's ring_hash: 0.09, 0.34, 2.4 MB).
+//   - Pick reads one byte. When the owner is not READY, the key goes to the
+//     winner of a weighted rendezvous among the READY endpoints (picker's
+//     fallback, one hash per endpoint): a function of the key and the READY
+//     set only, so an endpoint going down moves only its own keys, spread in
+//     proportion to the weights, and a change to another endpoint moves the
+//     displaced keys only to or from that endpoint. Walking on to the next
+//     slots' owners, as a ring does, would not do: those owners are
+//     independent draws that change when an endpoint that is down is removed
+//     or reweighted. Bounded loads walk on to the next slots' owners when the
+//     key's endpoint is full; each slot is visited at most once.
 //
 // Building the table generates every endpoint's draws in time order, in
 // rounds, until every slot has one: all draws earlier than the round's end
 // have then been seen, so each slot's winner is exact, whatever the round
 // sizes. That is about ringSize * (ln ringSize + 3) draws (a coupon
-// collector's tail), about 14 per slot at the default, whatever N and the
-// weights are; the build's scratch space (4 bytes a slot) is garbage once the
-// table is built. Weights are compared as exact integer products, so every
+// collector's tail), about 14 to 17 per slot, whatever N and the weights
+// are; the build's scratch space (6 bytes a slot) is garbage once the table
+// is built. It happens when the endpoints or their weights change, not when
+// their state does. Weights are compared as exact integer products, so every
 // client with the same endpoints builds the same table.
 //
 // A sorted ring with fixed virtual nodes per unit of weight would also keep
 // keys still, but its balance follows 1/sqrt(virtual nodes per endpoint): 1.05
 // at 100 endpoints takes about 2500 virtual nodes each (2.5 MiB at 10 bytes a
-// node) and a binary search per Pick; and weights of 100 would need 100 times
-// more. Maglev balances perfectly but refills its table from scratch on every
+// node) and a binary search per Pick, and weights of 100 would need 100
+// times more. Jump hashing cannot remove an endpoint from the middle or weigh
+// one. Maglev balances perfectly but refills its table from scratch on every
 // change, which moves keys between endpoints that stayed.
 
 // noOwner is never an endpoint index; it is also why a table holds at most
@@ -83,9 +96,12 @@ type tableEndpoint struct {
 type table struct {
 	eps   []tableEndpoint
 	seeds []uint64 // hash of each endpoint's address
-	slots []uint16 // slot -> endpoint index
-	shift uint     // 64 - log2(len(slots))
-	mask  uint32
+	// slot -> endpoint index: narrow when there are at most 256 endpoints,
+	// else wide; the other is nil.
+	narrow []uint8
+	wide   []uint16
+	shift  uint // 64 - log2(size)
+	mask   uint32
 }
 
 // newTable builds the table for eps (sorted by address, unique, at most
@@ -94,50 +110,62 @@ func newTable(eps []tableEndpoint, size uint32) *table {
 	t := &table{
 		eps:   eps,
 		seeds: make([]uint64, len(eps)),
-		slots: make([]uint16, size),
 		shift: uint(64 - bits.TrailingZeros32(size)),
 		mask:  size - 1,
 	}
-	newRace(t).run()
+	for i, e := range eps {
+		t.seeds[i] = hashString(e.addr)
+	}
+	owners := newRace(t).run()
+	if len(eps) > 256 {
+		t.wide = owners
+		return t
+	}
+	t.narrow = make([]uint8, size)
+	for s, o := range owners {
+		t.narrow[s] = uint8(o)
+	}
 	return t
 }
 
 // race computes the winners of a table's slots.
 type race struct {
-	t     *table
-	drawn []uint64 // draws made by each endpoint so far
-	first []uint32 // slot -> draw number (k+1) of its winner's first draw there; 0: none yet
-	open  int      // slots without a draw
-	total uint64   // total weight
+	t      *table
+	drawn  []uint64 // draws made by each endpoint so far
+	owners []uint16 // slot -> the endpoint with the earliest draw there so far
+	first  []uint32 // slot -> that draw's number (k+1); 0: none yet
+	open   int      // slots without a draw
+	total  uint64   // total weight
 }
 
 func newRace(t *table) *race {
+	size := t.size()
 	r := &race{
-		t:     t,
-		drawn: make([]uint64, len(t.eps)),
-		first: make([]uint32, len(t.slots)),
-		open:  len(t.slots),
+		t:      t,
+		drawn:  make([]uint64, len(t.eps)),
+		owners: make([]uint16, size),
+		first:  make([]uint32, size),
+		open:   size,
 	}
-	for i, e := range t.eps {
-		t.seeds[i] = hashString(e.addr)
+	for _, e := range t.eps {
 		r.total += uint64(e.weight)
 	}
 	return r
 }
 
-// run makes rounds of draws until every slot has one. Round times are
-// multiples of 1/total: at time c/total, endpoint e has made every draw k with
-// (k+1)/w_e <= c/total. The first round ends where about all but one slot
-// has a draw; each further one adds about ringSize draws.
-func (r *race) run() {
-	size := uint64(len(r.t.slots))
+// run makes rounds of draws until every slot has one and returns the slots'
+// winners. Round times are multiples of 1/total: at time c/total, endpoint e
+// has made every draw k with (k+1)/w_e <= c/total. The first round ends where
+// about all but one slot has a draw; each further one adds about size draws.
+func (r *race) run() []uint16 {
+	size := uint64(r.t.size())
 	c := size * uint64(bits.Len64(size)-1) * 69 / 100 // ln 2 * log2(size)
 	for {
 		for i := range r.t.eps {
 			r.drawUntil(i, c)
 		}
 		if r.open == 0 {
-			return
+			return r.owners
 		}
 		c += size
 	}
@@ -160,15 +188,15 @@ func (r *race) drawUntil(i int, c uint64) {
 func (r *race) enter(s uint32, i int, n, w uint64) {
 	best := r.first[s]
 	if best == 0 {
-		r.first[s], r.t.slots[s] = uint32(n), uint16(i)
+		r.first[s], r.owners[s] = uint32(n), uint16(i)
 		r.open--
 		return
 	}
-	o := r.t.slots[s]
+	o := r.owners[s]
 	// n/w < best/w_o, compared exactly: weights < 2^32, draws < 2^32.
 	mine, theirs := n*uint64(r.t.eps[o].weight), uint64(best)*w
 	if mine < theirs || mine == theirs && uint16(i) < o {
-		r.first[s], r.t.slots[s] = uint32(n), uint16(i)
+		r.first[s], r.owners[s] = uint32(n), uint16(i)
 	}
 }
 
@@ -176,20 +204,28 @@ func (r *race) enter(s uint32, i int, n, w uint64) {
 func (t *table) slot(h uint64) uint32 { return uint32(h >> t.shift) }
 
 // owner returns the endpoint index of slot i (taken modulo the table size).
-func (t *table) owner(i uint32) uint16 { return t.slots[i&t.mask] }
+func (t *table) owner(i uint32) uint16 {
+	if t.narrow != nil {
+		return uint16(t.narrow[i&t.mask])
+	}
+	return t.wide[i&t.mask]
+}
+
+// size returns the number of slots.
+func (t *table) size() int { return int(t.mask) + 1 }
 
 // shares returns how many slots each endpoint owns.
 func (t *table) shares() []int {
 	n := make([]int, len(t.eps))
-	for _, o := range t.slots {
-		n[o]++
+	for s := range uint32(t.size()) {
+		n[t.owner(s)]++
 	}
 	return n
 }
 
 // sameEndpoints reports whether t was built from eps at size slots.
 func (t *table) sameEndpoints(eps []tableEndpoint, size uint32) bool {
-	if t == nil || len(t.slots) != int(size) || len(t.eps) != len(eps) {
+	if t == nil || t.size() != int(size) || len(t.eps) != len(eps) {
 		return false
 	}
 	return slices.Equal(t.eps, eps)

@@ -53,7 +53,7 @@ func fairShare(t *table, i int) float64 {
 	for _, e := range t.eps {
 		w += float64(e.weight)
 	}
-	return float64(len(t.slots)) * float64(t.eps[i].weight) / w
+	return float64(t.size()) * float64(t.eps[i].weight) / w
 }
 
 // shareBound is the published ceiling of an endpoint's share over its fair
@@ -69,7 +69,7 @@ func checkShares(t *testing.T, tb *table) {
 	for i, n := range tb.shares() {
 		if got, limit := float64(n)/fairShare(tb, i), shareBound(tb, i); got > limit {
 			t.Fatalf("%s (weight %d of %d endpoints) owns %d of %d slots: %.4f of its fair share, want <= %.4f",
-				tb.eps[i].addr, tb.eps[i].weight, len(tb.eps), n, len(tb.slots), got, limit)
+				tb.eps[i].addr, tb.eps[i].weight, len(tb.eps), n, tb.size(), got, limit)
 		}
 	}
 }
@@ -102,7 +102,7 @@ func TestTableBalance(t *testing.T) {
 			shares := tb.shares()
 			maxKeys := 0
 			for i, c := range counts {
-				want := float64(len(keys)) * float64(shares[i]) / float64(len(tb.slots))
+				want := float64(len(keys)) * float64(shares[i]) / float64(tb.size())
 				if math.Abs(float64(c)-want) > 5*math.Sqrt(want) {
 					t.Errorf("endpoint %s got %d keys, want %.0f ± %.0f from its share", tb.eps[i].addr, c, want, 5*math.Sqrt(want))
 				}
@@ -139,8 +139,8 @@ func testWeightsDivided(eps []tableEndpoint, d uint32) []tableEndpoint {
 }
 
 func equalSlots(a, b *table) bool {
-	for s := range a.slots {
-		if a.eps[a.slots[s]].addr != b.eps[b.slots[s]].addr {
+	for s := range uint32(a.size()) {
+		if a.eps[a.owner(s)].addr != b.eps[b.owner(s)].addr {
 			return false
 		}
 	}
@@ -153,8 +153,8 @@ func equalSlots(a, b *table) bool {
 func checkOnlyMoved(t *testing.T, before, after *table, changed string) int {
 	t.Helper()
 	moved := 0
-	for s := range before.slots {
-		from, to := before.eps[before.slots[s]].addr, after.eps[after.slots[s]].addr
+	for s := range uint32(before.size()) {
+		from, to := before.eps[before.owner(s)].addr, after.eps[after.owner(s)].addr
 		if from == to {
 			continue
 		}
@@ -205,7 +205,7 @@ func TestTableRemoval(t *testing.T) {
 				rest := append(append([]tableEndpoint(nil), all[:gone]...), all[gone+1:]...)
 				after := newTable(rest, DefaultRingSize)
 				moved := checkOnlyMoved(t, before, after, all[gone].addr)
-				if frac := float64(moved) / float64(len(before.slots)); frac > 1.1/float64(n) {
+				if frac := float64(moved) / float64(before.size()); frac > 1.1/float64(n) {
 					t.Errorf("removing 1 of %d moved %.5f of the slots, want <= %.5f", n, frac, 1.1/float64(n))
 				}
 				movedKeys := 0
@@ -228,8 +228,8 @@ func TestTableWeightChange(t *testing.T) {
 	eps2 := append([]tableEndpoint(nil), eps...)
 	eps2[7].weight = 2
 	after := newTable(eps2, DefaultRingSize)
-	for s, o := range before.slots {
-		if o2 := after.slots[s]; o2 != o && o2 != 7 {
+	for s := range uint32(before.size()) {
+		if o, o2 := before.owner(s), after.owner(s); o2 != o && o2 != 7 {
 			t.Fatalf("slot %d moved from %d to %d; only moves to 7 expected", s, o, o2)
 		}
 	}
