@@ -221,7 +221,6 @@ func (b *chBalancer) newPickerLocked() *picker {
 		}
 	}
 	p.state = aggregate(counts)
-	p.equalWeights = equalWeights(b.table.eps)
 	return p
 }
 
@@ -252,14 +251,4 @@ func aggregate(counts [5]int) connectivity.State {
 		}
 	}
 	return connectivity.TransientFailure
-}
-
-// equalWeights reports whether every endpoint of eps has the same weight.
-func equalWeights(eps []tableEndpoint) bool {
-	for _, e := range eps {
-		if e.weight != eps[0].weight {
-			return false
-		}
-	}
-	return true
 }

@@ -47,18 +47,15 @@ type pickEndpoint struct {
 // Pick takes no lock and allocates nothing (beyond what reading a header
 // costs).
 type picker struct {
-	table  *table
-	eps    []pickEndpoint // indexed like table.eps
-	ready  int            // READY endpoints
-	readyW float64        // their total weight
-	// equalWeights: every endpoint has the same weight, so fallback compares
-	// hashes without logarithms.
-	equalWeights bool
-	state        connectivity.State
-	header       string
-	failNoKey    bool
-	loadFactor   float64 // 0: unbounded
-	inflight     *atomic.Int64
+	table      *table
+	eps        []pickEndpoint // indexed like table.eps
+	ready      int            // READY endpoints
+	readyW     float64        // their total weight
+	state      connectivity.State
+	header     string
+	failNoKey  bool
+	loadFactor float64 // 0: unbounded
+	inflight   *atomic.Int64
 }
 
 // Pick routes the request to the owner of its key's slot, walking on to the
@@ -107,32 +104,57 @@ func (p *picker) route(h uint64, s uint32) int {
 
 // fallback returns the READY endpoint that wins a weighted rendezvous for
 // hash h (the lowest -ln(u)/weight, u uniform in (0, 1] from h and the
-// endpoint's address), or -1 if none is READY. The winner depends only on h
-// and the READY endpoints, so a change of one endpoint moves only the keys
-// it wins or loses; see table.go. It visits each endpoint once.
+// endpoint's address; ties to the lower address), or -1 if none is READY.
+// The winner depends only on h and the READY endpoints, so a change of one
+// endpoint moves only the keys it wins or loses; see table.go. It visits each
+// endpoint once, and takes logarithms only of each weight class's best.
 func (p *picker) fallback(h uint64) int {
-	best := -1
-	if p.equalWeights {
-		var top uint64
-		for i := range p.eps {
-			if u := mix64(h ^ p.table.seeds[i]); p.eps[i].ready && (best < 0 || u > top) {
-				best, top = i, u
-			}
-		}
-		return best
+	t := p.table
+	if t.class == nil {
+		return p.fallbackEach(h)
 	}
-	low := math.Inf(1)
+	var top [maxClasses]uint64
+	var arg [maxClasses]int32
+	for c := range arg {
+		arg[c] = -1
+	}
 	for i := range p.eps {
 		if !p.eps[i].ready {
 			continue
 		}
-		u := float64(mix64(h^p.table.seeds[i])>>11+1) * 0x1p-53
-		if score := -math.Log(u) / p.eps[i].weight; score < low {
+		// Within a class the largest u has the lowest -ln(u)/weight.
+		if c, u := t.class[i], mix64(h^t.seeds[i]); arg[c] < 0 || u > top[c] {
+			top[c], arg[c] = u, int32(i)
+		}
+	}
+	best, low := -1, math.Inf(1)
+	for c, w := range t.classWeights {
+		if arg[c] < 0 {
+			continue
+		}
+		if score := -math.Log(uniform(top[c])) / w; score < low || score == low && int(arg[c]) < best {
+			best, low = int(arg[c]), score
+		}
+	}
+	return best
+}
+
+// fallbackEach is fallback for tables with more than maxClasses weights.
+func (p *picker) fallbackEach(h uint64) int {
+	best, low := -1, math.Inf(1)
+	for i := range p.eps {
+		if !p.eps[i].ready {
+			continue
+		}
+		if score := -math.Log(uniform(mix64(h^p.table.seeds[i]))) / p.eps[i].weight; score < low {
 			best, low = i, score
 		}
 	}
 	return best
 }
+
+// uniform maps x to (0, 1], in steps of 2^-53.
+func uniform(x uint64) float64 { return float64(x>>11+1) * 0x1p-53 }
 
 // pickBounded charges the request to endpoint i, the key's route, if that
 // keeps it under its bound; else to the first READY owner under its bound

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"sync/atomic"
 	"testing"
 
@@ -46,7 +48,6 @@ func newTestPicker(r *table, cfg LBConfig) *picker {
 		p.eps[i] = pickEndpoint{picker: childPicker{i: i, sc: testSubConn{i: i}}, weight: float64(r.eps[i].weight), load: newLoad(p.inflight)}
 		p.setReady(i, true)
 	}
-	p.equalWeights = equalWeights(r.eps)
 	return p
 }
 
@@ -227,5 +228,45 @@ func TestHashValues(t *testing.T) {
 	}
 	if hashString("a") == hashString("b") {
 		t.Error("hashString(a) == hashString(b)")
+	}
+}
+
+// TestPickerFallback checks the fallback for keys whose owner is not READY:
+// the weight-class shortcut picks what comparing every endpoint's score
+// picks, only READY endpoints win, and wins follow the weights.
+func TestPickerFallback(t *testing.T) {
+	rng := rand.New(rand.NewPCG(14, 2))
+	for round := range 20 {
+		eps := testEndpoints(1 + rng.IntN(40))
+		for i := range eps {
+			eps[i].weight = 1 + uint32(rng.IntN(1+round%4*3))
+		}
+		p := newTestPicker(newTable(eps, MinRingSize), LBConfig{})
+		for i := range p.eps {
+			p.setReady(i, rng.IntN(4) > 0)
+		}
+		wins := make([]float64, len(eps))
+		for range 20_000 {
+			h := rng.Uint64()
+			got, want := p.fallback(h), p.fallbackEach(h)
+			if got != want {
+				t.Fatalf("round %d: fallback(%x) = %d, comparing every score gives %d", round, h, got, want)
+			}
+			if got >= 0 && !p.eps[got].ready || got < 0 && p.ready > 0 {
+				t.Fatalf("round %d: fallback(%x) = %d with %d READY", round, h, got, p.ready)
+			}
+			if got >= 0 {
+				wins[got]++
+			}
+		}
+		for i, w := range wins {
+			if !p.eps[i].ready {
+				continue
+			}
+			want := 20_000 * p.eps[i].weight / p.readyW
+			if math.Abs(w-want) > 5*math.Sqrt(want)+1 {
+				t.Errorf("round %d: endpoint %d of weight %v won %v of 20000, want %.0f", round, i, p.eps[i].weight, w, want)
+			}
+		}
 	}
 }

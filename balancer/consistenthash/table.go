@@ -102,7 +102,15 @@ type table struct {
 	wide   []uint16
 	shift  uint // 64 - log2(size)
 	mask   uint32
+	// class[i] indexes endpoint i's weight in classWeights, the distinct
+	// weights; nil when there are more than maxClasses of them.
+	class        []uint8
+	classWeights []float64
 }
+
+// maxClasses is the most distinct weights a table sorts its endpoints by, for
+// the picker's fallback.
+const maxClasses = 8
 
 // newTable builds the table for eps (sorted by address, unique, at most
 // maxEndpoints, not empty, weights >= 1) with size slots (a power of two).
@@ -116,6 +124,7 @@ func newTable(eps []tableEndpoint, size uint32) *table {
 	for i, e := range eps {
 		t.seeds[i] = hashString(e.addr)
 	}
+	t.classify()
 	owners := newRace(t).run()
 	if len(eps) > 256 {
 		t.wide = owners
@@ -126,6 +135,24 @@ func newTable(eps []tableEndpoint, size uint32) *table {
 		t.narrow[s] = uint8(o)
 	}
 	return t
+}
+
+// classify fills class and classWeights, if there are at most maxClasses
+// distinct weights.
+func (t *table) classify() {
+	class := make([]uint8, len(t.eps))
+	var weights []float64
+	for i, e := range t.eps {
+		c := slices.Index(weights, float64(e.weight))
+		if c < 0 {
+			if len(weights) == maxClasses {
+				return
+			}
+			c, weights = len(weights), append(weights, float64(e.weight))
+		}
+		class[i] = uint8(c)
+	}
+	t.class, t.classWeights = class, weights
 }
 
 // race computes the winners of a table's slots.
