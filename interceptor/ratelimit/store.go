@@ -10,9 +10,15 @@ import (
 	"time"
 )
 
-// numShards splits the keyed store so that inserts under different keys
-// rarely share a lock. A power of two.
+// numShards is the most shards a store splits its keys into, so that
+// inserts under different keys rarely share a lock. A power of two.
 const numShards = 64
+
+// minShardKeys is the fewest keys a shard is made to hold: a store bounded
+// to fewer than numShards×minShardKeys keys uses fewer shards, so that the
+// unevenness of a hash over few keys per shard does not evict keys long
+// before the store is full.
+const minShardKeys = 256
 
 // evictSample is how many entries an insert into a full shard looks at to
 // choose the least recently used one to evict (sampled LRU).
@@ -72,17 +78,21 @@ func (t *table[T]) find(key string, h uint64) *entry[T] {
 // shard is one lock's worth of keys. Reads load tab and take no lock;
 // writers hold mu. Padding keeps shards on separate cache lines.
 type shard[T any] struct {
-	mu   sync.Mutex
-	tab  atomic.Pointer[table[T]] // replaced, never modified, when it grows
-	live int                      // live entries in tab; guarded by mu
-	used int                      // live entries and tombstones; guarded by mu
-	_    [64 - 32]byte
+	mu    sync.Mutex
+	tab   atomic.Pointer[table[T]] // replaced, never modified, when it grows
+	live  int                      // live entries in tab; guarded by mu
+	used  int                      // live entries and tombstones; guarded by mu
+	limit int                      // most live entries; set once
+	_     [64 - 40]byte
 }
 
-// store maps keys to per-key state with a memory bound: at most perShard keys
-// per shard (the least recently used of a sample is evicted to make room),
-// and entries idle for longer than idle are evicted as inserts come by. The
-// global key "" lives outside the shards and is never evicted.
+// store maps keys to per-key state with a memory bound: at most maxKeys keys,
+// exactly, split between the shards in use (a full shard evicts the least
+// recently used of a sample of its keys to make room), and entries idle for
+// longer than idle are evicted as inserts come by. The global key "" lives
+// outside the shards and is never evicted. With maxKeys below
+// numShards×minShardKeys fewer shards are used, each holding at least
+// minShardKeys keys.
 //
 // Time in the store is a tick count in nanoseconds from an origin its owner
 // chooses (Unix nanoseconds, or nanoseconds since the owner was made); one
@@ -97,15 +107,15 @@ type shard[T any] struct {
 // idle eviction never changes an answer; only the memory bound may forget a
 // key that still holds state.
 type store[T any] struct {
-	global   entry[T]
-	tomb     *entry[T]                  // marks deleted slots
-	init     func(v *T, now int64)      // nil: the zero value is fresh
-	rest     func(v *T, now int64) bool // nil: every idle entry may go
-	seed     maphash.Seed
-	perShard int
-	idle     int64 // nanoseconds
-	touch    int64 // nanoseconds: how stale seen may get before get updates it
-	shards   [numShards]shard[T]
+	global entry[T]
+	tomb   *entry[T]                  // marks deleted slots
+	init   func(v *T, now int64)      // nil: the zero value is fresh
+	rest   func(v *T, now int64) bool // nil: every idle entry may go
+	seed   maphash.Seed
+	mask   uint64 // the shards in use are shards[:mask+1]
+	idle   int64  // nanoseconds
+	touch  int64  // nanoseconds: how stale seen may get before get updates it
+	shards [numShards]shard[T]
 }
 
 // newStore returns an empty store. init, if not nil, makes the fresh state
@@ -115,21 +125,41 @@ type store[T any] struct {
 // only then. It is called under the shard's lock.
 func newStore[T any](maxKeys int, idle time.Duration, init func(v *T, now int64), rest func(v *T, now int64) bool) *store[T] {
 	s := &store[T]{
-		tomb:     &entry[T]{},
-		init:     init,
-		rest:     rest,
-		seed:     maphash.MakeSeed(),
-		perShard: max(maxKeys/numShards, 1),
-		idle:     int64(idle),
-		touch:    max(int64(idle)/16, int64(time.Millisecond)),
+		tomb:  &entry[T]{},
+		init:  init,
+		rest:  rest,
+		seed:  maphash.MakeSeed(),
+		idle:  int64(idle),
+		touch: max(int64(idle)/16, int64(time.Millisecond)),
 	}
+	n := shardsFor(maxKeys)
+	s.mask = uint64(n - 1)
 	for i := range s.shards {
 		s.shards[i].tab.Store(newTable[T](minSlots))
+		if i < n {
+			// The bound split as evenly as it goes: the limits add up
+			// to maxKeys.
+			s.shards[i].limit = maxKeys / n
+			if i < maxKeys%n {
+				s.shards[i].limit++
+			}
+		}
 	}
 	if init != nil {
 		init(&s.global.val, 0)
 	}
 	return s
+}
+
+// shardsFor is how many shards a store of at most maxKeys keys uses: a power
+// of two up to numShards, with at least minShardKeys keys per shard when
+// maxKeys allows.
+func shardsFor(maxKeys int) int {
+	n := 1
+	for 2*n <= numShards && maxKeys/(2*n) >= minShardKeys {
+		n *= 2
+	}
+	return n
 }
 
 // get returns the state of key, creating it if needed, and marks it used at
@@ -166,7 +196,7 @@ func (s *store[T]) peek(key string) *T {
 // without taking a lock. key is not the global key.
 func (s *store[T]) lookup(key string) (uint64, *shard[T], *entry[T]) {
 	h := maphash.String(s.seed, key)
-	sh := &s.shards[h&(numShards-1)]
+	sh := &s.shards[h&s.mask]
 	return h, sh, sh.tab.Load().find(key, h)
 }
 
@@ -264,7 +294,7 @@ func (s *store[T]) evictLocked(sh *shard[T], now int64) {
 		}
 		i = (i + 1) & tab.mask
 	}
-	if sh.live < s.perShard {
+	if sh.live < sh.limit {
 		return
 	}
 	oldestSlot, oldest := uint64(0), int64(0)

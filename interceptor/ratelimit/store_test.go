@@ -76,7 +76,7 @@ func TestStoreEvictsIdleKeys(t *testing.T) {
 }
 
 func TestStoreLRUEvictsOldest(t *testing.T) {
-	s := newCountStore(numShards*evictSample, time.Hour) // evictSample keys per shard
+	s := newCountStore(evictSample, time.Hour) // one shard of evictSample keys
 	sh := &s.shards[0]
 	for i := range evictSample {
 		putEntry(s, sh, strconv.Itoa(i), t0.Add(time.Duration(i+1)*time.Second))
@@ -126,18 +126,17 @@ func TestStoreFindsEveryKeyAfterGrowing(t *testing.T) {
 // behind do not grow the tables: a full store under a stream of new keys
 // keeps tables of a size set by the bound, not by the number of keys seen.
 func TestStoreChurnKeepsTablesSmall(t *testing.T) {
-	const perShard = 16
-	s := newCountStore(perShard*numShards, time.Hour)
+	s := newCountStore(4*minShardKeys, time.Hour)
 	for i := range 200_000 {
 		s.get("key-"+strconv.Itoa(i), t0.Add(time.Duration(i)).UnixNano())
 	}
 	for i := range s.shards {
 		sh := &s.shards[i]
-		if size := len(sh.tab.Load().slots); size > 4*perShard {
-			t.Errorf("shard %d: table of %d slots for at most %d keys", i, size, perShard)
+		if size := len(sh.tab.Load().slots); size > max(4*sh.limit, minSlots) {
+			t.Errorf("shard %d: table of %d slots for at most %d keys", i, size, sh.limit)
 		}
-		if sh.live > perShard {
-			t.Errorf("shard %d holds %d keys, want at most %d", i, sh.live, perShard)
+		if sh.live > sh.limit {
+			t.Errorf("shard %d holds %d keys, want at most %d", i, sh.live, sh.limit)
 		}
 	}
 }
@@ -246,5 +245,49 @@ func TestIdleKeyInDebtKeepsItsState(t *testing.T) {
 	}
 	if d, ok := sw.Reserve("k", 0); ok || d != time.Second {
 		t.Errorf("sliding window after the idle timeout: Reserve = %v, %v; want 1s, false", d, ok)
+	}
+}
+
+// TestWithMaxKeysIsTheBound: a limiter never holds more keys than
+// WithMaxKeys asked for, holds exactly that many once enough keys came by,
+// and starts evicting only once it holds at least 3/4 of them (all of them
+// below 2×minShardKeys, where it uses one shard): the tolerance WithMaxKeys
+// documents.
+func TestWithMaxKeysIsTheBound(t *testing.T) {
+	for _, n := range []int{1, 10, 63, 64, 100, 127, 128, 511, 1000, 4096, 5000, 20_000} {
+		for _, kind := range []string{"token bucket", "sliding window"} {
+			var l interface {
+				Allow(string) bool
+				Len() int
+			}
+			if kind == "token bucket" {
+				l, _ = NewTokenBucket(1, 1, WithMaxKeys(n), WithIdleTimeout(time.Hour))
+			} else {
+				l, _ = NewSlidingWindow(1, time.Second, WithMaxKeys(n), WithIdleTimeout(time.Hour))
+			}
+			firstEviction := -1
+			for i := range 4 * n {
+				l.Allow("key-" + strconv.Itoa(i))
+				if i < n+1 || i%97 == 0 {
+					got := l.Len()
+					if got > n {
+						t.Fatalf("%s, WithMaxKeys(%d): holds %d keys", kind, n, got)
+					}
+					if firstEviction < 0 && got < i+1 {
+						firstEviction = i
+					}
+				}
+			}
+			if got := l.Len(); got != n {
+				t.Errorf("%s, WithMaxKeys(%d): holds %d keys after %d, want %d", kind, n, got, 4*n, n)
+			}
+			want := n
+			if n >= 2*minShardKeys {
+				want = 3 * n / 4
+			}
+			if firstEviction < want {
+				t.Errorf("%s, WithMaxKeys(%d): first eviction at %d keys, want at least %d", kind, n, firstEviction, want)
+			}
+		}
 	}
 }
