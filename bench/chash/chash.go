@@ -10,6 +10,7 @@ import (
 
 	"github.com/grpckit/grpckit/balancer/consistenthash"
 	"github.com/grpckit/grpckit/bench/internal/fakecc"
+	kitresolver "github.com/grpckit/grpckit/resolver"
 )
 
 // Configs of the policy, unbounded and bounded.
@@ -35,11 +36,13 @@ type Balance struct {
 	NoiseFloor float64 // the max/mean sampling alone gives, for unbounded
 }
 
-// Movement is what removing one of N endpoints moved.
+// Movement is what removing one of N endpoints moved (or, from
+// MeasureChange, what Change did to one of them).
 type Movement struct {
 	Endpoints int
 	Keys      int
 	Bounded   bool
+	Change    Change `json:",omitempty"` // "" for a removal
 	// Moved is the fraction of the keys whose endpoint changed; Theory is
 	// 1/N, the removed endpoint's fair share; Bound is 1.1/N, the target.
 	Moved, Theory, Bound float64
@@ -57,7 +60,7 @@ func key(i int) context.Context {
 // pick done at once, and returns the busiest endpoint's share over the mean.
 func MeasureBalance(n, keys int) (Balance, error) {
 	counts := make([]int, n)
-	if err := eachOwner(Unbounded, n, -1, keys, func(_, i int) { counts[i]++ }); err != nil {
+	if err := eachOwner(Unbounded, fakecc.Instances(n), keys, func(_, i int) { counts[i]++ }); err != nil {
 		return Balance{}, err
 	}
 	return Balance{Endpoints: n, Keys: keys, MaxMean: maxMean(counts), NoiseFloor: NoiseFloor(n, keys)}, nil
@@ -96,20 +99,62 @@ func MeasureBounded(n, keys int) (Balance, error) {
 // over the same endpoints less the middle one, and counts the keys that
 // changed endpoint.
 func MeasureMovement(cfg string, n, keys int) (Movement, error) {
+	insts := fakecc.Instances(n)
 	gone := n / 2
-	before, after := make([]int, keys), make([]int, keys)
-	if err := eachOwner(cfg, n, -1, keys, func(k, i int) { before[k] = i }); err != nil {
+	m, err := compare(cfg, insts, append(insts[:gone:gone], insts[gone+1:]...), gone, keys)
+	m.Endpoints, m.Theory, m.Bound = n, 1/float64(n), 1.1/float64(n)
+	return m, err
+}
+
+// Change is a change to one endpoint that MeasureChange makes.
+type Change string
+
+// The changes MeasureChange makes.
+const (
+	Grow     Change = "grow"     // add endpoint n to n endpoints
+	Reweight Change = "reweight" // double the weight of the middle one
+)
+
+// MeasureChange maps keys distinct keys over n endpoints with cfg, makes
+// change, maps them again and counts the keys that changed endpoint. Theory
+// is the changed endpoint's fair share of the keys after a Grow, and the
+// share it gains after a Reweight; Bound is 1.1 times that.
+func MeasureChange(cfg string, change Change, n, keys int) (Movement, error) {
+	before := fakecc.Instances(n)
+	var after []kitresolver.Instance
+	var changed int
+	var theory float64
+	switch change {
+	case Grow:
+		after, changed, theory = fakecc.Instances(n+1), n, 1/float64(n+1)
+	case Reweight:
+		after, changed, theory = fakecc.Instances(n), n/2, 2/float64(n+1)-1/float64(n)
+		after[changed].Weight = 2
+	default:
+		return Movement{}, fmt.Errorf("chash: unknown change %q", change)
+	}
+	m, err := compare(cfg, before, after, changed, keys)
+	m.Endpoints, m.Change, m.Theory, m.Bound = n, change, theory, 1.1*theory
+	return m, err
+}
+
+// compare maps keys distinct keys over the endpoints of before, then of
+// after, and counts the keys that moved, and those that moved neither from
+// nor to endpoint changed (fakecc's index).
+func compare(cfg string, before, after []kitresolver.Instance, changed, keys int) (Movement, error) {
+	from, to := make([]int, keys), make([]int, keys)
+	if err := eachOwner(cfg, before, keys, func(k, i int) { from[k] = i }); err != nil {
 		return Movement{}, err
 	}
-	if err := eachOwner(cfg, n, gone, keys, func(k, i int) { after[k] = i }); err != nil {
+	if err := eachOwner(cfg, after, keys, func(k, i int) { to[k] = i }); err != nil {
 		return Movement{}, err
 	}
-	m := Movement{Endpoints: n, Keys: keys, Bounded: cfg == Bounded, Theory: 1 / float64(n), Bound: 1.1 / float64(n)}
+	m := Movement{Keys: keys, Bounded: cfg == Bounded}
 	moved := 0
-	for k := range before {
-		if before[k] != after[k] {
+	for k := range from {
+		if from[k] != to[k] {
 			moved++
-			if before[k] != gone {
+			if from[k] != changed && to[k] != changed {
 				m.MovedElsewhere++
 			}
 		}
@@ -119,14 +164,9 @@ func MeasureMovement(cfg string, n, keys int) (Movement, error) {
 }
 
 // eachOwner calls visit with each of keys keys and the endpoint it goes to
-// over n endpoints (fakecc's indexes), leaving out endpoint skip when it is
-// not -1. Each pick is done at once.
-func eachOwner(cfg string, n, skip, keys int, visit func(k, i int)) error {
-	eps := fakecc.Endpoints(n)
-	if skip >= 0 {
-		eps = append(eps[:skip:skip], eps[skip+1:]...)
-	}
-	p, closeFn, err := fakecc.ReadyPicker(consistenthash.Name, cfg, eps)
+// over insts (fakecc's indexes). Each pick is done at once.
+func eachOwner(cfg string, insts []kitresolver.Instance, keys int, visit func(k, i int)) error {
+	p, closeFn, err := fakecc.ReadyPicker(consistenthash.Name, cfg, kitresolver.Endpoints(insts))
 	if err != nil {
 		return err
 	}

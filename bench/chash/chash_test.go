@@ -77,3 +77,29 @@ func TestMeasureMovement(t *testing.T) {
 		}
 	}
 }
+
+// TestMeasureChange grows fleets by one endpoint and doubles one endpoint's
+// weight at every size from 1 to 20 and around 32 and 64: no key may move
+// between endpoints that did not change, and the keys that move are the
+// changed endpoint's share, give or take 5 standard deviations of sampling.
+func TestMeasureChange(t *testing.T) {
+	const keys = 20_000
+	sizes := []int{31, 32, 33, 63, 64, 65}
+	for n := 1; n <= 20; n++ {
+		sizes = append(sizes, n)
+	}
+	for _, n := range sizes {
+		for _, change := range []Change{Grow, Reweight} {
+			m, err := MeasureChange(Unbounded, change, n, keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.MovedElsewhere != 0 {
+				t.Errorf("%s at %d endpoints: %d of %d keys moved between endpoints that did not change", change, n, m.MovedElsewhere, keys)
+			}
+			if limit := m.Bound + 5*math.Sqrt(m.Theory/keys); m.Moved > limit {
+				t.Errorf("%s at %d endpoints: moved %.4f of the keys, want <= %.4f (theory %.4f)", change, n, m.Moved, limit, m.Theory)
+			}
+		}
+	}
+}
