@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/consul/api"
@@ -84,6 +85,8 @@ func TestBuilderOptionErrors(t *testing.T) {
 		{WithRecoveryGrace(-1), "WithRecoveryGrace"},
 		{WithBackoff(kitresolver.Backoff{}), "WithBackoff"},
 		{WithConfig(nil), "WithConfig(nil)"},
+		{WithSnapshotMaxAge(0), "consul: WithSnapshotMaxAge(0s): want a positive duration"},
+		{WithSnapshotMaxAge(-time.Hour), "consul: WithSnapshotMaxAge(-1h0m0s)"},
 	}
 	for _, tt := range tests {
 		_, err := NewBuilder(tt.opt).Build(mustTarget(t, "consul:///s"), nil, resolver.BuildOptions{})

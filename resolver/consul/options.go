@@ -35,9 +35,10 @@ type builderConfig struct {
 	minInterval   time.Duration
 	recoveryGrace time.Duration
 	backoff       kitresolver.Backoff
-	snapshotDir   string     // "" for no snapshots
-	agents        *agentList // nil: the default agent policy (see WithAllowedAgents)
-	err           error      // first invalid option
+	snapshotDir   string        // "" for no snapshots
+	snapshotAge   time.Duration // 0: kitresolver.DefaultSnapshotMaxAge
+	agents        *agentList    // nil: the default agent policy (see WithAllowedAgents)
+	err           error         // first invalid option
 }
 
 func newBuilderConfig(opts []Option) builderConfig {
@@ -145,7 +146,9 @@ func WithBackoff(b kitresolver.Backoff) Option {
 // start-up: after a failed query or kitresolver.SnapshotGrace, whichever comes
 // first. The agent's first answer replaces it. Each target has its own file,
 // named after its agent, datacenter, service, health filter and tags, so
-// ?tag=v1 and ?tag=v2 never share one. See kitresolver.Snapshot for the file.
+// ?tag=v1 and ?tag=v2 never share one. A snapshot older than the maximum age
+// (WithSnapshotMaxAge, default kitresolver.DefaultSnapshotMaxAge, 24h) is not
+// served. See kitresolver.Snapshot for the file.
 func WithSnapshotDir(dir string) Option {
 	return func(c *builderConfig) {
 		if dir == "" {
@@ -156,6 +159,22 @@ func WithSnapshotDir(dir string) Option {
 			dir = abs // a later chdir must not move the snapshots
 		}
 		c.snapshotDir = dir
+	}
+}
+
+// WithSnapshotMaxAge sets how old a snapshot (see WithSnapshotDir) may be and
+// still be served at start-up (default kitresolver.DefaultSnapshotMaxAge); d
+// must be positive. A client rewrites its snapshot's time while the agent
+// answers, so the age counts from about the last time a client of the target
+// saw the agent work: choose d short enough that servers decommissioned
+// during that long an outage are not dialed.
+func WithSnapshotMaxAge(d time.Duration) Option {
+	return func(c *builderConfig) {
+		if d <= 0 {
+			c.invalid("WithSnapshotMaxAge(%v): want a positive duration", d)
+			return
+		}
+		c.snapshotAge = d
 	}
 }
 

@@ -13,7 +13,11 @@ func (b *builder) snapshot(tgt target) (*kitresolver.Snapshot, error) {
 	if b.cfg.snapshotDir == "" {
 		return nil, nil
 	}
-	return kitresolver.NewSnapshot(b.cfg.snapshotDir, tgt.snapshotID())
+	var opts []kitresolver.SnapshotOption
+	if b.cfg.snapshotAge > 0 {
+		opts = append(opts, kitresolver.SnapshotMaxAge(b.cfg.snapshotAge))
+	}
+	return kitresolver.NewSnapshot(b.cfg.snapshotDir, tgt.snapshotID(), opts...)
 }
 
 // snapshotID identifies the set tgt resolves to, so that targets that may

@@ -149,3 +149,34 @@ func wantNothingServed(t *testing.T, tgt string, b resolver.Builder) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestSnapshotMaxAgeOption: WithSnapshotMaxAge moves the age beyond which a
+// client started while the agent is down serves nothing from its snapshot,
+// both ways from the default: a 2 h old snapshot is served under a 3 h
+// maximum, and not under a 1 h one.
+func TestSnapshotMaxAgeOption(t *testing.T) {
+	t.Parallel()
+	const service = "greeter-maxage"
+	a := registrytest.StartConsul(t)
+	b1 := startBackend(t, a.Client(), service, "m1")
+	dir := t.TempDir()
+	tgt := "consul://" + a.Addr() + "/" + service
+	snapshots := filepath.Join(dir, "*"+service+"*.json")
+	c1, conn1 := dial(t, tgt, consul.NewBuilder(consul.WithSnapshotDir(dir), consul.WithSnapshotMaxAge(time.Hour)))
+	waitServedBy(t, c1, "m1")
+	snapshottest.WaitAddrs(t, snapshots, b1.Addr)
+	conn1.Close()
+	a.Stop()
+	t.Cleanup(func() { a.Start() }) // for the backend's cleanup
+
+	snapshottest.Age(t, snapshots, 2*time.Hour)
+	rb := &snapshottest.RecordingBuilder{Builder: consul.NewBuilder(consul.WithSnapshotDir(dir), consul.WithSnapshotMaxAge(3*time.Hour), fastConsulBackoff)}
+	c, _ := dial(t, tgt, rb)
+	waitServedBy(t, c, "m1")
+	if n, stale, _ := rb.Last(); n == 0 || !stale {
+		t.Fatalf("a 2h old snapshot with WithSnapshotMaxAge(3h): %d states, last stale %t; want it served", n, stale)
+	}
+
+	snapshottest.Age(t, snapshots, 2*time.Hour)
+	wantNothingServed(t, tgt, consul.NewBuilder(consul.WithSnapshotDir(dir), consul.WithSnapshotMaxAge(time.Hour), fastConsulBackoff))
+}
