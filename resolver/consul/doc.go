@@ -14,11 +14,16 @@
 // by address, each carrying its kitresolver.Instance (ID, weight from
 // Weights.Passing, or Weights.Warning for an instance in warning when the
 // target allows unhealthy ones, zone and version from Meta) as a typed
-// endpoint attribute.
+// endpoint attribute. Consul allows weights up to 65535; a weight above
+// kitresolver.MaxWeight (10000) is capped at it, and logged once, rather than
+// dropping the instance.
 //
 // Target parameters: tag (repeatable; every tag must match), dc, healthy
 // (default true: only instances whose checks all pass; instances in
-// maintenance are never served), near and stale. Without an authority the
+// maintenance are never served), near and stale. With near (such as
+// near=_agent) the instances keep Consul's order, nearest first, instead of
+// being sorted by address; only a policy that reads the order, such as
+// pick_first, makes use of it (see Example_near). Without an authority the
 // agent is the one the standard CONSUL_HTTP_ADDR names, else localhost:8500;
 // token, token file, TLS and SSL come from the rest of the CONSUL_*
 // environment or from options. A target carrying a token is refused: gRPC logs
@@ -34,17 +39,24 @@
 // (token or HTTP basic auth) only talks to the configured agent and to
 // loopback agents unless WithAllowedAgents lists the others; a client without
 // credentials may name any agent. WithAllowedAgents replaces that default by
-// its list, whatever the credentials; a refused agent fails the channel's
-// RPCs with an error that names it.
+// its list, whatever the credentials (the configured agent is always
+// allowed); a refused agent fails the channel's RPCs with an error that names
+// it.
 //
 // The resolver follows Consul's index rules: an index that goes backwards
 // resets to 0, an index of 0 is treated as 1, and a query that brought no new
 // data is followed by the next no sooner than WithMinQueryInterval, so a
-// misbehaving agent cannot make it spin. Errors are retried with jittered
+// misbehaving agent cannot make it spin. Since 0 is treated as 1, an answer
+// of index 0 to a query that waited on 1 is another 0, as an agent or proxy
+// that always answers 0 gives, not a reset. Errors are retried with jittered
 // backoff while the channel keeps the last good instances; an empty set is
 // published only when Consul answers that the service has none, and right
 // after the agent was unreachable or lost its state such an answer is held
-// back for WithRecoveryGrace while registrars register again.
+// back for WithRecoveryGrace while registrars register again. A balancer that
+// rejects the empty set (grpc-go's policies answer
+// balancer.ErrBadResolverState) is not an error: the channel fails its RPCs
+// fast with Unavailable and the blocking query goes on, so the first instance
+// to come back is served at once.
 //
 // # Cold start from a snapshot
 //
@@ -58,7 +70,10 @@
 // query, or if the agent has not answered within kitresolver.SnapshotGrace,
 // the snapshot's valid instances are published with the state marked stale
 // (kitresolver.IsStale) and one warning says so and how old the snapshot is.
-// The agent's answer replaces it, is not stale, and is written to the file;
+// A snapshot older than WithSnapshotMaxAge (kitresolver.DefaultSnapshotMaxAge,
+// 24h, by default) is not served: the client then fails fast as it would
+// without one. The agent's answer replaces it, is not stale, and is written
+// to the file;
 // as for any set in service, an empty answer right after the agent was
 // unreachable is first held back for WithRecoveryGrace. A missing file (the
 // first start) is not an error, a broken one is logged and ignored.
