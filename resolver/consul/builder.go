@@ -70,11 +70,19 @@ type agentClient struct {
 func (b *builder) newClient(tgt target) (*agentClient, error) {
 	cfg := b.apiConfig(tgt)
 	created := cfg.HttpClient == nil
+	if !created {
+		// The redirect policy is set on a copy: the caller's client, and its
+		// transport with the TLS settings, stay as they are.
+		hc := *cfg.HttpClient
+		cfg.HttpClient = &hc
+	}
 	cli, err := api.NewClient(cfg) // completes cfg: token, token file, TLS files
 	if err != nil {
 		// Such errors name files and addresses, not tokens; redact anyway.
 		return nil, errorf(newRedactor(cfg.Token), "consul: creating the API client: %v", err)
 	}
+	// cfg.HttpClient is the client cli uses, not yet used.
+	cfg.HttpClient.CheckRedirect = sameOriginRedirects(cfg.HttpClient.CheckRedirect)
 	ac := &agentClient{api: cli, redact: newRedactor(cfg.Token)}
 	if created {
 		ac.owned = cfg.HttpClient
@@ -163,6 +171,30 @@ func (b *builder) checkAgent(tgt target, cfg *api.Config) error {
 	return fmt.Errorf("consul: target names agent %q, not the configured agent %q: "+
 		"the client's ACL token or HTTP credentials go only to the configured agent and loopback agents "+
 		"unless consul.WithAllowedAgents lists it", tgt.agent, configured)
+}
+
+// maxRedirects is how many redirects a query follows, as net/http's default.
+const maxRedirects = 10
+
+// sameOriginRedirects returns an http.Client CheckRedirect that follows a
+// redirect only to the scheme, host and port of the original request, then
+// asks next (nil for net/http's default limit). net/http would forward the
+// X-Consul-Token header to any host, over plain http too.
+func sameOriginRedirects(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		from := via[0].URL
+		if req.URL.Scheme != from.Scheme || !strings.EqualFold(req.URL.Host, from.Host) {
+			return fmt.Errorf("consul: refusing a redirect from %s://%s to %s://%s: the token goes only to the agent",
+				from.Scheme, from.Host, req.URL.Scheme, req.URL.Host)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("consul: stopped after %d redirects", maxRedirects)
+		}
+		return nil
+	}
 }
 
 // close releases the idle connections of an HTTP client the resolver created.

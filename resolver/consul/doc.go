@@ -43,6 +43,13 @@
 // allowed); a refused agent fails the channel's RPCs with an error that names
 // it.
 //
+// The resolver follows an HTTP redirect only to the scheme, host and port it
+// asked: net/http would forward the X-Consul-Token header to any host a
+// redirect names, plain http:// ones included, so a redirect elsewhere, or
+// from https to http, fails the query instead. The policy is set on the
+// resolver's own copy of a configured http.Client. The registrar uses the
+// *api.Client it is given as it is (see Register).
+//
 // The resolver follows Consul's index rules: an index that goes backwards
 // resets to 0, an index of 0 is treated as 1, and a query that brought no new
 // data is followed by the next no sooner than WithMinQueryInterval, so a

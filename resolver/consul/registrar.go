@@ -64,6 +64,12 @@ type Registration struct {
 // newest one owns the ID. Each Registration marks its check's Notes with a
 // random nonce, so a Registration that was replaced neither keeps the ID
 // registered nor removes it (see Deregister).
+//
+// Register uses cli as it is. Its http.Client follows redirects and, like
+// any net/http client, forwards the X-Consul-Token header to whatever host a
+// redirect names; give cli an http.Client whose CheckRedirect refuses other
+// hosts if a redirect from the agent's address could lead elsewhere (the
+// resolver refuses them itself).
 func Register(ctx context.Context, cli *api.Client, inst kitresolver.Instance, opts ...RegisterOption) (*Registration, error) {
 	cfg := newRegisterConfig(opts)
 	if cfg.err != nil {
