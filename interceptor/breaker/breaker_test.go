@@ -50,7 +50,7 @@ func reached(opts []grpc.CallOption) {
 	}
 }
 
-func mustGroup(t *testing.T, opts ...Option) *Group {
+func mustGroup(t testing.TB, opts ...Option) *Group {
 	t.Helper()
 	g, err := New(opts...)
 	if err != nil {

@@ -109,10 +109,6 @@ func (g *Group) keyOf(ctx context.Context, cc *grpc.ClientConn, method string) s
 	return g.opts.key(ctx, cc, method)
 }
 
-func refused(err error) bool {
-	return err == gobreaker.ErrOpenState || err == gobreaker.ErrTooManyRequests
-}
-
 func (g *Group) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	if ctx.Err() != nil {
 		return streamer(ctx, desc, cc, method, opts...)

@@ -1,7 +1,6 @@
 // Package breaker provides gRPC client interceptors that put a circuit
-// breaker (github.com/sony/gobreaker/v2) in front of calls, so a client
-// stops sending to a backend that keeps failing and fails fast instead,
-// then probes it again after a while.
+// breaker in front of calls, so a client stops sending to a backend that
+// keeps failing and fails fast instead, then probes it again after a while.
 //
 // Calls are grouped into breakers by a key: the full method by default,
 // the connection's target with WithKey(ByTarget), or any KeyFunc. Each
@@ -15,16 +14,41 @@
 // method, e.g. "breaker: /greeter.v1.Greeter/SayHello: circuit open",
 // without touching the network.
 //
-// Outcomes: errors with one of DefaultFailureCodes (Unavailable,
-// DeadlineExceeded, Internal, Unknown, DataLoss, ResourceExhausted) are
-// failures, other errors and nil are successes (the backend answered);
-// WithFailureCodes or WithIsFailure change that. Cancellation by the caller
-// (its context cancelled, or codes.Canceled) is neither: it is not counted
-// and frees its half-open probe slot. An expired deadline on the caller's
-// context is a failure, since a backend too slow to answer is what a
-// breaker is for. A stream's outcome is recorded when it ends, so a failure
-// in the middle of a stream counts; a stream the caller abandons is
-// recorded when its context ends, with no goroutine kept per stream.
+// Only outcomes of calls that reached a backend count. A call counts if
+// gRPC gave it a transport stream (for unary calls the interceptor learns
+// this from a grpc.Peer call option it adds) and it did not fail on this
+// side before sending; then errors with one of DefaultFailureCodes
+// (Unavailable, DeadlineExceeded, Internal, Unknown, DataLoss,
+// ResourceExhausted) are failures, other errors and nil are successes (the
+// backend answered); WithFailureCodes or WithIsFailure change that. These
+// are never counted, and free a half-open probe slot:
+//
+//   - a call whose context had ended before it began (it is not even
+//     admitted, nor refused);
+//   - no transport stream: the resolver returned no endpoints or an error,
+//     no connection is READY, the picker or the per-RPC credentials failed,
+//     or the caller's deadline passed while waiting for a connection;
+//   - the request failed on this side: it did not marshal, or is larger
+//     than MaxCallSendMsgSize (for unary calls recognised by gRPC's
+//     message; a stream's SendMsg error other than io.EOF is always
+//     this side's), or the invoker panicked;
+//   - cancellation by the caller (its context cancelled, or
+//     codes.Canceled).
+//
+// An expired deadline on a call that reached the network is a failure,
+// since a backend too slow to answer is what a breaker is for.
+//
+// An outcome counts in the window current when the call ends, however long
+// ago it began, so calls longer than the window count; it counts only if
+// the breaker is still in the state that admitted the call (a call admitted
+// while closed that ends after the breaker opened is not counted). A
+// stream's outcome is recorded when it ends, so a failure in the middle of
+// a stream counts; a stream the caller abandons is recorded when its
+// context ends, with no goroutine kept per stream. A stream admitted as a
+// half-open probe is decided at its first response (header or message),
+// which frees its slot; its later end still counts, in the closed state
+// that followed or, if it fails while the breaker is still half-open, by
+// opening it.
 //
 // State changes are logged, recorded as span events on the call's span
 // (when it is recording) and as metrics (grpckit.breaker.state,
@@ -33,9 +57,14 @@
 // this package delivers them after the lock is released, so the callback
 // may call back into the Group.
 //
-// gobreaker reads the wall clock itself (time.Now) and offers no clock to
-// inject; tests that step through open, half-open and closed run in a
-// testing/synctest bubble, whose fake clock gobreaker sees too.
+// The state machine follows gobreaker's (its states, Counts and refusals)
+// but is this package's own: gobreaker forgets outcomes of calls that began
+// a window ago and holds a probe slot until the call ends. It reads the
+// wall clock (time.Now); tests that step through open, half-open and
+// closed run in a testing/synctest bubble.
+//
+// A Group holds at most MaxKeys breakers and forgets idle closed ones; see
+// Group, WithMaxKeys and WithIdleTimeout.
 //
 // Use New for a Group whose unary and stream interceptors share breakers
 // and whose state can be read; the package-level UnaryClientInterceptor and

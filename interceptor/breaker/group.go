@@ -114,14 +114,10 @@ func (g *Group) lookup(key string) *entry {
 
 // get returns the breaker for key, creating it on first use.
 func (g *Group) get(key string) *entry {
-	slot := &g.hot[uintptr(unsafe.Pointer(unsafe.StringData(key)))>>3%hotSlots]
+	slot := g.slot(key)
 	if e := slot.Load(); e != nil && e.key == key {
 		return e
 	}
-	return g.getSlow(key, slot)
-}
-
-func (g *Group) getSlow(key string, slot *atomic.Pointer[entry]) *entry {
 	e := g.lookup(key)
 	if e == nil {
 		e = g.create(key)
@@ -130,15 +126,23 @@ func (g *Group) getSlow(key string, slot *atomic.Pointer[entry]) *entry {
 	return e
 }
 
-// admit finds key's breaker and asks it to let a call through. An entry
-// evicted between the two is looked up again.
+func (g *Group) slot(key string) *atomic.Pointer[entry] {
+	return &g.hot[uintptr(unsafe.Pointer(unsafe.StringData(key)))>>3%hotSlots]
+}
+
+// admit finds key's breaker and asks it to let a call through. A caller
+// that found an entry evicted since (in the map or the hot cache) takes the
+// key's entry under g.mu, where the map holds no evicted entry, and puts it
+// in the hot cache in place of the evicted one.
 func (g *Group) admit(key string) (*entry, ticket, error) {
+	e := g.get(key)
 	for {
-		e := g.get(key)
 		t, err := e.admit(time.Now())
 		if err != errEvicted {
 			return e, t, err
 		}
+		e = g.create(key)
+		g.slot(key).Store(e)
 	}
 }
 
