@@ -56,17 +56,24 @@ func parseTarget(t resolver.Target) (target, error) {
 }
 
 // parseAgent validates the authority and adds the default port.
-func parseAgent(host string) (string, error) {
-	if host == "" {
+func parseAgent(authority string) (string, error) {
+	if authority == "" {
 		return "", nil
 	}
-	if _, _, err := net.SplitHostPort(host); err != nil {
-		host = net.JoinHostPort(strings.Trim(host, "[]"), defaultAgentPort)
+	host, port, err := net.SplitHostPort(authority)
+	if err != nil {
+		host, port = strings.TrimSuffix(strings.TrimPrefix(authority, "["), "]"), defaultAgentPort
 	}
-	if err := kitresolver.ValidateAddr(host); err != nil {
+	if _, err := netip.ParseAddr(host); err != nil && strings.ContainsAny(host, ":%") {
+		// Neither an IP address nor a name: "a:1:2" is not the host "a" on
+		// some port, whatever a dialer would make of it.
+		return "", fmt.Errorf("consul: target agent %q: want host, host:port, or [IPv6 address]:port", authority)
+	}
+	agent := net.JoinHostPort(host, port)
+	if err := kitresolver.ValidateAddr(agent); err != nil {
 		return "", fmt.Errorf("consul: target agent: %w", err)
 	}
-	return host, nil
+	return agent, nil
 }
 
 func parseService(u url.URL) (string, error) {

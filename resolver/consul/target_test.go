@@ -27,6 +27,7 @@ func TestParseTarget(t *testing.T) {
 		{"consul://10.0.0.1:8501/greeter", target{agent: "10.0.0.1:8501", service: "greeter", healthy: true}},
 		{"consul://consul.local/greeter", target{agent: "consul.local:8500", service: "greeter", healthy: true}},
 		{"consul://[::1]/greeter", target{agent: "[::1]:8500", service: "greeter", healthy: true}},
+		{"consul://[fe80::1%25eth0]/greeter", target{agent: "[fe80::1%eth0]:8500", service: "greeter", healthy: true}},
 		{"consul:///greeter?tag=a&tag=b&dc=dc1&healthy=false&near=_agent&stale=true",
 			target{service: "greeter", tags: []string{"a", "b"}, dc: "dc1", near: "_agent", stale: true}},
 		{"consul:///greeter?healthy=1&stale=0", target{service: "greeter", healthy: true}},
@@ -63,6 +64,7 @@ func TestParseTargetErrors(t *testing.T) {
 		{"consul:///greeter?tag=", `"tag" is empty`},
 		{"consul:///greeter?x=%zz" + secret, "query is malformed"},
 		{"consul://agent:0/greeter", "target agent"},
+		{"consul://agent:8500:8501/greeter", `target agent "agent:8500:8501": want host, host:port`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
