@@ -10,6 +10,12 @@
 // another interceptor under the same recovery without a link of gRPC's
 // chain, which allocates a closure per call.
 //
+// A handler that calls runtime.Goexit (t.FailNow in a test server, for
+// one) is answered like a panic, with ErrGoexit as the Panic's value:
+// Goexit cannot be stopped, so the status is written to the call's
+// transport stream directly before the goroutine ends; without that the
+// client would wait for its deadline.
+//
 // Only the handler's own goroutine is covered: a panic in a goroutine the
 // handler starts still ends the process. Place recovery just inside tracing,
 // so the span records the Internal status, and outside the rate limiter and

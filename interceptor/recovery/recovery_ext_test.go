@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,15 +37,21 @@ func (p *panicky) SayHello(ctx context.Context, req *greeterv1.SayHelloRequest) 
 	if req.GetName() == "panic" {
 		panic(secret)
 	}
+	if req.GetName() == "goexit" {
+		runtime.Goexit()
+	}
 	return p.Server.SayHello(ctx, req)
 }
 
 func (p *panicky) SayHelloStream(req *greeterv1.SayHelloStreamRequest, s grpc.ServerStreamingServer[greeterv1.SayHelloStreamResponse]) error {
-	if req.GetName() != "panic" {
+	if req.GetName() != "panic" && req.GetName() != "goexit" {
 		return p.Server.SayHelloStream(req, s)
 	}
 	if err := s.Send(&greeterv1.SayHelloStreamResponse{}); err != nil {
 		return err
+	}
+	if req.GetName() == "goexit" {
+		runtime.Goexit()
 	}
 	panic(secret)
 }
@@ -62,6 +69,9 @@ func (p *panicky) SayHelloClientStream(s grpc.ClientStreamingServer[greeterv1.Sa
 		if req.GetName() == "panic" {
 			panic(secret)
 		}
+		if req.GetName() == "goexit" {
+			runtime.Goexit()
+		}
 		n++
 	}
 }
@@ -77,6 +87,9 @@ func (p *panicky) SayHelloBidi(s grpc.BidiStreamingServer[greeterv1.SayHelloBidi
 		}
 		if req.GetName() == "panic" {
 			panic(secret)
+		}
+		if req.GetName() == "goexit" {
+			runtime.Goexit()
 		}
 		if err := s.Send(&greeterv1.SayHelloBidiResponse{}); err != nil {
 			return err
@@ -206,6 +219,37 @@ func TestPanicBecomesInternal(t *testing.T) {
 				t.Errorf("call after the panic: %v", err)
 			}
 			checkLogged(t, k.method)
+		})
+	}
+}
+
+// TestGoexitBecomesInternal checks every RPC kind: a handler that calls
+// runtime.Goexit is answered like a panic, the handler function is told
+// (ErrGoexit), the client does not wait for its deadline, and the server
+// keeps serving.
+func TestGoexitBecomesInternal(t *testing.T) {
+	var seen atomic.Int64
+	client := serve(t, recovery.WithHandler(func(_ context.Context, p *recovery.Panic) error {
+		if errors.Is(p.Value.(error), recovery.ErrGoexit) {
+			seen.Add(1)
+		}
+		return nil
+	}))
+	for i, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
+			defer cancel()
+			err := k.call(ctx, client, "goexit")
+			want := outcome{codes.Internal, "internal error"}
+			if diff := cmp.Diff(want, outcomeOf(err)); diff != "" {
+				t.Errorf("call whose handler called Goexit (-want +got):\n%s", diff)
+			}
+			if got := seen.Load(); got != int64(i+1) {
+				t.Errorf("handler function told of %d Goexits, want %d", got, i+1)
+			}
+			if err := k.call(ctx, client, "ann"); err != nil {
+				t.Errorf("call after the Goexit: %v", err)
+			}
 		})
 	}
 }
