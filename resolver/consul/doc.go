@@ -92,8 +92,9 @@
 // registered: when the agent forgets the service, as a restarted agent does,
 // it registers it again, with backoff, until Deregister. A Register that
 // fails leaves nothing registered: when a step fails after the agent may have
-// accepted the service (a lost answer, the first TTL report in TTL mode), it
-// removes the service before returning its error.
+// accepted the service (a lost answer, a 5xx from a proxy in front of the
+// agent, the first TTL report in TTL mode), it removes the service before
+// returning its error.
 //
 // The newest registration of a service ID owns it. Each Registration marks
 // its check's Notes with a random nonce; one that another Registration (in

@@ -66,3 +66,13 @@ func isNotFound(err error) bool {
 	var se api.StatusError
 	return errors.As(err, &se) && se.Code == http.StatusNotFound
 }
+
+// isRefusal reports whether err is the agent refusing a request, which it
+// did not apply and would refuse again: a 4xx answer other than 429. A 5xx
+// answer, as a proxy in front of the agent gives when the agent is
+// unreachable or late, leaves open whether the request was applied, and a
+// 429 asks to try again later.
+func isRefusal(err error) bool {
+	var se api.StatusError
+	return errors.As(err, &se) && se.Code >= 400 && se.Code < 500 && se.Code != http.StatusTooManyRequests
+}

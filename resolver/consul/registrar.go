@@ -50,10 +50,11 @@ type Registration struct {
 // (and, in TTL mode, its first TTL report), or within the request timeout
 // (WithRequestTimeout) when ctx allows longer. An error means nothing was left
 // registered: when a step fails after the agent may have accepted the service
-// (a lost answer, a failed first TTL report), Register removes it again,
-// taking up to another request timeout, even past ctx; should that fail too,
-// the error says so, and Consul removes the service once its check has been
-// critical for WithDeregisterCriticalServiceAfter.
+// (a lost answer, a 5xx answer as a proxy in front of the agent gives, a
+// failed first TTL report), Register removes it again, taking up to another
+// request timeout, even past ctx; should that fail too, the error says so,
+// and Consul removes the service once its check has been critical for
+// WithDeregisterCriticalServiceAfter.
 //
 // The service ID is inst.ID, else "<service>-<addr>": a Consul agent keeps
 // one ID space for all services, and one server may serve several. Zone and
@@ -110,10 +111,11 @@ func newRegistration(cli *api.Client, reg *api.AgentServiceRegistration, cfg reg
 func (r *Registration) ID() string { return r.reg.ID }
 
 // Deregister stops the anti-entropy loop and removes the service from the
-// agent, retrying with backoff while the agent is unreachable. It returns
-// within the request timeout (WithRequestTimeout) or when ctx ends, whichever
-// comes first, whatever ctx it is given, so a server's shutdown never hangs on
-// an unreachable agent; the error then says what becomes of the service.
+// agent, retrying with backoff while the agent is unreachable (or a proxy in
+// front of it answers 5xx or 429). It returns within the request timeout
+// (WithRequestTimeout) or when ctx ends, whichever comes first, whatever ctx
+// it is given, so a server's shutdown never hangs on an unreachable agent;
+// the error then says what becomes of the service.
 //
 // It is idempotent and safe to call concurrently: once it has succeeded, later
 // calls return nil at once; while one call is removing the service another
@@ -165,13 +167,12 @@ func (r *Registration) isDeregistered() bool {
 	return r.deregistered
 }
 
-// removeRetrying calls deregisterOwned until it succeeds, the agent refuses,
-// or ctx ends.
+// removeRetrying calls deregisterOwned until it succeeds, the agent refuses
+// (see isRefusal; a 5xx or 429 answer is retried), or ctx ends.
 func (r *Registration) removeRetrying(ctx context.Context) error {
 	for attempt := 0; ; attempt++ {
 		err := r.deregisterOwned(ctx)
-		var refused api.StatusError
-		if err == nil || errors.As(err, &refused) {
+		if err == nil || isRefusal(err) {
 			return err
 		}
 		if !sleep(ctx, r.cfg.backoff.Delay(attempt)) {
@@ -243,8 +244,7 @@ func (r *Registration) deregisterOwned(ctx context.Context) error {
 // the service again, so a failed Register leaves nothing registered.
 func (r *Registration) registerFirst(ctx context.Context) error {
 	err := r.registerService(ctx)
-	var refused api.StatusError
-	if errors.As(err, &refused) {
+	if isRefusal(err) {
 		return err // the agent refused it: nothing was registered
 	}
 	if err == nil && r.cfg.ttl > 0 {
