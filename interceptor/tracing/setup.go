@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/otel"
@@ -35,10 +34,12 @@ const (
 // DialOption use by default: a W3C tracecontext and baggage propagator, and
 // an SDK TracerProvider configured from the standard environment:
 //
+//   - OTEL_SDK_DISABLED: true (in any case) installs a no-op provider, and
+//     RPCs only propagate the context they receive; the other variables
+//     are then not read, so none of them can make Setup fail.
 //   - OTEL_TRACES_EXPORTER: a comma-separated list of otlp (the default),
-//     console (spans as JSON on standard output) and none. With none alone,
-//     or OTEL_SDK_DISABLED=true, a no-op provider is installed and RPCs only
-//     propagate the context they receive.
+//     console (spans as JSON on standard output) and none. With none alone
+//     a no-op provider is installed, as when the SDK is disabled.
 //   - OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL:
 //     grpc or http/protobuf (the default, as the specification says); the
 //     endpoint, headers, TLS and timeouts come from the other
@@ -46,21 +47,30 @@ const (
 //   - OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, read by the SDK
 //     (default parentbased_always_on).
 //   - OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES: serviceName is the
-//     service.name unless OTEL_SERVICE_NAME overrides it.
+//     service.name unless OTEL_SERVICE_NAME overrides it. A malformed entry
+//     of OTEL_RESOURCE_ATTRIBUTES is logged and skipped; the valid ones
+//     are kept, as the SDK does.
 //
 // Setup also sends OpenTelemetry's internal errors (an unreachable
 // collector, say) to the grpclog component "grpckit-tracing". Call shutdown
-// before the process exits to flush the spans still queued. An unknown
-// exporter or protocol is an error, and nothing is installed.
+// before the process exits to flush the spans still queued. Unless the SDK
+// is disabled, an unknown exporter or protocol is an error, and nothing is
+// installed.
 func Setup(ctx context.Context, serviceName string) (shutdown func(context.Context) error, err error) {
 	if serviceName == "" {
 		return nil, errors.New("tracing: empty service name")
+	}
+	if sdkDisabled() {
+		// Disabled means disabled: the rest of the environment is not
+		// even read, so it cannot be wrong.
+		install(noop.NewTracerProvider())
+		return func(context.Context) error { return nil }, nil
 	}
 	names, err := exporterNames()
 	if err != nil {
 		return nil, err
 	}
-	if len(names) == 0 || sdkDisabled() {
+	if len(names) == 0 {
 		install(noop.NewTracerProvider())
 		return func(context.Context) error { return nil }, nil
 	}
@@ -84,9 +94,18 @@ func install(tp trace.TracerProvider) {
 	}))
 }
 
+// sdkDisabled reads OTEL_SDK_DISABLED as the specification says booleans
+// are read: only "true", in any case, is true; any other value but "false"
+// or nothing is logged and taken as false.
 func sdkDisabled() bool {
-	v, _ := strconv.ParseBool(os.Getenv("OTEL_SDK_DISABLED"))
-	return v
+	v := strings.TrimSpace(os.Getenv("OTEL_SDK_DISABLED"))
+	switch {
+	case strings.EqualFold(v, "true"):
+		return true
+	case v != "" && !strings.EqualFold(v, "false"):
+		logger.Warningf("tracing: OTEL_SDK_DISABLED=%q is not true or false; taken as false", v)
+	}
+	return false
 }
 
 // exporterNames parses OTEL_TRACES_EXPORTER: the exporters to use, none for
@@ -119,11 +138,7 @@ func exporterNames() ([]string, error) {
 // newProvider builds an SDK provider exporting to names. The SDK reads the
 // sampler from the environment.
 func newProvider(ctx context.Context, serviceName string, names []string) (*sdktrace.TracerProvider, error) {
-	res, err := newResource(ctx, serviceName)
-	if err != nil {
-		return nil, err
-	}
-	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(newResource(ctx, serviceName))}
 	var made []sdktrace.SpanProcessor
 	for _, n := range names {
 		p, err := newProcessor(ctx, n)
@@ -140,16 +155,22 @@ func newProvider(ctx context.Context, serviceName string, names []string) (*sdkt
 }
 
 // newResource describes the service: serviceName, then the SDK and whatever
-// OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES say, which win.
-func newResource(ctx context.Context, serviceName string) (*resource.Resource, error) {
+// OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES say, which win. As the
+// SDK's error handling asks, a malformed entry of OTEL_RESOURCE_ATTRIBUTES
+// is logged and the valid ones are kept: the SDK's resource.New returns
+// what it could detect along with the error.
+func newResource(ctx context.Context, serviceName string) *resource.Resource {
 	res, err := resource.New(ctx,
 		resource.WithAttributes(semconv.ServiceName(serviceName)),
 		resource.WithTelemetrySDK(),
 		resource.WithFromEnv())
 	if err != nil {
-		return nil, fmt.Errorf("tracing: resource: %w", err)
+		logger.Warningf("tracing: resource: %v; going on with the attributes that are valid", err)
 	}
-	return res, nil
+	if res == nil {
+		res = resource.NewSchemaless(semconv.ServiceName(serviceName))
+	}
+	return res
 }
 
 // newProcessor returns the span processor of one exporter: batching for OTLP,

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -280,5 +281,73 @@ func TestSetupRefusesBadConfig(t *testing.T) {
 				t.Errorf("Setup changed the global provider despite the error")
 			}
 		})
+	}
+}
+
+// TestSetupDisabledWins: with OTEL_SDK_DISABLED=true the rest of the
+// environment is not read, so exporters, protocols and resource attributes
+// Setup would refuse do not make it fail; the provider is a no-op.
+func TestSetupDisabledWins(t *testing.T) {
+	for _, v := range []string{"true", "TRUE", " True "} {
+		t.Run(v, func(t *testing.T) {
+			restoreGlobals(t)
+			t.Setenv("OTEL_SDK_DISABLED", v)
+			t.Setenv("OTEL_TRACES_EXPORTER", "zipkin")
+			t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+			t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "broken")
+			ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
+			defer cancel()
+			shutdown, err := Setup(ctx, "greeter")
+			if err != nil {
+				t.Fatalf("Setup with the SDK disabled: %v", err)
+			}
+			defer func() { _ = shutdown(ctx) }()
+			if _, ok := otel.GetTracerProvider().(noop.TracerProvider); !ok {
+				t.Errorf("global provider is %T, want noop.TracerProvider", otel.GetTracerProvider())
+			}
+		})
+	}
+	t.Run("not true", func(t *testing.T) {
+		for _, v := range []string{"", "false", "1", "yes"} {
+			t.Setenv("OTEL_SDK_DISABLED", v)
+			if sdkDisabled() {
+				t.Errorf("OTEL_SDK_DISABLED=%q disables the SDK", v)
+			}
+		}
+	})
+}
+
+// TestSetupMalformedResourceAttributes: malformed entries of
+// OTEL_RESOURCE_ATTRIBUTES are skipped, the valid ones kept, and Setup
+// installs its provider.
+func TestSetupMalformedResourceAttributes(t *testing.T) {
+	restoreGlobals(t)
+	t.Setenv("OTEL_SDK_DISABLED", "")
+	t.Setenv("OTEL_SERVICE_NAME", "")
+	t.Setenv("OTEL_TRACES_EXPORTER", "console")
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod,broken,team=a%2Fb,,bad=%zz")
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
+	defer cancel()
+
+	got := map[string]string{}
+	for _, kv := range newResource(ctx, "greeter").Attributes() {
+		got[string(kv.Key)] = kv.Value.String()
+	}
+	for k, want := range map[string]string{"service.name": "greeter", "deployment.environment": "prod", "team": "a/b"} {
+		if got[k] != want {
+			t.Errorf("resource %s = %q, want %q (resource %v)", k, got[k], want, got)
+		}
+	}
+	if _, ok := got["broken"]; ok {
+		t.Errorf("resource kept the malformed entry: %v", got)
+	}
+
+	shutdown, err := Setup(ctx, "greeter")
+	if err != nil {
+		t.Fatalf("Setup with malformed resource attributes: %v", err)
+	}
+	defer func() { _ = shutdown(ctx) }()
+	if _, ok := otel.GetTracerProvider().(*sdktrace.TracerProvider); !ok {
+		t.Errorf("global provider is %T, want the SDK's", otel.GetTracerProvider())
 	}
 }
