@@ -79,10 +79,14 @@ func instanceFrom(e *api.ServiceEntry, healthy bool) (inst kitresolver.Instance,
 	if w == 0 {
 		return inst, false, ""
 	}
+	addr, err := addrOf(e)
+	if err != nil {
+		return inst, false, "skipped: " + err.Error()
+	}
 	inst = kitresolver.Instance{
 		ID:      e.Service.ID,
 		Service: e.Service.Service,
-		Addr:    addrOf(e),
+		Addr:    addr,
 		Weight:  w,
 	}
 	inst.Zone, inst.Version, inst.Metadata = splitMeta(e.Service.Meta)
@@ -146,16 +150,22 @@ func orderedEndpoints(service string, insts []kitresolver.Instance) []resolver.E
 }
 
 // addrOf returns the service address, falling back to the node's as Consul
-// does when a service registers without one.
-func addrOf(e *api.ServiceEntry) string {
+// does when a service registers without one. A host that is neither an IP
+// address nor a name, such as "10.0.0.7:8080" (Consul takes a port in
+// Address), is an error: joined with the port it would make an address no
+// client can dial.
+func addrOf(e *api.ServiceEntry) (string, error) {
 	host := e.Service.Address
 	if host == "" && e.Node != nil {
 		host = e.Node.Address
 	}
 	if host == "" || e.Service.Port <= 0 {
-		return "" // rejected by Validate
+		return "", nil // rejected by Validate
 	}
-	return net.JoinHostPort(host, strconv.Itoa(e.Service.Port))
+	if !isHost(host) {
+		return "", fmt.Errorf("address %q is neither an IP address nor a host name", host)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(e.Service.Port)), nil
 }
 
 // splitMeta separates zone and version from the rest of a service's Meta.

@@ -42,6 +42,8 @@ func TestInstancesFrom(t *testing.T) {
 		entry("warn0", "10.0.0.8", 80, api.AgentWeights{Passing: 3, Warning: 0}, nil, api.HealthWarning),
 		entry("warn-huge", "10.0.1.1", 80, api.AgentWeights{Passing: 1, Warning: 20000}, nil, api.HealthWarning),
 		entry("bad/id", "10.0.0.9", 80, w, nil, api.HealthPassing),
+		entry("hostport", "10.0.1.2:8080", 80, w, nil, api.HealthPassing),
+		entry("zone-v4", "10.0.1.3%eth0", 80, w, nil, api.HealthPassing),
 		{Service: nil},
 	}
 	tests := []struct {
@@ -58,7 +60,7 @@ func TestInstancesFrom(t *testing.T) {
 				{ID: "node-addr", Service: "greeter", Addr: "10.9.9.9:81", Weight: 1},
 				{ID: "v6", Service: "greeter", Addr: "[::1]:82", Weight: 5},
 			},
-			notes: map[string]string{"bad/id": "skipped", "huge": "capped", "neg": "skipped", "no-port": "skipped"},
+			notes: map[string]string{"bad/id": "skipped", "hostport": "skipped", "zone-v4": "skipped", "huge": "capped", "neg": "skipped", "no-port": "skipped"},
 		},
 		{
 			name: "unhealthy allowed", healthy: false,
@@ -71,7 +73,7 @@ func TestInstancesFrom(t *testing.T) {
 				{ID: "node-addr", Service: "greeter", Addr: "10.9.9.9:81", Weight: 1},
 				{ID: "v6", Service: "greeter", Addr: "[::1]:82", Weight: 5},
 			},
-			notes: map[string]string{"bad/id": "skipped", "huge": "capped", "neg": "skipped", "no-port": "skipped", "warn-huge": "capped"},
+			notes: map[string]string{"bad/id": "skipped", "hostport": "skipped", "zone-v4": "skipped", "huge": "capped", "neg": "skipped", "no-port": "skipped", "warn-huge": "capped"},
 		},
 	}
 	for _, tt := range tests {

@@ -183,3 +183,22 @@ func TestNearKeepsConsulOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestHostPortAddressIsSkipped: a service registered with a port in its
+// Address ("127.0.0.1:7201", a common mistake Consul accepts) makes no
+// endpoint that could never be dialed: it is skipped with a log line naming
+// it, and the other instances are served.
+func TestHostPortAddressIsSkipped(t *testing.T) {
+	t.Parallel()
+	const svc = "greeter-hostport"
+	registerPlain(t, agent.Client(), &api.AgentServiceRegistration{ID: "hostport-bad", Name: svc, Address: "127.0.0.1:7201", Port: 7202})
+	registerPlain(t, agent.Client(), &api.AgentServiceRegistration{ID: "hostport-ok", Name: svc, Address: "127.0.0.1", Port: 7203})
+	cc := buildResolver(t, consul.NewBuilder(), target(svc))
+	s := waitState(t, cc, func(s resolver.State) bool { return len(s.Endpoints) > 0 })
+	if got := instances(s); len(got) != 1 || got[0].ID != "hostport-ok" {
+		t.Fatalf("served %v, want only hostport-ok", got)
+	}
+	if line := `service instance "hostport-bad": skipped`; !strings.Contains(logs.String(), line) {
+		t.Fatalf("the skipped instance was not logged: want %q", line)
+	}
+}

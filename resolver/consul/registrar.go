@@ -372,6 +372,9 @@ func serviceRegistration(inst kitresolver.Instance, cfg *registerConfig) (*api.A
 		return nil, err
 	}
 	host, portStr, _ := net.SplitHostPort(inst.Addr) // validated above
+	if !isHost(host) {
+		return nil, fmt.Errorf("consul: address %q: host %q is neither an IP address nor a host name", inst.Addr, host)
+	}
 	port, _ := strconv.Atoi(portStr)
 	id := inst.ID
 	return &api.AgentServiceRegistration{

@@ -64,9 +64,9 @@ func parseAgent(authority string) (string, error) {
 	if err != nil {
 		host, port = strings.TrimSuffix(strings.TrimPrefix(authority, "["), "]"), defaultAgentPort
 	}
-	if _, err := netip.ParseAddr(host); err != nil && strings.ContainsAny(host, ":%") {
-		// Neither an IP address nor a name: "a:1:2" is not the host "a" on
-		// some port, whatever a dialer would make of it.
+	if !isHost(host) {
+		// "a:1:2" is not the host "a" on some port, whatever a dialer would
+		// make of it.
 		return "", fmt.Errorf("consul: target agent %q: want host, host:port, or [IPv6 address]:port", authority)
 	}
 	agent := net.JoinHostPort(host, port)
@@ -155,6 +155,15 @@ func (tgt *target) setSingle(key, val string) error {
 		return fmt.Errorf("consul: target parameter %q is empty", key)
 	}
 	return nil
+}
+
+// isHost reports whether host can be the host of a host:port: an IP address
+// (an IPv6 one with its zone, if any), or else a name without ':' or '%'.
+func isHost(host string) bool {
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	return !strings.ContainsAny(host, ":%")
 }
 
 // agentList is the set of agents targets may name (WithAllowedAgents).
