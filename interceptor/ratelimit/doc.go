@@ -14,16 +14,29 @@
 // Requests are grouped into keys by a KeyFunc: KeyGlobal (the default),
 // KeyMethod, KeyPeer, KeyMetadata (an API key header), or any function.
 //
+// Both admit no more than their theory allows however many goroutines ask
+// at once (a request that read the clock before another one moved the key on
+// counts as arriving with it), and a stress test holds them to it.
+//
 // By default a request over the limit is rejected at once; WithWait makes it
 // wait for the limiter instead, never past its deadline: a request whose
-// wait would end after it is rejected at once. A rejection is
+// wait would end after it is rejected at once, and one whose context ends
+// while it waits gives its turn back (see Canceler). A rejection is
 // codes.ResourceExhausted, naming the method, with the grpc-retry-pushback-ms
-// trailer (PushbackTrailer) so that gRPC's retry policy backs off. The client
-// interceptors honour that trailer: after a pushback they hold further calls
-// under the same key for as long as asked.
+// trailer (PushbackTrailer) so that gRPC's retry policy backs off.
+//
+// The client interceptors honour that trailer: after a pushback they hold
+// further calls to the same target, of the same method (WithPushbackScope)
+// and under the same key, for as long as asked but at most
+// DefaultMaxPushback (WithMaxPushback). The unary and stream interceptors of
+// one Client (NewClient) share those holds. A call the client refuses, held
+// back or over its own limiter, fails with codes.ResourceExhausted and a
+// message saying the client held it back, so that it is not taken for the
+// server's rejection.
 //
 // Streams are limited when they open; WithPerMessage limits their messages
-// too. Decisions are recorded as span events and attributes when the span in
+// too. On a client a message refused ends the stream, as any SendMsg error
+// does in gRPC. Decisions are recorded as span events and attributes when the span in
 // the request's context is recording; keys are never recorded, nor logged.
 //
 // Construction refuses configurations that could never admit a request, such
@@ -37,7 +50,7 @@
 //	grpc.NewServer(grpc.ChainUnaryInterceptor(recovery..., ratelimit.UnaryServerInterceptor(tb, ratelimit.WithKey(ratelimit.KeyPeer))))
 //
 // On a client the limiter comes before the circuit breaker, so that calls it
-// refuses are not counted as the backend's failures. WrapUnaryClient links
+// refuses are not counted as the backend's failures. Client.WrapUnary links
 // the two without the per-call closure of gRPC's chain; package stack does
 // this for you.
 package ratelimit

@@ -53,12 +53,15 @@ func ExampleNewSlidingWindow() {
 	// 3 false
 }
 
-func ExampleUnaryClientInterceptor() {
-	// Honour the servers' pushback, without a local limit of our own.
+func ExampleNewClient() {
+	// Honour the servers' pushback, without a local limit of our own: one
+	// Client, so that a pushback on a unary call holds streams back too,
+	// for at most two seconds whatever a server asks.
+	rc := ratelimit.NewClient(ratelimit.Unlimited, ratelimit.WithMaxPushback(2*time.Second))
 	cc, err := grpc.NewClient("localhost:50051",
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithUnaryInterceptor(ratelimit.UnaryClientInterceptor(ratelimit.Unlimited)),
-		grpc.WithStreamInterceptor(ratelimit.StreamClientInterceptor(ratelimit.Unlimited)),
+		grpc.WithUnaryInterceptor(rc.UnaryClientInterceptor()),
+		grpc.WithStreamInterceptor(rc.StreamClientInterceptor()),
 	)
 	if err != nil {
 		panic(err)
