@@ -1,0 +1,11 @@
+package readmetest
+
+import (
+	"testing"
+
+	"github.com/grpckit/grpckit/registrytest"
+)
+
+func TestMain(m *testing.M) {
+	registrytest.VerifyTestMain(m)
+}
