@@ -60,8 +60,10 @@ func roleID(role string) string {
 	return backends[slices.IndexFunc(backends, func(b backend) bool { return b.role == role })].id
 }
 
-// failingFrom is the balancer from whose phase on the failing backend fails.
-func failingFrom() int { return len(greeterapp.Balancers) / 2 }
+// failingFrom is the balancer from whose phase on the failing backend fails:
+// the outlier phase, which is there to eject it. Before, it is healthy, so
+// that the phases before show their own policy at work, not a failure.
+func failingFrom() int { return slices.Index(greeterapp.Balancers, "outlier") }
 
 // summary is what the demo measured, phase by phase.
 type summary struct {
@@ -117,11 +119,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 
 	sum := &summary{}
 	for i, name := range greeterapp.Balancers {
-		if i == failingFrom() {
-			d.servers[failingID].SetFailure(codes.Unavailable)
-			d.view.event("half-way: %s starts failing every call with Unavailable", failingID)
-		}
-		p, ejected, err := d.balancerPhase(ctx, i+1, name)
+		p, ejected, err := d.balancerPhase(ctx, i+1, name, i == failingFrom())
 		if err != nil {
 			return nil, err
 		}
@@ -254,8 +252,9 @@ func waitFor(ctx context.Context, cond func() bool) error {
 }
 
 // balancerPhase drives traffic through one balancer for a phase and returns
-// what it measured, with the outlier ejections recorded meanwhile.
-func (d *demo) balancerPhase(ctx context.Context, n int, balancer string) (*phaseStats, int64, error) {
+// what it measured, with the outlier ejections recorded meanwhile. With
+// startFailing, the failing backend starts failing as the phase begins.
+func (d *demo) balancerPhase(ctx context.Context, n int, balancer string, startFailing bool) (*phaseStats, int64, error) {
 	group, err := breaker.New(breaker.WithKey(warmUpApart))
 	if err != nil {
 		return nil, 0, err
@@ -277,9 +276,13 @@ func (d *demo) balancerPhase(ctx context.Context, n int, balancer string) (*phas
 	client := greeterv1.NewGreeterClient(conn)
 	d.drive(withWarmUp(ctx), client, newPhaseStats("warm-up", d.ids()), max(200*time.Millisecond, d.cfg.phase/8))
 	p := newPhaseStats(balancer, d.ids())
-	d.view.setPhase(fmt.Sprintf("%d/8 %s", n, balancer), p, wb, func() string {
-		return fmt.Sprintf("breaker per method: %s   outlier ejections: %d", group.State(sayHello), metrics.get("grpckit.lb.outlier.ejections"))
+	d.view.setPhase(fmt.Sprintf("%d/8 %s", n, balancer), d.about(balancer), p, wb, func() string {
+		return fmt.Sprintf("breaker per method: %s   outlier ejections: %d%s", group.State(sayHello), metrics.get("grpckit.lb.outlier.ejections"), p.keysLine())
 	})
+	if startFailing {
+		d.servers[failingID].SetFailure(codes.Unavailable)
+		d.view.event("%s starts failing every call with Unavailable", failingID)
+	}
 	d.drive(ctx, client, p, d.cfg.phase)
 	return p, metrics.get("grpckit.lb.outlier.ejections"), ctx.Err()
 }
@@ -334,7 +337,8 @@ func (d *demo) drive(ctx context.Context, client greeterv1.GreeterClient, p *pha
 func (d *demo) call(phase context.Context, client greeterv1.GreeterClient, p *phaseStats) {
 	ctx, cancel := context.WithTimeout(phase, time.Second)
 	defer cancel()
-	ctx = consistenthash.WithKey(ctx, fmt.Sprintf("user-%d", rand.IntN(1000)))
+	user := rand.IntN(users)
+	ctx = consistenthash.WithKey(ctx, fmt.Sprintf("user-%d", user))
 	var pr peer.Peer
 	t0 := time.Now()
 	_, err := client.SayHello(ctx, &greeterv1.SayHelloRequest{Name: "demo"}, grpc.Peer(&pr))
@@ -346,6 +350,7 @@ func (d *demo) call(phase context.Context, client greeterv1.GreeterClient, p *ph
 	if pr.Addr != nil {
 		if id, ok := d.byAddr.Load(pr.Addr.String()); ok {
 			p.served[id.(string)].Add(1)
+			p.servedUser(user, id.(string))
 		}
 	}
 	if err == nil {
@@ -387,7 +392,7 @@ func (d *demo) breakerPhase(ctx context.Context) (breakerResult, error) {
 	}
 	defer conn.Close()
 	p := newPhaseStats("breaker on "+failingID, d.ids())
-	d.view.setPhase("7/8 breaker on "+failingID+" alone", p, nil, func() string {
+	d.view.setPhase("7/8 breaker on "+failingID+" alone", d.about("breaker"), p, nil, func() string {
 		return fmt.Sprintf("breaker on %s: %s   calls reaching %s: %d", failingID, group.State(sayHello), failingID, d.servers[failingID].Calls())
 	})
 	client := greeterv1.NewGreeterClient(conn)
@@ -433,7 +438,7 @@ func (d *demo) killPhase(ctx context.Context) (killResult, error) {
 	}
 	defer conn.Close()
 	p := newPhaseStats("kill "+killedID, d.ids())
-	d.view.setPhase("8/8 wrr while "+killedID+" is killed and restarted", p, wb, func() string { return "" })
+	d.view.setPhase("8/8 wrr while "+killedID+" is killed and restarted", d.about("kill"), p, wb, func() string { return "" })
 	dctx, stopDriving := context.WithCancel(ctx)
 	driven := make(chan struct{})
 	go func() {

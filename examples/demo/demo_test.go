@@ -51,13 +51,24 @@ func TestDemo(t *testing.T) {
 			t.Errorf("wrr: %s's share is %.3f, want %.3f ± 0.05 (its weight)", b.id, got, want)
 		}
 	}
-	if got := phase("p2c").share(failingID); got > 0.05 {
-		t.Errorf("p2c: failing %s took %.3f of the calls, want at most 0.05", failingID, got)
+	if p2c, w := phase("p2c").limited.Load(), wrr.limited.Load(); p2c >= w {
+		t.Errorf("p2c: %d calls rate-limited, want fewer than wrr's %d: rejections make a backend look expensive", p2c, w)
 	}
 	zone := phase("zoneaware")
+	var local float64 // weight of the local zone
 	for _, b := range backends {
-		if got := zone.share(b.id); b.zone != localZone && got > 0.05 {
+		if b.zone == localZone {
+			local += float64(b.weight)
+		}
+	}
+	for _, b := range backends {
+		got := zone.share(b.id)
+		if b.zone != localZone && got > 0.05 {
 			t.Errorf("zoneaware: %s in %s took %.3f of the calls of a client in %s, want at most 0.05", b.id, b.zone, got, localZone)
+		}
+		// wrr inside the zone: the local backends split the calls by weight.
+		if want := float64(b.weight) / local; b.zone == localZone && (got < want-0.1 || got > want+0.1) {
+			t.Errorf("zoneaware: %s took %.3f of the calls, want %.3f ± 0.1 (its weight in %s)", b.id, got, want, localZone)
 		}
 	}
 	if sum.ejected < 1 {

@@ -1,8 +1,9 @@
 // Command demo shows grpckit end to end in one command, with no set-up: an
 // embedded etcd, five greeter servers of different weights and zones (one
-// slow, one rate-limited, one that starts failing half-way), and a client
-// that drives traffic through each balancer in turn while a live view shows
-// each backend's share, the breaker, rate-limit rejections and latency.
+// slow, one rate-limited, one that starts failing in the outlier phase), and
+// a client that drives traffic through each balancer in turn while a live
+// view says what the phase shows and shows each backend's share, the
+// breaker, rate-limit rejections and latency.
 //
 //	make demo                                 # or: go run ./examples/demo
 //	go run ./examples/demo -phase 15s         # a longer run

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -62,14 +63,47 @@ type phaseStats struct {
 	breakerd atomic.Int64 // refused by the client's open breaker
 	served   map[string]*atomic.Int64
 	latency  histogram
+
+	// Which backends served each user (a bit per backend), and how many
+	// users more than one served.
+	index     map[string]int // backend id → bit
+	usersSeen [users]atomic.Uint32
+	usersMany atomic.Int64
 }
 
+// users is the number of users whose keys the calls carry.
+const users = 1000
+
 func newPhaseStats(name string, ids []string) *phaseStats {
-	p := &phaseStats{name: name, start: time.Now(), served: make(map[string]*atomic.Int64, len(ids))}
-	for _, id := range ids {
+	p := &phaseStats{name: name, start: time.Now(), served: make(map[string]*atomic.Int64, len(ids)), index: make(map[string]int, len(ids))}
+	for i, id := range ids {
 		p.served[id] = new(atomic.Int64)
+		p.index[id] = i
 	}
 	return p
+}
+
+// servedUser records that backend id served a call of user.
+func (p *phaseStats) servedUser(user int, id string) {
+	bit := uint32(1) << p.index[id]
+	if old := p.usersSeen[user].Or(bit); old != 0 && old&bit == 0 && old&(old-1) == 0 {
+		p.usersMany.Add(1) // a second backend for this user
+	}
+}
+
+// keysLine says, in the consistent-hash phase, how many users more than one
+// backend served.
+func (p *phaseStats) keysLine() string {
+	if p.name != "consistenthash" {
+		return ""
+	}
+	var seen int
+	for i := range p.usersSeen {
+		if p.usersSeen[i].Load() != 0 {
+			seen++
+		}
+	}
+	return fmt.Sprintf("   users served by more than one backend: %d of %d", p.usersMany.Load(), seen)
 }
 
 // share returns the fraction of the calls that reached a backend which

@@ -18,6 +18,7 @@ type view struct {
 
 	mu     sync.Mutex // guards the fields below
 	title  string
+	about  string // what the phase shows
 	p      *phaseStats
 	wb     *watchedBuilder
 	status func() string // called without mu: see statusLine
@@ -62,14 +63,15 @@ func (v *view) stop() {
 }
 
 // setPhase starts showing a new phase; the previous one is finished.
-func (v *view) setPhase(title string, p *phaseStats, wb *watchedBuilder, status func() string) {
+func (v *view) setPhase(title, about string, p *phaseStats, wb *watchedBuilder, status func() string) {
 	_, line := v.statusLine()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.finishLocked(line)
-	v.title, v.p, v.wb, v.status = title, p, wb, status
+	v.title, v.about, v.p, v.wb, v.status = title, about, p, wb, status
 	if !v.live {
 		logf(v.out, v.d.start, "phase %s", title)
+		fmt.Fprintln(v.out, about)
 	}
 }
 
@@ -143,6 +145,9 @@ func (v *view) frameLocked(status string, withEvents bool) string {
 	p := v.p
 	var b strings.Builder
 	fmt.Fprintf(&b, "── phase %s ── %.1fs\n", v.title, time.Since(p.start).Seconds())
+	if withEvents && v.about != "" {
+		fmt.Fprintln(&b, v.about)
+	}
 	if v.wb != nil {
 		fmt.Fprintf(&b, "resolver: %s\n", strings.Join(v.wb.instances(), " "))
 	}

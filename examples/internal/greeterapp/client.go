@@ -29,8 +29,9 @@ var Balancers = []string{"round_robin", "wrr", "consistenthash", "p2c", "zoneawa
 
 // ServiceConfig returns a service config selecting the named balancer:
 // "round_robin" (grpc-go's), "wrr", "consistenthash" (keyed by HashHeader or
-// consistenthash.WithKey), "p2c", "zoneaware" (local zone localZone, p2c
-// inside each zone) or "outlier" (outlier ejection over wrr). lbConfig, when
+// consistenthash.WithKey), "p2c", "zoneaware" (local zone localZone, wrr
+// inside each zone, so the local zone's backends share its calls by weight)
+// or "outlier" (outlier ejection over wrr). lbConfig, when
 // not empty, is the policy's JSON configuration in place of the default one.
 func ServiceConfig(balancer, localZone, lbConfig string) (string, error) {
 	var name, cfg string
@@ -44,7 +45,7 @@ func ServiceConfig(balancer, localZone, lbConfig string) (string, error) {
 	case "p2c":
 		name, cfg = p2c.Name, `{}`
 	case "zoneaware":
-		name, cfg = zoneaware.Name, fmt.Sprintf(`{"localZone":%q,"childPolicy":[{%q:{}}]}`, localZone, p2c.Name)
+		name, cfg = zoneaware.Name, fmt.Sprintf(`{"localZone":%q,"childPolicy":[{%q:{}}]}`, localZone, wrr.Name)
 	case "outlier":
 		name, cfg = outlier.Name, fmt.Sprintf(`{"consecutiveFailures":5,"baseEjectionTime":"5s","childPolicy":[{%q:{}}]}`, wrr.Name)
 	default:

@@ -16,6 +16,6 @@ func ExampleServiceConfig() {
 	_, err = greeterapp.ServiceConfig("random", "", "")
 	fmt.Println(err)
 	// Output:
-	// {"loadBalancingConfig":[{"grpckit_zone_aware":{"localZone":"eu-1a","childPolicy":[{"grpckit_p2c":{}}]}}]}
+	// {"loadBalancingConfig":[{"grpckit_zone_aware":{"localZone":"eu-1a","childPolicy":[{"grpckit_weighted_round_robin":{}}]}}]}
 	// greeterapp: unknown balancer "random" (want one of round_robin, wrr, consistenthash, p2c, zoneaware, outlier)
 }
