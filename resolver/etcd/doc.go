@@ -57,7 +57,10 @@
 // channel keeps serving the last good set, and an error is reported to the
 // channel only if no set was ever published. A service with no instances is
 // published as an empty set, so RPCs fail fast with Unavailable; an error never
-// empties the set. Build never blocks and Close stops the watch and waits for
+// empties the set. A state the channel rejects is offered again after a
+// backoff, unless it is empty: grpc-go's balancers reject an empty list
+// (balancer.ErrBadResolverState) yet the channel has it, so it is published
+// once and not again while the service stays empty. Build never blocks and Close stops the watch and waits for
 // it. ResolveNow, which gRPC calls on every failed connection, does nothing:
 // a live watch keeps the set current, and after an error the service is
 // listed again at most once per backoff step, as grpc-go's DNS resolver does,

@@ -156,7 +156,7 @@ func (w *watcher) list() (int64, error) {
 	if logger.V(2) {
 		logger.Infof("etcd: %q: %d instances at revision %d", w.key, len(insts), resp.Header.Revision)
 	}
-	w.published(w.pub.Publish(insts))
+	w.published(len(insts), w.pub.Publish(insts))
 	return resp.Header.Revision, nil
 }
 
@@ -250,15 +250,23 @@ func (w *watcher) publishSet() {
 	if logger.V(2) {
 		logger.Infof("etcd: %q: publishing %d endpoints", w.key, len(eps))
 	}
-	w.published(w.pub.PublishEndpoints(eps))
+	w.published(len(eps), w.pub.PublishEndpoints(eps))
 }
 
-// published handles the result of UpdateState: a rejected state is offered
-// again after a backoff, unless a newer one is published first.
-func (w *watcher) published(err error) {
+// published handles the result of UpdateState for a set of n endpoints: a
+// rejected non-empty state is offered again after a backoff, unless a newer
+// one is published first. A rejected empty state is accepted as it is: the
+// balancer is saying it has nothing to pick from (grpc-go's policies answer
+// balancer.ErrBadResolverState), not that the set is wrong, and offering it
+// again would change nothing but wake the balancer on every backoff step
+// for as long as the service stays empty.
+func (w *watcher) published(n int, err error) {
 	w.stopRepublish()
-	if err == nil {
+	if err == nil || n == 0 {
 		w.publishErrors = 0
+		if err != nil && logger.V(2) {
+			logger.Infof("etcd: %q: the channel has the empty set (its balancer answered: %v)", w.key, err)
+		}
 		return
 	}
 	if logger.V(2) {
