@@ -69,9 +69,12 @@ func callInvoker(ctx context.Context, method string, req, reply any, cc *grpc.Cl
 // honoured. It is the same as chaining the two, without the closure gRPC's
 // chain allocates per call to link them.
 //
-// The pushback is read when gRPC finishes the call (grpc.OnFinish), so an
-// inner interceptor may run the invoker on another goroutine and return
-// before it ends.
+// The pushback is read when gRPC finishes the call (grpc.OnFinish), from
+// state of that call alone, so an inner interceptor may run the invoker on
+// another goroutine and return before it ends (a soft timeout). One that
+// runs the invoker several times at once with the same options (hedging)
+// has gRPC write each attempt's trailer into the same place, as it would
+// with any grpc.Trailer option of the caller's.
 func (c *Client) WrapUnary(inner grpc.UnaryClientInterceptor) grpc.UnaryClientInterceptor {
 	g := c.c
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
@@ -220,7 +223,8 @@ func (c *clientGate) admitClient(ctx context.Context, cc *grpc.ClientConn, key, 
 }
 
 // honourHold waits out a pushback hold on the call if the budget allows, or
-// rejects it at once. While no hold lasts it reads one atomic.
+// rejects it at once. While no hold lasts it reads one atomic; while one
+// does, every call builds its hold key to look it up.
 func (c *clientGate) honourHold(ctx context.Context, cc *grpc.ClientConn, key, method string) error {
 	latest := c.latest.Load()
 	if latest == 0 {
