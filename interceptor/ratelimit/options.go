@@ -49,10 +49,11 @@ func evalLimiterOptions(opts []LimiterOption) limiterOptions {
 // split between up to 64 shards of at least 256 keys, each making room
 // among its own keys, so when keys fall unevenly a key may be forgotten
 // before n are held: never below 512 keys (one shard), and from 3/4 of n at
-// the earliest above (with random keys, usually from 85-97%). Measured heap per key,
-// with 11-byte keys (the store keeps its own copy): about 155-170 B for a
-// TokenBucket and 105-120 B for a SlidingWindow, at 10k and at 1M keys
-// (BenchmarkStoreMemory).
+// the earliest above (with random keys, usually from 85-97%).
+//
+// Measured heap per key, with 11-byte keys (the store keeps its own copy):
+// about 160 B for a TokenBucket and 145 B for a SlidingWindow, at 10k and at
+// 1M keys (BenchmarkStoreMemory).
 func WithMaxKeys(n int) LimiterOption {
 	return limiterOptionFunc(func(o *limiterOptions) {
 		if n > 0 {
