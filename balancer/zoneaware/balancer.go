@@ -33,7 +33,7 @@ func (builder) ParseConfig(raw json.RawMessage) (serviceconfig.LoadBalancingConf
 }
 
 func (builder) Build(cc balancer.ClientConn, opts balancer.BuildOptions) balancer.Balancer {
-	b := &zoneBalancer{cc: cc, opts: opts, zones: map[string]*zoneChild{}, endpoints: map[string]*endpointState{}}
+	b := &zoneBalancer{cc: cc, opts: opts, zones: map[string]*zoneChild{}, endpoints: map[epKey]*endpointState{}}
 	logger.Infof("zoneaware %p: created", b)
 	return b
 }
@@ -55,7 +55,8 @@ type zoneBalancer struct {
 	cfg       *lbConfig
 	zones     map[string]*zoneChild
 	order     []string                  // zones, sorted
-	endpoints map[string]*endpointState // by address
+	endpoints map[epKey]*endpointState // by zone and address, for the SubConns
+	records   []*endpointState          // one per resolver endpoint, for the loads
 	nEndpoint int
 	inhibit   bool // an update is in progress; flush at its end
 	dirty     bool // the READY counts or a child's state changed
@@ -136,6 +137,12 @@ func (b *zoneBalancer) reconcileLocked(cfg *lbConfig, byZone map[string][]resolv
 	return stale
 }
 
+// epKey names the record a SubConn of a zone's child reports to: the zone
+// and the address. Records are found by zone as well as address because
+// endpoints of different zones may share an address, and each zone's child
+// makes SubConns of its own for it.
+type epKey struct{ zone, addr string }
+
 // setEndpointsLocked records every endpoint's zone and weight. An endpoint
 // that stays in its zone keeps its record, and so its READY count, whose
 // SubConns keep reporting to it: only its weight is updated. One that moves
@@ -143,22 +150,26 @@ func (b *zoneBalancer) reconcileLocked(cfg *lbConfig, byZone map[string][]resolv
 // report to; the old zone's SubConns keep the old record, which no longer
 // counts.
 func (b *zoneBalancer) setEndpointsLocked(eps []resolver.Endpoint) {
-	next := make(map[string]*endpointState, len(eps))
+	next := make(map[epKey]*endpointState, len(eps))
+	records := make([]*endpointState, 0, len(eps))
+	taken := make(map[*endpointState]bool, len(eps))
 	for _, ep := range eps {
 		if len(ep.Addresses) == 0 {
 			continue
 		}
-		zone, w := kitresolver.ZoneOf(ep), float64(kitresolver.WeightOf(ep))
-		st := b.endpoints[ep.Addresses[0].Addr]
-		if st == nil || st.zone != zone {
+		zone := kitresolver.ZoneOf(ep)
+		st := b.endpoints[epKey{zone, ep.Addresses[0].Addr}]
+		if st == nil || taken[st] { // new, or a second endpoint with that first address
 			st = &endpointState{zone: zone}
 		}
-		st.weight = w
+		taken[st] = true
+		st.weight = float64(kitresolver.WeightOf(ep))
+		records = append(records, st)
 		for _, a := range ep.Addresses {
-			next[a.Addr] = st
+			next[epKey{zone, a.Addr}] = st
 		}
 	}
-	b.endpoints, b.nEndpoint = next, len(eps)
+	b.endpoints, b.records, b.nEndpoint = next, records, len(eps)
 }
 
 func (b *zoneBalancer) childrenLocked() []*zoneChild {
@@ -254,13 +265,11 @@ func (b *zoneBalancer) loadsLocked() []zoneLoad {
 	for i, z := range b.order {
 		idx[z], loads[i].zone = i, z
 	}
-	seen := make(map[*endpointState]bool, len(b.endpoints))
-	for _, st := range b.endpoints {
+	for _, st := range b.records {
 		i, ok := idx[st.zone]
-		if !ok || seen[st] {
+		if !ok {
 			continue
 		}
-		seen[st] = true
 		loads[i].total += st.weight
 		if st.ready > 0 {
 			loads[i].ready += st.weight
@@ -319,7 +328,7 @@ func (cc *zoneCC) NewSubConn(addrs []resolver.Address, opts balancer.NewSubConnO
 	cc.b.mu.Lock()
 	sc.SubConn = real
 	if len(addrs) > 0 {
-		sc.ep = cc.b.endpoints[addrs[0].Addr]
+		sc.ep = cc.b.endpoints[epKey{cc.child.zone, addrs[0].Addr}]
 	}
 	cc.b.mu.Unlock()
 	return sc, nil

@@ -22,7 +22,8 @@
 //
 // The policy runs one child per zone and picks a zone per call by shares it
 // recomputes whenever an endpoint becomes READY or stops being READY (an
-// endpoint counts its weight, resolver.WeightOf). The rule is Envoy's
+// endpoint counts its weight, resolver.WeightOf). An address that endpoints
+// of several zones share counts, in each zone, for that zone's endpoint. The rule is Envoy's
 // zone-aware routing, with the clients assumed to be spread over the zones
 // like the endpoints are, so a zone's traffic share is its share of all
 // endpoint weight:
