@@ -51,7 +51,10 @@
 //
 // An ejected endpoint is reported to the child as TRANSIENT_FAILURE, through
 // the health listener pick_first leaves register (the policy asks them to),
-// so its connection stays up; the child routes around it. When its time is
+// so its connection stays up; the child routes around it. A SubConn the child
+// creates for an endpoint already ejected (after a child policy change, or
+// under grpckit_zone_aware when the endpoint moves zone) is reported failed
+// from its first state. When its time is
 // over it comes back on probation: the first failure ejects it again, for
 // longer. It leaves probation after an interval in which it served without
 // failing, and each later interval without failures takes one from its count

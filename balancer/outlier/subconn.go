@@ -34,6 +34,7 @@ type subConn struct {
 	healthListener func(balancer.SubConnState)
 	healthGen      int  // bumped per RegisterHealthListener, to drop stale updates
 	viaHealth      bool // the child registered a health listener at least once
+	failedSent     bool // the connectivity listener was last told ejectedState
 }
 
 var ejectedState = balancer.SubConnState{ConnectivityState: connectivity.TransientFailure, ConnectionError: errEjected}
@@ -54,12 +55,20 @@ func (sc *subConn) deliverState(s balancer.SubConnState) {
 	} else if s.ConnectivityState != connectivity.Ready {
 		sc.healthListener, sc.health = nil, nil // gRPC stops health updates here
 	}
+	if sc.listener == nil {
+		return
+	}
 	if sc.ejected && !sc.viaHealth && !sc.shutdown {
-		return // the child already saw TRANSIENT_FAILURE
+		// The child sees TRANSIENT_FAILURE, once: a SubConn created for an
+		// endpoint already ejected hears it with its first state.
+		if !sc.failedSent {
+			sc.failedSent = true
+			sc.listener(ejectedState)
+		}
+		return
 	}
-	if sc.listener != nil {
-		sc.listener(s)
-	}
+	sc.failedSent = false
+	sc.listener(s)
 }
 
 // RegisterHealthListener wraps the child's health listener. The child calls
@@ -105,8 +114,10 @@ func (sc *subConn) setEjected(ejected bool) {
 		return
 	}
 	if ejected {
+		sc.failedSent = true
 		sc.listener(ejectedState)
 	} else if sc.raw != nil {
+		sc.failedSent = false
 		sc.listener(*sc.raw)
 	}
 }
