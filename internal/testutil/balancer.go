@@ -123,10 +123,18 @@ type SubConn struct {
 	addrs    []resolver.Address
 	listener func(balancer.SubConnState)
 
-	mu        sync.Mutex
-	health    func(balancer.SubConnState)
-	connected bool
-	shutdown  bool
+	// deliver is held while a state goes to the listeners, so that the
+	// states of one SubConn reach them in order, as gRPC's serializer
+	// delivers them; it is taken before mu.
+	deliver sync.Mutex
+
+	mu         sync.Mutex
+	health     func(balancer.SubConnState)
+	healthGen  int  // bumped per RegisterHealthListener
+	healthSent bool // the current health listener got READY
+	state      connectivity.State
+	connected  bool
+	shutdown   bool
 }
 
 // Addr returns the SubConn's first address.
@@ -163,11 +171,31 @@ func (sc *SubConn) GetOrBuildProducer(balancer.ProducerBuilder) (balancer.Produc
 }
 
 // RegisterHealthListener stores the listener; UpdateState reports READY to it,
-// as gRPC does when no health checking is configured.
+// as gRPC does when no health checking is configured. Like gRPC, when the last
+// state the SubConn reported is READY it also reports READY to the new
+// listener at once, from another goroutine after the call that registered it
+// (a policy registers from within its state listener, holding its lock),
+// unless a newer state or listener came first.
 func (sc *SubConn) RegisterHealthListener(l func(balancer.SubConnState)) {
 	sc.mu.Lock()
-	sc.health = l
+	sc.health, sc.healthSent = l, false
+	sc.healthGen++
+	gen, ready := sc.healthGen, sc.state == connectivity.Ready && !sc.shutdown
 	sc.mu.Unlock()
+	if l == nil || !ready {
+		return
+	}
+	go func() {
+		sc.deliver.Lock()
+		defer sc.deliver.Unlock()
+		sc.mu.Lock()
+		current := gen == sc.healthGen && !sc.healthSent && sc.state == connectivity.Ready && !sc.shutdown
+		sc.healthSent = sc.healthSent || current
+		sc.mu.Unlock()
+		if current {
+			l(balancer.SubConnState{ConnectivityState: connectivity.Ready})
+		}
+	}()
 }
 
 // Shutdown marks the SubConn shut down and reports SHUTDOWN to its listener
@@ -183,7 +211,11 @@ func (sc *SubConn) Shutdown() {
 	sc.mu.Unlock()
 	sc.cc.Shutdowns.Send(sc)
 	if l := sc.listener; l != nil {
-		go l(balancer.SubConnState{ConnectivityState: connectivity.Shutdown})
+		go func() {
+			sc.deliver.Lock()
+			defer sc.deliver.Unlock()
+			l(balancer.SubConnState{ConnectivityState: connectivity.Shutdown})
+		}()
 	}
 }
 
@@ -201,11 +233,19 @@ func (sc *SubConn) UpdateState(s connectivity.State) {
 	if s == connectivity.TransientFailure {
 		st.ConnectionError = fmt.Errorf("testutil: %s failed", sc)
 	}
+	sc.deliver.Lock()
+	defer sc.deliver.Unlock()
+	sc.mu.Lock()
+	sc.state = s
+	sc.mu.Unlock()
 	if sc.listener != nil {
 		sc.listener(st)
 	}
 	sc.mu.Lock()
 	h := sc.health
+	if s == connectivity.Ready && h != nil {
+		sc.healthSent = true
+	}
 	sc.mu.Unlock()
 	if s == connectivity.Ready && h != nil {
 		h(balancer.SubConnState{ConnectivityState: connectivity.Ready})

@@ -79,3 +79,80 @@ func TestResolverClientConnRecords(t *testing.T) {
 		t.Fatalf("LastState() = %v, %v", s, ok)
 	}
 }
+
+// TestHealthListenerRegisteredWhenReadyGetsReady checks that a health
+// listener registered on a READY SubConn hears READY without another
+// UpdateState, as with gRPC, once, and after the call that registered it;
+// that one registered on a SubConn that is not READY hears nothing; and that
+// a state reported before the delivery cancels it.
+func TestHealthListenerRegisteredWhenReadyGetsReady(t *testing.T) {
+	cc := NewBalancerClientConn()
+	var fake *SubConn
+	health := make(chan connectivity.State, 8)
+	listener := func(s balancer.SubConnState) { health <- s.ConnectivityState }
+	registering := make(chan struct{})
+	sc, err := cc.NewSubConn([]resolver.Address{{Addr: "a:1"}}, balancer.NewSubConnOptions{
+		StateListener: func(s balancer.SubConnState) {
+			if s.ConnectivityState == connectivity.Ready {
+				// As pickfirst does: register from within the state listener.
+				fake.RegisterHealthListener(listener)
+				close(registering)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake = sc.(*SubConn)
+
+	// Not READY: nothing to report.
+	fake.RegisterHealthListener(listener)
+	fake.UpdateState(connectivity.Connecting)
+	fake.UpdateState(connectivity.Ready)
+	<-registering
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
+	defer cancel()
+	select {
+	case s := <-health:
+		if s != connectivity.Ready {
+			t.Fatalf("health listener got %v, want READY", s)
+		}
+	case <-ctx.Done():
+		t.Fatal("a health listener registered on READY got nothing")
+	}
+
+	// Registered again while READY: READY again, once.
+	fake.RegisterHealthListener(listener)
+	select {
+	case s := <-health:
+		if s != connectivity.Ready {
+			t.Fatalf("health listener got %v, want READY", s)
+		}
+	case <-ctx.Done():
+		t.Fatal("a health listener registered while READY got nothing")
+	}
+	short, cancelShort := context.WithTimeout(ctx, ShortTimeout)
+	defer cancelShort()
+	select {
+	case s := <-health:
+		t.Fatalf("health listener got a second %v", s)
+	case <-short.Done():
+	}
+
+	// Registered while READY, then the SubConn leaves READY before the
+	// delivery: the stale READY is dropped.
+	fake.deliver.Lock()
+	fake.RegisterHealthListener(listener)
+	fake.mu.Lock()
+	fake.state = connectivity.Idle
+	fake.mu.Unlock()
+	fake.deliver.Unlock()
+	short2, cancelShort2 := context.WithTimeout(ctx, ShortTimeout)
+	defer cancelShort2()
+	select {
+	case s := <-health:
+		t.Fatalf("health listener got %v after the SubConn left READY", s)
+	case <-short2.Done():
+	}
+	fake.Shutdown()
+}
