@@ -54,9 +54,9 @@ type zoneBalancer struct {
 	mu        sync.Mutex
 	cfg       *lbConfig
 	zones     map[string]*zoneChild
-	order     []string                  // zones, sorted
+	order     []string                 // zones, sorted
 	endpoints map[epKey]*endpointState // by zone and address, for the SubConns
-	records   []*endpointState          // one per resolver endpoint, for the loads
+	records   []*endpointState         // one per resolver endpoint, for the loads
 	nEndpoint int
 	inhibit   bool // an update is in progress; flush at its end
 	dirty     bool // the READY counts or a child's state changed
