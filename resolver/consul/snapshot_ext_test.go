@@ -1,7 +1,10 @@
 package consul_test
 
 import (
+	"encoding/json"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,4 +182,71 @@ func TestSnapshotMaxAgeOption(t *testing.T) {
 
 	snapshottest.Age(t, snapshots, 2*time.Hour)
 	wantNothingServed(t, tgt, consul.NewBuilder(consul.WithSnapshotDir(dir), consul.WithSnapshotMaxAge(time.Hour), fastConsulBackoff))
+}
+
+// TestSnapshotTouchedAfterOutage: once the agent answers again after an
+// outage, with the same set as before, the client goes on refreshing its
+// snapshot's time, so a snapshot stays younger than its maximum age for as
+// long as the agent works, however long the set does not change.
+func TestSnapshotTouchedAfterOutage(t *testing.T) {
+	t.Parallel()
+	const service = "greeter-touch"
+	const maxAge = 2 * time.Second // touched every 500 ms
+	a := registrytest.StartConsul(t)
+	cli := a.Client()
+	b1 := startBackend(t, cli, service, "t1")
+	dir := t.TempDir()
+	snapshots := filepath.Join(dir, "*"+service+"*.json")
+	c, _ := dial(t, "consul://"+a.Addr()+"/"+service,
+		consul.NewBuilder(consul.WithSnapshotDir(dir), consul.WithSnapshotMaxAge(maxAge), fastConsulBackoff))
+	waitServedBy(t, c, "t1")
+	snapshottest.WaitAddrs(t, snapshots, b1.Addr)
+
+	a.Stop()
+	waitLogged(t, `keeping the last good instances: rpc error: code = Unavailable desc = consul: querying service "`+service+`"`)
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitService(t, cli, b1.reg.ID())
+	back := time.Now()
+	deadline := back.Add(testutil.DefaultTimeout)
+	for savedAt(t, snapshots).Before(back) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the snapshot was saved %v ago: not touched since the agent came back with the same set", time.Since(savedAt(t, snapshots)).Round(time.Millisecond))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	waitServedBy(t, c, "t1")
+}
+
+// waitLogged waits until the captured logs hold line.
+func waitLogged(t *testing.T, line string) {
+	t.Helper()
+	ctx := timeoutCtx(t, testutil.DefaultTimeout)
+	for !strings.Contains(logs.String(), line) {
+		if !sleepCtx(ctx, 20*time.Millisecond) {
+			t.Fatalf("not logged: %q", line)
+		}
+	}
+}
+
+// savedAt returns the time the one snapshot file matching pattern says it
+// was saved.
+func savedAt(t *testing.T, pattern string) time.Time {
+	t.Helper()
+	files, _ := filepath.Glob(pattern)
+	if len(files) != 1 {
+		t.Fatalf("snapshot files matching %s: %v, want one", pattern, files)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Saved time.Time `json:"saved"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatalf("snapshot %s: %v", files[0], err)
+	}
+	return f.Saved
 }

@@ -106,13 +106,16 @@ func (w *watcher) waitTime(now time.Time) time.Duration {
 
 // fail handles a failed query: report it if nothing was ever published (the
 // last good set stays otherwise), back off, and read afresh next time, since
-// the agent may have restarted with lower indexes.
+// the agent may have restarted with lower indexes. The next answer is
+// published even if the set did not change: that tells the Publisher the
+// agent answers again, so it goes on refreshing the snapshot's time.
 func (w *watcher) fail(err error) {
 	if !w.pub.Fail(err) {
 		vlogf("grpckit/consul: %s: %v", w.tgt.service, err)
 	}
 	w.index = 0
 	w.recovering = true
+	w.republish = true
 	w.notBefore = time.Now().Add(w.cfg.backoff.Delay(w.attempt))
 	w.attempt++
 }
