@@ -46,7 +46,7 @@ func shares(loads []zoneLoad, local string, panicThreshold float64, endpoints, m
 	switch {
 	case ready == 0:
 		return proportional(loads, func(l zoneLoad) float64 { return l.total }), modeNoReady
-	case ready < panicThreshold*total:
+	case ready/total < panicThreshold: // not ready < t×total, which rounds up at the boundary
 		return byReady(loads), modePanic
 	case li < 0 || endpoints < minClusterSize:
 		return byReady(loads), modeAny

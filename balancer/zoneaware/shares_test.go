@@ -128,3 +128,27 @@ func TestParseConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestPanicThresholdBoundary: a READY share exactly at panicThreshold is not
+// under it, whatever the threshold and weights (the share and threshold
+// compared as fractions, not as a product that rounds up), and one unit of
+// weight less is.
+func TestPanicThresholdBoundary(t *testing.T) {
+	for p := 1; p < 100; p++ {
+		threshold := float64(p) / 100 // as JSON's 0.07 parses
+		for total := 1; total <= 200; total++ {
+			if p*total%100 != 0 {
+				continue
+			}
+			ready := p * total / 100
+			loads := []zoneLoad{{"a", float64(total), float64(ready)}}
+			if _, mode := shares(loads, "a", threshold, total, 0); mode == modePanic {
+				t.Errorf("panicThreshold %v: %d of %d READY (exactly the threshold) panics", threshold, ready, total)
+			}
+			loads[0].ready--
+			if _, mode := shares(loads, "a", threshold, total, 0); ready > 1 && mode != modePanic {
+				t.Errorf("panicThreshold %v: %d of %d READY (under the threshold) gives mode %s", threshold, ready-1, total, mode)
+			}
+		}
+	}
+}
