@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -206,10 +207,27 @@ func newClientGate(l Limiter, opts []Option) *clientGate {
 // holdKey is the key of the holds a call to target's method under key
 // honours and notes.
 func (c *clientGate) holdKey(target, method, key string) string {
-	if c.o.pushbackScope == PushbackPerTarget {
-		return target + "\x00" + key
+	return string(c.appendHoldKey(nil, target, method, key))
+}
+
+// appendHoldKey appends holdKey(target, method, key) to b.
+func (c *clientGate) appendHoldKey(b []byte, target, method, key string) []byte {
+	b = append(append(b, target...), 0)
+	if c.o.pushbackScope != PushbackPerTarget {
+		b = append(append(b, method...), 0)
 	}
-	return target + "\x00" + method + "\x00" + key
+	return append(b, key...)
+}
+
+// peekHold returns the hold of a call to target's method under key, or nil.
+// The key is built on the stack when it is short, so looking a hold up
+// allocates nothing.
+func (c *clientGate) peekHold(target, method, key string) *hold {
+	var buf [128]byte
+	b := c.appendHoldKey(buf[:0], target, method, key)
+	// The store only hashes and compares the key: the string does not
+	// outlive b.
+	return c.holds.peek(unsafe.String(unsafe.SliceData(b), len(b)))
 }
 
 // admitClient holds the call while the server's pushback lasts, then asks
@@ -224,7 +242,7 @@ func (c *clientGate) admitClient(ctx context.Context, cc *grpc.ClientConn, key, 
 
 // honourHold waits out a pushback hold on the call if the budget allows, or
 // rejects it at once. While no hold lasts it reads one atomic; while one
-// does, every call builds its hold key to look it up.
+// does, every call looks its own up.
 func (c *clientGate) honourHold(ctx context.Context, cc *grpc.ClientConn, key, method string) error {
 	latest := c.latest.Load()
 	if latest == 0 {
@@ -235,7 +253,7 @@ func (c *clientGate) honourHold(ctx context.Context, cc *grpc.ClientConn, key, m
 		c.latest.CompareAndSwap(latest, 0)
 		return nil
 	}
-	h := c.holds.peek(c.holdKey(ccTarget(cc), method, key))
+	h := c.peekHold(ccTarget(cc), method, key)
 	if h == nil {
 		return nil
 	}

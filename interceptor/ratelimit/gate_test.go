@@ -77,3 +77,26 @@ func TestCancelledWaitsReturnTheirBooking(t *testing.T) {
 		})
 	}
 }
+
+// TestHoldLookupAllocatesNothing: while a pushback hold lasts, calls look
+// their own hold up without allocating.
+func TestHoldLookupAllocatesNothing(t *testing.T) {
+	clock := NewFakeClock(t0)
+	c := newClientGate(Unlimited, []Option{WithClock(clock)})
+	c.notePushback("", "/s/held", "", pushbackMD(time.Minute)) // target "": no ClientConn
+	ctx := context.Background()
+	if err := c.honourHold(ctx, nil, "", "/s/held"); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("a call of the method pushed back: %v, want held", err)
+	}
+	if err := c.honourHold(ctx, nil, "", "/s/other"); err != nil {
+		t.Fatalf("a call of another method is held: %v", err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := c.honourHold(ctx, nil, "", "/s/other"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("looking a hold up allocates %v times per call, want 0", allocs)
+	}
+}
