@@ -99,7 +99,10 @@
 // if etcd still has it and granting a new one otherwise, with jittered
 // backoff, until Deregister. WithStateFunc reports lost and restored. A new
 // lease is recorded as soon as it is granted, so a Deregister that races a
-// restore finds the key's lease.
+// restore finds the key's lease. When Register's first write fails after the
+// lease was granted, Register returns the error at once and revokes that
+// lease in the background within the request timeout, so neither it nor a
+// key the write may have left outlives the failure by a whole TTL.
 //
 // Deregister deletes the key and revokes the lease, and returns within the
 // request timeout whatever context it is given: with etcd unreachable, a

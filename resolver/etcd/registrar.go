@@ -71,6 +71,9 @@ type Registration struct {
 // <prefix><service>/<id> and returns once the key is written; a goroutine
 // then keeps the lease alive and restores the key whenever it is lost. The
 // instance ID defaults to its address. ctx bounds the first write only.
+// When the first write fails after etcd granted the lease, that lease (and
+// with it the key, should the write have reached etcd) is revoked in the
+// background, within the request timeout; Register does not wait for it.
 //
 // TLS and authentication are the client's: build cli with clientv3.Config's
 // TLS, Username and Password fields.
@@ -81,10 +84,32 @@ func Register(ctx context.Context, cli *clientv3.Client, inst kitresolver.Instan
 	}
 	if err := r.write(ctx, 0); err != nil {
 		r.cancel()
+		r.revokeAbandoned()
 		return nil, fmt.Errorf("etcd: registering %s: %w", inst, err)
 	}
 	go r.run()
 	return r, nil
+}
+
+// revokeAbandoned revokes, in the background and within the request
+// timeout, the lease a failed first write granted, so that neither the lease
+// nor a key whose Put reached etcd after all outlives the failed Register
+// for a whole TTL. Register does not wait for it; if etcd does not answer in
+// time the lease expires with its TTL, no longer kept alive.
+func (r *Registration) revokeAbandoned() {
+	r.mu.Lock()
+	lease := r.lease
+	r.mu.Unlock()
+	if lease == 0 {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.requestTimeout)
+		defer cancel()
+		if _, err := r.cli.Revoke(ctx, lease); err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) && logger.V(2) {
+			logger.Infof("etcd: revoking the lease of the failed registration %s: %v; it expires with its TTL", r.key, err)
+		}
+	}()
 }
 
 func newRegistration(cli *clientv3.Client, inst kitresolver.Instance, opts []RegisterOption) (*Registration, error) {
