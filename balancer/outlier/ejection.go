@@ -87,7 +87,7 @@ func (b *outlierBalancer) intervalLocked(cfg *lbConfig) (bad []*endpoint) {
 func overRate(cfg *lbConfig, s, f int64) bool {
 	total := s + f
 	return cfg.failureRate > 0 && total > 0 && total >= int64(cfg.minRequests) &&
-		float64(f) > cfg.failureRate*float64(total)
+		float64(f)/float64(total) > cfg.failureRate // not f > rate×total, which rounds down at the boundary
 }
 
 // consecutiveLocked returns the endpoints at or over the consecutive-failures
