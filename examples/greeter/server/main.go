@@ -84,6 +84,9 @@ func run(args []string) error {
 	}
 	srv.SetDelay(*delay)
 	got := srv.Instance()
+	if inst.Addr == "" && got.Addr != srv.Addr {
+		fmt.Fprintf(os.Stderr, "listening on %s but registered %s, which only clients on this host can dial: set -advertise to an address other hosts reach\n", srv.Addr, got.Addr)
+	}
 	fmt.Printf("greeter %s serving on %s, registered in %s as %s:///%s (weight %d, zone %q)\n",
 		got.ID, srv.Addr, rf.Kind, reg.Scheme(), got.Service, got.EffectiveWeight(), got.Zone)
 
