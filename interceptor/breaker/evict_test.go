@@ -152,3 +152,21 @@ func TestLateOutcomes(t *testing.T) {
 		}
 	})
 }
+
+// TestFullOfOpenBreakers: a Group whose breakers are all open keeps them
+// all (the bound yields), and new keys go on being created.
+func TestFullOfOpenBreakers(t *testing.T) {
+	const maxKeys = 8
+	g := mustGroup(t, WithMaxKeys(maxKeys), WithConsecutiveFailures(1))
+	for i := range 4 * maxKeys {
+		call(t, g, fmt.Sprint("open", i), errFailure)
+	}
+	for i := range 4 * maxKeys {
+		if got := g.State(fmt.Sprint("open", i)); got != StateOpen {
+			t.Fatalf("open%d: %v, want open", i, got)
+		}
+	}
+	if n := len(g.Keys()); n != 4*maxKeys {
+		t.Errorf("%d breakers, want all %d open ones", n, 4*maxKeys)
+	}
+}

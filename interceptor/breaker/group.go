@@ -39,6 +39,7 @@ type Group struct {
 	mu       sync.Mutex
 	count    int
 	swept    time.Time
+	nextScan int // count at which a full Group looks for victims again
 
 	// hot is a direct-mapped cache in front of breakers, indexed by the
 	// address of the key's bytes. Keys from generated code and
@@ -156,8 +157,14 @@ func (g *Group) create(key string) *entry {
 	if now.Sub(g.swept) >= g.opts.idle/2 {
 		g.sweepIdleLocked(now)
 	}
-	if g.count >= g.opts.maxKeys {
-		g.evictOldestLocked(now)
+	if g.count >= g.opts.maxKeys && g.count >= g.nextScan {
+		g.nextScan = 0
+		if !g.evictOldestLocked(now) {
+			// Every breaker is open, half-open or busy: look again
+			// only after an eighth more keys, so a run of new keys
+			// does not scan the Group each.
+			g.nextScan = g.count + max(1, g.count/8)
+		}
 	}
 	e := newEntry(g, key, now)
 	g.breakers.Store(key, e)
@@ -184,8 +191,9 @@ func (g *Group) sweepIdleLocked(now time.Time) {
 
 // evictOldestLocked makes room for a key in a full Group: it forgets the
 // least recently used eighth (at least one) of the closed breakers with no
-// call in flight, so a run of new keys pays for a scan once per eighth.
-func (g *Group) evictOldestLocked(now time.Time) {
+// call in flight, so a run of new keys pays for a scan once per eighth. It
+// reports whether it forgot any.
+func (g *Group) evictOldestLocked(now time.Time) bool {
 	type aged struct {
 		e    *entry
 		last time.Time
@@ -199,16 +207,18 @@ func (g *Group) evictOldestLocked(now time.Time) {
 		return true
 	})
 	slices.SortFunc(closed, func(a, b aged) int { return a.last.Compare(b.last) })
-	n := max(1, g.count/8)
+	want := max(1, g.count/8)
+	n := 0
 	for _, c := range closed {
-		if n == 0 {
-			return
+		if n == want {
+			break
 		}
 		if c.e.evictIf(now, func(time.Duration) bool { return true }) {
 			g.forgetLocked(c.e)
-			n--
+			n++
 		}
 	}
+	return n > 0
 }
 
 // forgetLocked removes an evicted entry from the map and the hot cache.
