@@ -1,7 +1,9 @@
 package consul
 
 import (
+	"cmp"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 
@@ -137,6 +139,24 @@ func configuredAddress(cfg *api.Config) string {
 	return api.DefaultConfig().Address
 }
 
+// configuredAgent is the host:port of the agent cfg makes a client use; an
+// address without a port, which net/http dials on the scheme's port, gets
+// that port.
+func configuredAgent(cfg *api.Config) string {
+	scheme, hostport := splitAddress(configuredAddress(cfg))
+	if _, _, err := net.SplitHostPort(hostport); err == nil || hostport == "" || scheme == "unix" {
+		return hostport
+	}
+	if scheme == "" {
+		scheme = cmp.Or(cfg.Scheme, api.DefaultConfig().Scheme)
+	}
+	port := "80"
+	if scheme == "https" {
+		port = "443"
+	}
+	return net.JoinHostPort(strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]"), port)
+}
+
 // splitAddress splits an api.Config address, [scheme://]host:port[/prefix].
 func splitAddress(addr string) (scheme, hostport string) {
 	scheme, rest, ok := strings.Cut(addr, "://")
@@ -155,7 +175,7 @@ func (b *builder) checkAgent(tgt target, cfg *api.Config) error {
 	if tgt.agent == "" {
 		return nil
 	}
-	_, configured := splitAddress(configuredAddress(b.baseConfig()))
+	configured := configuredAgent(b.baseConfig())
 	if canonicalAgent(configured) == canonicalAgent(tgt.agent) {
 		return nil
 	}

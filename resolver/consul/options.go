@@ -181,7 +181,8 @@ func WithSnapshotMaxAge(d time.Duration) Option {
 // WithAllowedAgents lists the agents a target may name in its authority, as
 // host (any port) or host:port; names are compared without regard to case,
 // IP addresses by value, and names are never resolved to compare them. The
-// configured agent (CONSUL_HTTP_ADDR or WithConfig) is always allowed. A
+// configured agent (CONSUL_HTTP_ADDR or WithConfig; on port 80 or 443, as
+// its scheme says, when its address has no port) is always allowed. A
 // target naming any other agent fails the channel's first use with an error
 // that names the agent. WithAllowedAgents() with no host refuses every agent a
 // target names.
