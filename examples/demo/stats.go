@@ -103,7 +103,7 @@ func (p *phaseStats) keysLine() string {
 			seen++
 		}
 	}
-	return fmt.Sprintf("   users served by more than one backend: %d of %d", p.usersMany.Load(), seen)
+	return fmt.Sprintf("\nusers served by more than one backend: %d of %d", p.usersMany.Load(), seen)
 }
 
 // share returns the fraction of the calls that reached a backend which
