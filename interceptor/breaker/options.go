@@ -25,8 +25,8 @@ const (
 )
 
 // DefaultFailureCodes are the status codes counted as failures unless
-// WithFailureCodes or WithIsFailure replaces them. Every other error counts
-// as a success: the backend answered.
+// WithFailureCodes or WithIsFailure replaces them. Every other error of a
+// call that reached a backend counts as a success: the backend answered.
 var DefaultFailureCodes = []codes.Code{
 	codes.Unavailable, codes.DeadlineExceeded, codes.Internal,
 	codes.Unknown, codes.DataLoss, codes.ResourceExhausted,
@@ -228,8 +228,9 @@ func WithFailureCodes(cs ...codes.Code) Option {
 }
 
 // WithIsFailure replaces the failure classification: f is given every error
-// that is not a cancellation by the caller and returns whether it counts as
-// a failure (otherwise it counts as a success).
+// of a call that reached a backend and was not cancelled by its caller (see
+// the package documentation for what is never counted) and returns whether
+// it counts as a failure (otherwise it counts as a success).
 func WithIsFailure(f func(error) bool) Option {
 	return func(o *options) {
 		if f == nil {
