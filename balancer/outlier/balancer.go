@@ -104,11 +104,20 @@ func (b *outlierBalancer) UpdateClientConnState(s balancer.ClientConnState) erro
 	prev := b.cfg.Swap(cfg)
 	b.mu.Lock()
 	b.setEndpointsLocked(s.ResolverState.Endpoints)
+	retimed := prev != nil && (prev.baseEjection != cfg.baseEjection || prev.maxEjection != cfg.maxEjection)
+	if retimed {
+		b.retimeLocked(cfg)
+	}
 	if prev == nil || prev.interval != cfg.interval {
 		b.nextInterval = b.clock.Now().Add(cfg.interval)
+	}
+	if prev == nil || prev.interval != cfg.interval || retimed {
 		b.armLocked(b.clock.Now())
 	}
 	b.mu.Unlock()
+	if retimed {
+		b.kick() // an ejection the new times end already
+	}
 
 	childState := balancer.ClientConnState{
 		ResolverState:  pickfirst.EnableHealthListener(s.ResolverState),

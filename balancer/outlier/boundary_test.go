@@ -1,6 +1,16 @@
 package outlier
 
-import "testing"
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/balancer"
+	"google.golang.org/grpc/resolver"
+
+	kitresolver "github.com/grpckit/grpckit/resolver"
+)
 
 // TestFailureRateBoundary: a failure share exactly at failureRateThreshold
 // is not over it, whatever the threshold and counts (the share and threshold
@@ -22,4 +32,48 @@ func TestFailureRateBoundary(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestEjectionTimeFollowsConfig: a configuration that changes
+// baseEjectionTime or maxEjectionTime applies to the ejections in force, as
+// gRPC's outlier detection does: an operator who shortens maxEjectionTime
+// gets the endpoints back by the new bound, not the old one.
+func TestEjectionTimeFollowsConfig(t *testing.T) {
+	const cfgFmt = `{"consecutiveFailures":2,"failureRateThreshold":0,"interval":"10s",
+		"baseEjectionTime":%q,"maxEjectionTime":%q,"maxEjectionPercent":50}`
+	h := newHarness(t, fmt.Sprintf(cfgFmt, "300s", "300s"), 2)
+	h.fail(0, 2)
+	h.clock.Advance(10 * time.Second)
+	h.wantState(0, true, 290*time.Second, 1, false)
+
+	h.apply(fmt.Sprintf(cfgFmt, "30s", "60s"))
+	h.wantState(0, true, 20*time.Second, 1, false) // ejected 10s ago for 30s
+	h.clock.Advance(20 * time.Second)
+	h.sync()
+	h.wantState(0, false, 0, 1, true)
+	h.waitPicks(h.addrs...)
+
+	// Longer, too.
+	h.fail(0, 1) // on probation: ejected for the second time, 60s
+	h.wantState(0, true, 60*time.Second, 2, false)
+	h.apply(fmt.Sprintf(cfgFmt, "50s", "300s"))
+	h.wantState(0, true, 100*time.Second, 2, false)
+}
+
+// apply sends the harness's endpoints with the configuration cfgJSON.
+func (h *harness) apply(cfgJSON string) {
+	h.t.Helper()
+	cfg, err := parseConfig(json.RawMessage(cfgJSON))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	insts := make([]kitresolver.Instance, len(h.addrs))
+	for i, a := range h.addrs {
+		insts[i] = kitresolver.Instance{Addr: a}
+	}
+	s := balancer.ClientConnState{ResolverState: resolver.State{Endpoints: kitresolver.Endpoints(insts)}, BalancerConfig: cfg}
+	if err := h.b.UpdateClientConnState(s); err != nil {
+		h.t.Fatal(err)
+	}
+	h.sync()
 }

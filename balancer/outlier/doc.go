@@ -31,7 +31,8 @@
 //   - baseEjectionTime, maxEjectionTime: the n-th ejection in a row lasts
 //     baseEjectionTime × n, at most maxEjectionTime. baseEjectionTime is at
 //     least MinEjectionTime (100ms), maxEjectionTime at least
-//     baseEjectionTime.
+//     baseEjectionTime. A configuration that changes them applies to the
+//     ejections in force, timed from their start.
 //   - maxEjectionPercent: never more than this share of the endpoints is
 //     ejected at once (rounded down: with 3 endpoints and 50, one).
 //   - failureCodes: the status codes that count as failures, as names

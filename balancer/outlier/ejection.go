@@ -135,12 +135,22 @@ func (b *outlierBalancer) ejectLocked(cfg *lbConfig, now time.Time, cands []*end
 		b.nEjected++
 		e.ejections++
 		d := cfg.ejectionTime(e.ejections)
-		e.until = now.Add(d)
+		e.since, e.until = now, now.Add(d)
 		e.probation.Store(false)
 		e.resetCounts()
 		acts = append(acts, action{ep: e, eject: true, reason: reason, d: d, n: e.ejections, subConns: subConnsOf(e)})
 	}
 	return acts, refused
+}
+
+// retimeLocked recomputes the end of every ejection in force with cfg's
+// ejection times, as if cfg had been in force when it began.
+func (b *outlierBalancer) retimeLocked(cfg *lbConfig) {
+	for _, e := range b.order {
+		if e.ejected {
+			e.until = e.since.Add(cfg.ejectionTime(e.ejections))
+		}
+	}
 }
 
 // armLocked sets the timer for the next interval end or ejection end.

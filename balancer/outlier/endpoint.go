@@ -40,6 +40,7 @@ type endpoint struct {
 
 	// Guarded by the balancer's mu.
 	ejected   bool
+	since     time.Time // start of the current ejection
 	until     time.Time // end of the current ejection
 	ejections int       // ejections in a row; decays while healthy
 	subConns  map[*subConn]struct{}
