@@ -58,8 +58,9 @@ type picker struct {
 	inflight   *atomic.Int64
 }
 
-// Pick routes the request to the owner of its key's slot, walking on to the
-// next slots past owners that are not READY or, with bounded loads, are full.
+// Pick routes the request to the owner of its key's slot, or, when the owner
+// is not READY, to the fallback among the READY endpoints; with bounded loads,
+// past a full endpoint to the owners of the next slots.
 func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 	h, ok := requestHash(info.Ctx, p.header)
 	if !ok {

@@ -64,9 +64,11 @@ import (
 // have then been seen, so each slot's winner is exact, whatever the round
 // sizes. That is about ringSize * (ln ringSize + 3) draws (a coupon
 // collector's tail), about 14 to 17 per slot, whatever N and the weights
-// are; the build's scratch space (6 bytes a slot) is garbage once the table
-// is built. It happens when the endpoints or their weights change, not when
-// their state does. Weights are compared as exact integer products, so every
+// are, each one random access to a word of scratch space (8 bytes a slot,
+// garbage once the table is built): about 35 ms at the default size on a
+// shared 2-core machine (BenchmarkTableBuild; the ring rendered into 2^20
+// slots took about 20 ms). It happens when the endpoints or their weights
+// change, not when their state does. Weights are compared as exact integer products, so every
 // client with the same endpoints builds the same table.
 //
 // A sorted ring with fixed virtual nodes per unit of weight would also keep
@@ -77,11 +79,9 @@ import (
 // one. Maglev balances perfectly but refills its table from scratch on every
 // change, which moves keys between endpoints that stayed.
 
-// noOwner is never an endpoint index; it is also why a table holds at most
-// maxEndpoints endpoints.
+// maxEndpoints is the most endpoints a table holds: indexes are uint16.
 const (
-	noOwner      = 0xFFFF
-	maxEndpoints = noOwner
+	maxEndpoints = 0xFFFF
 	golden       = 0x9E3779B97F4A7C15 // 2^64 / phi, the splitmix64 increment
 )
 
@@ -125,14 +125,17 @@ func newTable(eps []tableEndpoint, size uint32) *table {
 		t.seeds[i] = hashString(e.addr)
 	}
 	t.classify()
-	owners := newRace(t).run()
+	best := newRace(t).run()
 	if len(eps) > 256 {
-		t.wide = owners
+		t.wide = make([]uint16, size)
+		for s, b := range best {
+			t.wide[s] = uint16(b)
+		}
 		return t
 	}
 	t.narrow = make([]uint8, size)
-	for s, o := range owners {
-		t.narrow[s] = uint8(o)
+	for s, b := range best {
+		t.narrow[s] = uint8(b)
 	}
 	return t
 }
@@ -157,22 +160,25 @@ func (t *table) classify() {
 
 // race computes the winners of a table's slots.
 type race struct {
-	t      *table
-	drawn  []uint64 // draws made by each endpoint so far
-	owners []uint16 // slot -> the endpoint with the earliest draw there so far
-	first  []uint32 // slot -> that draw's number (k+1); 0: none yet
-	open   int      // slots without a draw
-	total  uint64   // total weight
+	t     *table
+	drawn []uint64 // draws made by each endpoint so far
+	// best[s] is the earliest draw on slot s so far: its number (k+1) << 16
+	// | its endpoint's index; 0: none yet. One word, so that a draw costs one
+	// random memory access.
+	best  []uint64
+	open  int    // slots without a draw
+	total uint64 // total weight
+	equal bool   // all weights equal: earlier is a lower draw number
 }
 
 func newRace(t *table) *race {
 	size := t.size()
 	r := &race{
-		t:      t,
-		drawn:  make([]uint64, len(t.eps)),
-		owners: make([]uint16, size),
-		first:  make([]uint32, size),
-		open:   size,
+		t:     t,
+		drawn: make([]uint64, len(t.eps)),
+		best:  make([]uint64, size),
+		open:  size,
+		equal: len(t.classWeights) == 1,
 	}
 	for _, e := range t.eps {
 		r.total += uint64(e.weight)
@@ -180,11 +186,11 @@ func newRace(t *table) *race {
 	return r
 }
 
-// run makes rounds of draws until every slot has one and returns the slots'
-// winners. Round times are multiples of 1/total: at time c/total, endpoint e
+// run makes rounds of draws until every slot has one and returns best, whose
+// low 16 bits are the slots' winners. Round times are multiples of 1/total: at time c/total, endpoint e
 // has made every draw k with (k+1)/w_e <= c/total. The first round ends where
 // about all but one slot has a draw; each further one adds about size draws.
-func (r *race) run() []uint16 {
+func (r *race) run() []uint64 {
 	size := uint64(r.t.size())
 	c := size * uint64(bits.Len64(size)-1) * 69 / 100 // ln 2 * log2(size)
 	for {
@@ -192,10 +198,11 @@ func (r *race) run() []uint16 {
 			r.drawUntil(i, c)
 		}
 		if r.open == 0 {
-			return r.owners
+			break
 		}
 		c += size
 	}
+	return r.best
 }
 
 // drawUntil makes endpoint i's draws up to time c/total.
@@ -204,27 +211,29 @@ func (r *race) drawUntil(i int, c uint64) {
 	end := c * w / r.total // draws k with (k+1)*total <= c*w
 	seed := r.t.seeds[i]
 	for k := r.drawn[i]; k < end; k++ {
-		s := uint32(mix64(seed+(k+1)*golden) >> r.t.shift)
-		r.enter(s, i, k+1, w)
+		s := mix64(seed+(k+1)*golden) >> r.t.shift
+		mine, cur := (k+1)<<16|uint64(i), r.best[s]
+		switch {
+		case cur == 0:
+			r.best[s] = mine
+			r.open--
+		case r.equal:
+			r.best[s] = min(cur, mine) // the earlier draw, or the lower index
+		case r.earlier(mine, cur):
+			r.best[s] = mine
+		}
 	}
 	r.drawn[i] = max(r.drawn[i], end)
 }
 
-// enter records endpoint i's draw number n, made at time n/w, on slot s, if
-// it is earlier than the slot's best so far.
-func (r *race) enter(s uint32, i int, n, w uint64) {
-	best := r.first[s]
-	if best == 0 {
-		r.first[s], r.owners[s] = uint32(n), uint16(i)
-		r.open--
-		return
-	}
-	o := r.owners[s]
-	// n/w < best/w_o, compared exactly: weights < 2^32, draws < 2^32.
-	mine, theirs := n*uint64(r.t.eps[o].weight), uint64(best)*w
-	if mine < theirs || mine == theirs && uint16(i) < o {
-		r.first[s], r.owners[s] = uint32(n), uint16(i)
-	}
+// earlier reports whether draw a, made by endpoint a&0xFFFF at time
+// (a>>16)/weight, is earlier than draw b, or as early and by a lower index.
+// The times are compared exactly, as products: weights and draw numbers are
+// below 2^32.
+func (r *race) earlier(a, b uint64) bool {
+	ta := (a >> 16) * uint64(r.t.eps[b&0xFFFF].weight)
+	tb := (b >> 16) * uint64(r.t.eps[a&0xFFFF].weight)
+	return ta < tb || ta == tb && a&0xFFFF < b&0xFFFF
 }
 
 // slot returns the slot of hash h.
