@@ -57,7 +57,8 @@ type Registration struct {
 // WithDeregisterCriticalServiceAfter.
 //
 // The service ID is inst.ID, else "<service>-<addr>": a Consul agent keeps
-// one ID space for all services, and one server may serve several. Zone and
+// one ID space for all services, and one server may serve several. The IDs
+// "." and "..", which the agent's HTTP API cannot name, are refused. Zone and
 // Version go to Meta under "zone" and "version", next to inst.Metadata, whose
 // keys must therefore not be those and must be valid Consul Meta keys.
 //
@@ -367,6 +368,11 @@ func serviceRegistration(inst kitresolver.Instance, cfg *registerConfig) (*api.A
 	}
 	if err := inst.Validate(); err != nil {
 		return nil, fmt.Errorf("consul: %w", err)
+	}
+	if inst.ID == "." || inst.ID == ".." {
+		// The agent takes it, but its HTTP paths (/v1/agent/service/deregister/<id>)
+		// are cleaned of it: the service could be neither checked nor removed.
+		return nil, fmt.Errorf("consul: service ID %q cannot be named in the agent's HTTP API; choose another", inst.ID)
 	}
 	if err := validateMeta(inst.Metadata); err != nil {
 		return nil, err
