@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/resolver"
@@ -236,7 +237,7 @@ func TestOutcomeTable(t *testing.T) {
 		}},
 		{"unary Canceled answer", excluded, func(e *tableEnv) func(context.Context) error { return unaryCall(e.client, codeName(codes.Canceled)) }},
 		{"unary caller deadline after send", failure, func(e *tableEnv) func(context.Context) error {
-			return withTimeout(50*time.Millisecond, unaryCall(e.client, "hang"))
+			return withTimeout(300*time.Millisecond, unaryCall(e.client, "hang"))
 		}},
 		{"unary cancelled in flight", excluded, func(e *tableEnv) func(context.Context) error {
 			return func(ctx context.Context) error {
@@ -306,7 +307,7 @@ func TestOutcomeTable(t *testing.T) {
 			}
 		}},
 		{"stream caller deadline mid-stream", failure, func(e *tableEnv) func(context.Context) error {
-			return withTimeout(50*time.Millisecond, streamCall(e.client, "hang", 1))
+			return withTimeout(300*time.Millisecond, streamCall(e.client, "hang", 1))
 		}},
 		{"stream longer than the window", failure, func(e *tableEnv) func(context.Context) error {
 			go e.afterWindows(time.Now())
@@ -362,7 +363,11 @@ func TestOutcomeTable(t *testing.T) {
 			ctx := testContext(t)
 			addr, release := startScripted(t)
 			g := newGroup(t, breaker.WithInterval(window))
-			_, client := dial(t, addr, g)
+			cc, client := dial(t, addr, g)
+			// Connected first, so that short deadlines end calls
+			// that reached the server, not calls still connecting.
+			cc.Connect()
+			waitFor(ctx, t, "a connection", func() bool { return cc.GetState() == connectivity.Ready })
 			e := &tableEnv{t: t, ctx: ctx, client: client, release: release, window: window}
 			e.empty = dialResolver(t, manualWith(t, resolver.State{}, nil), g)
 			e.broken = dialResolver(t, manualWith(t, resolver.State{}, errors.New("registry down")), g)
