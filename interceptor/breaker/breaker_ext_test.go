@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
@@ -321,9 +322,13 @@ func TestCallerDeadlineCounts(t *testing.T) {
 	srv := greeter.Start(t, kitresolver.Instance{})
 	srv.SetDelay(time.Hour)
 	g := newGroup(t, breaker.WithConsecutiveFailures(1))
-	_, client := dial(t, srv.Addr, g)
+	cc, client := dial(t, srv.Addr, g)
+	// Connected first: a deadline that passes while connecting is not
+	// counted (the call never reached the backend).
+	cc.Connect()
+	waitFor(ctx, t, "a connection", func() bool { return cc.GetState() == connectivity.Ready })
 
-	callCtx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	callCtx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	if _, err := client.SayHello(callCtx, &greeterv1.SayHelloRequest{}); status.Code(err) != codes.DeadlineExceeded {
 		t.Fatalf("slow call: %v, want DeadlineExceeded", err)
