@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc/balancer"
+	"google.golang.org/grpc/balancer/base"
 	"google.golang.org/grpc/balancer/pickfirst"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/grpclog"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/serviceconfig"
@@ -179,10 +181,19 @@ func (b *outlierBalancer) recordFor(ep resolver.Endpoint) *endpoint {
 	return newEndpoint(b, ep.Addresses[0].Addr)
 }
 
+// ResolverError passes err to the child; with none yet, calls fail with it.
 func (b *outlierBalancer) ResolverError(err error) {
 	b.serial.schedule(func() {
 		if b.child != nil {
 			b.child.ResolverError(err)
+			return
+		}
+		b.mu.Lock()
+		closed := b.closed
+		b.mu.Unlock()
+		if !closed {
+			b.ClientConn.UpdateState(balancer.State{ConnectivityState: connectivity.TransientFailure,
+				Picker: base.NewErrPicker(fmt.Errorf("outlier: resolver error: %w", err))})
 		}
 	})
 }

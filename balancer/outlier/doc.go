@@ -43,6 +43,10 @@
 //   - childPolicy: a list of {"<policy>":{config}}; the first registered one
 //     is used, as in loadBalancingConfig.
 //
+// A resolver error that comes before any endpoint fails calls with that
+// error at once; later ones go to the child, which keeps serving the last
+// endpoints.
+//
 // Results are read from the pick's Done callback. A call that ended with
 // CANCELLED, as gRPC ends a call its caller cancelled, counts neither way.
 // DEADLINE_EXCEEDED is a failure by default whoever's deadline passed: an

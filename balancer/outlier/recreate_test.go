@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,4 +70,24 @@ func (h *harness) waitFailing(when string) {
 		}
 	}
 	h.t.Fatalf("%s: channel %v, picks fail with %v; want TRANSIENT_FAILURE and failing picks", when, st.ConnectivityState, err)
+}
+
+// TestResolverErrorBeforeEndpoints: gRPC can hand the policy a resolver
+// error before any endpoint (the default service config is applied then);
+// calls fail with that error at once instead of waiting for their deadline.
+func TestResolverErrorBeforeEndpoints(t *testing.T) {
+	cc := testutil.NewBalancerClientConn()
+	b := NewBuilder(WithName("outlier_resolver_error_test")).Build(cc, balancer.BuildOptions{})
+	defer b.Close()
+	b.ResolverError(errors.New("etcd unreachable"))
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
+	defer cancel()
+	st, err := cc.States.Receive(ctx)
+	if err != nil {
+		t.Fatalf("no state after a resolver error: %v", err)
+	}
+	_, err = st.Picker.Pick(balancer.PickInfo{Ctx: ctx})
+	if st.ConnectivityState != connectivity.TransientFailure || err == nil || !strings.Contains(err.Error(), "etcd unreachable") {
+		t.Fatalf("after a resolver error: state %v, Pick error %v; want TRANSIENT_FAILURE and the resolver's error", st.ConnectivityState, err)
+	}
 }
