@@ -2,6 +2,7 @@ package consul
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -82,6 +83,12 @@ func (b *builder) newClient(tgt target) (*agentClient, error) {
 	if err != nil {
 		// Such errors name files and addresses, not tokens; redact anyway.
 		return nil, errorf(newRedactor(cfg.Token), "consul: creating the API client: %v", err)
+	}
+	if strings.ContainsFunc(cfg.Token, isCtl) {
+		// net/http would refuse the header at every query; say it now, and
+		// where the token comes from, never what it is.
+		return nil, errors.New("consul: the ACL token (WithToken, WithTokenFile, WithConfig or CONSUL_HTTP_TOKEN[_FILE]) " +
+			"contains a control character, so it cannot be sent in the X-Consul-Token header")
 	}
 	// cfg.HttpClient is the client cli uses, not yet used.
 	cfg.HttpClient.CheckRedirect = sameOriginRedirects(cfg.HttpClient.CheckRedirect)
@@ -192,6 +199,10 @@ func (b *builder) checkAgent(tgt target, cfg *api.Config) error {
 		"the client's ACL token or HTTP credentials go only to the configured agent and loopback agents "+
 		"unless consul.WithAllowedAgents lists it", tgt.agent, configured)
 }
+
+// isCtl reports whether r is a control character, which no HTTP header value
+// holds.
+func isCtl(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }
 
 // maxRedirects is how many redirects a query follows, as net/http's default.
 const maxRedirects = 10

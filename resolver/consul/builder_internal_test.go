@@ -87,11 +87,16 @@ func TestBuilderOptionErrors(t *testing.T) {
 		{WithConfig(nil), "WithConfig(nil)"},
 		{WithSnapshotMaxAge(0), "consul: WithSnapshotMaxAge(0s): want a positive duration"},
 		{WithSnapshotMaxAge(-time.Hour), "consul: WithSnapshotMaxAge(-1h0m0s)"},
+		{WithToken("tok3n-canary\r\nX-Injected: 1"), "consul: the ACL token (WithToken, WithTokenFile, WithConfig or CONSUL_HTTP_TOKEN[_FILE]) contains a control character"},
+		{WithConfig(&api.Config{Token: "tok3n-canary\x00"}), "contains a control character"},
 	}
 	for _, tt := range tests {
 		_, err := NewBuilder(tt.opt).Build(mustTarget(t, "consul:///s"), nil, resolver.BuildOptions{})
 		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("Build() = %v, want error containing %q", err, tt.wantErr)
+		}
+		if err != nil && strings.Contains(err.Error(), "tok3n-canary") {
+			t.Errorf("Build() error %q shows the token", err)
 		}
 	}
 }

@@ -76,7 +76,9 @@ func WithConfig(cfg *api.Config) Option {
 }
 
 // WithToken sets the ACL token, sent only in the X-Consul-Token header. It
-// takes precedence over CONSUL_HTTP_TOKEN.
+// takes precedence over CONSUL_HTTP_TOKEN. A token, from wherever it comes,
+// that holds a control character (which no header can carry) makes Build
+// fail with an error that says so without showing it.
 func WithToken(token string) Option {
 	return func(c *builderConfig) { c.token = token }
 }
