@@ -3,6 +3,7 @@ package consistenthash
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/balancer"
+	"google.golang.org/grpc/balancer/endpointsharding"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/resolver"
 
@@ -225,6 +227,38 @@ func (m *chModel) check(op, addr string) {
 	}
 	m.history[st], m.owners, m.homes = owners, owners, homes
 	checkShares(m.t, p.table)
+	if m.cfg.LoadFactor > 0 && p.ready > 0 {
+		m.checkBounded(p)
+	}
+}
+
+// checkBounded holds a pick of every key in flight and checks that no
+// endpoint holds more than loadFactor times its weighted share of them, then
+// that Done releases them all.
+func (m *chModel) checkBounded(p *picker) {
+	m.t.Helper()
+	held := make([]int, len(p.eps))
+	var dones []func(balancer.DoneInfo)
+	for k, ctx := range m.keys {
+		res, err := p.Pick(balancer.PickInfo{Ctx: ctx})
+		if err != nil {
+			m.t.Fatalf("key %d: bounded Pick with %d endpoints READY: %v", k, p.ready, err)
+		}
+		i, _ := p.indexOf(endpointsharding.ChildState{Endpoint: resolver.Endpoint{Addresses: []resolver.Address{{Addr: res.SubConn.(*testutil.SubConn).Addr()}}}})
+		held[i]++
+		dones = append(dones, res.Done)
+	}
+	for i, n := range held {
+		if limit := math.Ceil(m.cfg.LoadFactor * float64(len(m.keys)) * p.eps[i].weight / p.readyW); float64(n) > limit {
+			m.t.Fatalf("%s holds %d of %d requests in flight, over its bound %.0f", p.table.eps[i].addr, n, len(m.keys), limit)
+		}
+	}
+	for _, d := range dones {
+		d(balancer.DoneInfo{})
+	}
+	if n := p.inflight.Load(); n != 0 {
+		m.t.Fatalf("%d requests in flight after every Done", n)
+	}
 }
 
 // slotOwners returns the owner of each key's slot, READY or not.
@@ -242,13 +276,14 @@ func (m *chModel) slotOwners(p *picker) []string {
 // every step that only keys of the endpoint that changed moved (a flap moves
 // its keys away while it is down and back when it is up), that keys go only
 // to READY endpoints, that a state seen before routes every key as it did
-// then, and that every share of the table stays within its bound.
+// then, that every share of the table stays within its bound, and, with
+// bounded loads, that requests held in flight stay within loadFactor.
 func TestModel(t *testing.T) {
 	for _, tc := range []struct {
 		name, cfg string
 	}{
-		{"unbounded", `{"ringSize":65536}`},
-		{"bounded", `{"ringSize":65536,"loadFactor":1.25}`},
+		{"unbounded", `{"ringSize":16384}`},
+		{"bounded", `{"ringSize":16384,"loadFactor":1.25}`},
 	} {
 		for seed := range uint64(3) {
 			t.Run(fmt.Sprintf("%s/seed%d", tc.name, seed), func(t *testing.T) {
