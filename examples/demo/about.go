@@ -17,8 +17,9 @@ func (d *demo) about(phase string) string {
 			"(37.5, 25, 12.5, 12.5, 12.5 %), blind to latency and rejections."
 	case "consistenthash":
 		return fmt.Sprintf("consistent hash: each call carries one of %d user keys, and a user's calls\n"+
-			"go to one backend, chosen by weight; the few users counted below moved because\n"+
-			"their backend had more calls in flight than the bounded load allows (1.25× the mean).", users)
+			"go to one backend, chosen by weight; the few later calls counted below went\n"+
+			"elsewhere because their backend had more calls in flight than the bounded load\n"+
+			"allows (1.25× the mean).", users)
 	case "p2c":
 		return fmt.Sprintf("power of two choices: each call goes to the cheaper of two backends drawn at\n"+
 			"random (latency × calls in flight ÷ weight; a rejection costs 1s). Rate-limited %s\n"+

@@ -51,8 +51,17 @@ func TestDemo(t *testing.T) {
 			t.Errorf("wrr: %s's share is %.3f, want %.3f ± 0.05 (its weight)", b.id, got, want)
 		}
 	}
-	if p2c, w := phase("p2c").limited.Load(), wrr.limited.Load(); p2c >= w {
-		t.Errorf("p2c: %d calls rate-limited, want fewer than wrr's %d: rejections make a backend look expensive", p2c, w)
+	// round_robin sends the rate-limited backend a fifth of the calls, more
+	// than it admits; p2c soon finds its rejections expensive.
+	if p2c, rr := phase("p2c").limited.Load(), rr.limited.Load(); p2c > 0 && p2c >= rr {
+		t.Errorf("p2c: %d calls rate-limited, want fewer than round_robin's %d: rejections make a backend look expensive", p2c, rr)
+	}
+	ch := phase("consistenthash")
+	// Random picks would send about three in four of a user's later calls
+	// elsewhere (1 − Σ share²); consistent hashing only those the bounded
+	// load moves.
+	if moved, repeat := ch.movedCalls.Load(), ch.repeatCalls.Load(); repeat < 100 || float64(moved) > 0.2*float64(repeat) {
+		t.Errorf("consistenthash: %d of %d later calls of a user went to another backend than its first, want at most a fifth of at least 100", moved, repeat)
 	}
 	zone := phase("zoneaware")
 	var local float64 // weight of the local zone

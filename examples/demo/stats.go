@@ -64,15 +64,16 @@ type phaseStats struct {
 	served   map[string]*atomic.Int64
 	latency  histogram
 
-	// Which backends served each user (a bit per backend), and how many
-	// users more than one served.
-	index     map[string]int // backend id → bit
-	usersSeen [users]atomic.Uint32
-	usersMany atomic.Int64
+	// The backend that served each user's first call (index + 1), and of
+	// the later calls, how many another backend served.
+	index       map[string]int // backend id → index
+	usersFirst  [users]atomic.Int32
+	repeatCalls atomic.Int64
+	movedCalls  atomic.Int64
 }
 
 // users is the number of users whose keys the calls carry.
-const users = 1000
+const users = 200
 
 func newPhaseStats(name string, ids []string) *phaseStats {
 	p := &phaseStats{name: name, start: time.Now(), served: make(map[string]*atomic.Int64, len(ids)), index: make(map[string]int, len(ids))}
@@ -85,25 +86,23 @@ func newPhaseStats(name string, ids []string) *phaseStats {
 
 // servedUser records that backend id served a call of user.
 func (p *phaseStats) servedUser(user int, id string) {
-	bit := uint32(1) << p.index[id]
-	if old := p.usersSeen[user].Or(bit); old != 0 && old&bit == 0 && old&(old-1) == 0 {
-		p.usersMany.Add(1) // a second backend for this user
+	me := int32(p.index[id] + 1)
+	if p.usersFirst[user].CompareAndSwap(0, me) {
+		return // the user's first call
+	}
+	p.repeatCalls.Add(1)
+	if p.usersFirst[user].Load() != me {
+		p.movedCalls.Add(1)
 	}
 }
 
-// keysLine says, in the consistent-hash phase, how many users more than one
-// backend served.
+// keysLine says, in the consistent-hash phase, how many calls went to
+// another backend than their user's first call.
 func (p *phaseStats) keysLine() string {
 	if p.name != "consistenthash" {
 		return ""
 	}
-	var seen int
-	for i := range p.usersSeen {
-		if p.usersSeen[i].Load() != 0 {
-			seen++
-		}
-	}
-	return fmt.Sprintf("\nusers served by more than one backend: %d of %d", p.usersMany.Load(), seen)
+	return fmt.Sprintf("\nusers' later calls served by another backend than their first: %d of %d", p.movedCalls.Load(), p.repeatCalls.Load())
 }
 
 // share returns the fraction of the calls that reached a backend which
