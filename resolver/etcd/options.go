@@ -170,9 +170,9 @@ func (c config) validate() error {
 	switch {
 	case b.Base <= 0 || b.Max < b.Base:
 		return fmt.Errorf("etcd: backoff base %v and max %v: want 0 < base <= max", b.Base, b.Max)
-	case b.Multiplier < 1:
-		return fmt.Errorf("etcd: backoff multiplier %v is below 1", b.Multiplier)
-	case b.Jitter < 0 || b.Jitter >= 1:
+	case !(b.Multiplier >= 1): // also NaN
+		return fmt.Errorf("etcd: backoff multiplier %v: want a number of at least 1", b.Multiplier)
+	case !(b.Jitter >= 0 && b.Jitter < 1): // also NaN
 		return fmt.Errorf("etcd: backoff jitter %v is outside [0, 1)", b.Jitter)
 	case c.requestTimeout <= 0:
 		return errors.New("etcd: request timeout must be positive")
