@@ -271,3 +271,35 @@ func line0(s string, i int) string {
 	}
 	return ""
 }
+
+// TestREADMESnippetsAreSafe checks the patterns a reader would copy: every
+// client of a registry target names a load-balancing policy (pick_first would
+// send all its calls to one instance), no Deregister runs on an unbounded
+// context, every server that registers serves grpc.health.v1 and says
+// SERVING, and shuts down in order: out of the registry, then GracefulStop.
+func TestREADMESnippetsAreSafe(t *testing.T) {
+	for name, s := range readmeSnippets(t) {
+		code := s.Code
+		if regexp.MustCompile(`grpc\.NewClient\("(etcd|consul):`).MatchString(code) && !strings.Contains(code, `"loadBalancingConfig"`) {
+			t.Errorf("snippet %s (README.md:%d) dials a registry target without a loadBalancingConfig", name, s.Line)
+		}
+		if regexp.MustCompile(`Deregister\(context\.(Background|TODO)\(\)\)`).MatchString(code) {
+			t.Errorf("snippet %s (README.md:%d) deregisters with an unbounded context", name, s.Line)
+		}
+		if !regexp.MustCompile(`(etcd|consul)\.Register\(`).MatchString(code) {
+			continue
+		}
+		for _, want := range []string{"RegisterHealthServer(", "_SERVING)"} {
+			if !strings.Contains(code, want) && !(want == "_SERVING)" && strings.Contains(code, "consul.SetServing(")) {
+				t.Errorf("snippet %s (README.md:%d) registers a server without %s", name, s.Line, want)
+			}
+		}
+		leave := strings.Index(code, ".Deregister(")
+		if i := strings.Index(code, ".Drain("); leave < 0 || i >= 0 && i < leave {
+			leave = i
+		}
+		if stop := strings.Index(code, ".GracefulStop()"); leave < 0 || stop < leave {
+			t.Errorf("snippet %s (README.md:%d) does not leave the registry (Deregister or Drain) before GracefulStop", name, s.Line)
+		}
+	}
+}
