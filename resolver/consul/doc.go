@@ -72,7 +72,8 @@
 // mode 0600, replaced atomically; a failed write is logged and changes nothing
 // else). The file is named after what decides the set: the agent, dc, service,
 // healthy and the sorted tags, so ?tag=v1 and ?tag=v2 never share one; near
-// and stale do not count. A client started while the agent is unreachable
+// and stale do not count. For a target that names no agent or dc, the
+// configured ones count, so clients of two clusters never share a file. A client started while the agent is unreachable
 // then serves that last good set instead of failing: on the first failed
 // query, or if the agent has not answered within kitresolver.SnapshotGrace,
 // the snapshot's valid instances are published with the state marked stale

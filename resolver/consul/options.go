@@ -147,8 +147,9 @@ func WithBackoff(b kitresolver.Backoff) Option {
 // marked stale (see kitresolver.IsStale), when the agent has not answered at
 // start-up: after a failed query or kitresolver.SnapshotGrace, whichever comes
 // first. The agent's first answer replaces it. Each target has its own file,
-// named after its agent, datacenter, service, health filter and tags, so
-// ?tag=v1 and ?tag=v2 never share one. A snapshot older than the maximum age
+// named after its agent, datacenter (the configured ones when the target
+// names none), service, health filter and tags, so ?tag=v1 and ?tag=v2, or
+// consul:///greeter of two clusters, never share one. A snapshot older than the maximum age
 // (WithSnapshotMaxAge, default kitresolver.DefaultSnapshotMaxAge, 24h) is not
 // served. See kitresolver.Snapshot for the file.
 func WithSnapshotDir(dir string) Option {

@@ -17,6 +17,15 @@ func (b *builder) snapshot(tgt target) (*kitresolver.Snapshot, error) {
 	if b.cfg.snapshotAge > 0 {
 		opts = append(opts, kitresolver.SnapshotMaxAge(b.cfg.snapshotAge))
 	}
+	// The configured agent and datacenter decide the set of a target that
+	// names none.
+	base := b.baseConfig()
+	if tgt.agent == "" {
+		tgt.agent = configuredAgent(base)
+	}
+	if tgt.dc == "" {
+		tgt.dc = base.Datacenter
+	}
 	return kitresolver.NewSnapshot(b.cfg.snapshotDir, tgt.snapshotID(), opts...)
 }
 

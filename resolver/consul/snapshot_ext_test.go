@@ -250,3 +250,28 @@ func savedAt(t *testing.T, pattern string) time.Time {
 	}
 	return f.Saved
 }
+
+// TestSnapshotOfAnotherAgentIsNotServed: two clients of consul:///<service>
+// configured for different agents (two clusters, or CONSUL_HTTP_ADDR changed
+// between runs), or for different datacenters, and sharing a snapshot
+// directory do not share a snapshot: a client whose agent or datacenter
+// cannot answer serves nothing that the other said.
+func TestSnapshotOfAnotherAgentIsNotServed(t *testing.T) {
+	t.Parallel()
+	const service = "greeter-twoagents"
+	a := registrytest.StartConsul(t)
+	b1 := startBackend(t, a.Client(), service, "x1")
+	dir := t.TempDir()
+	tgt := "consul:///" + service
+	c1, conn1 := dial(t, tgt, consul.NewBuilder(consul.WithConfig(a.Config()), consul.WithSnapshotDir(dir)))
+	waitServedBy(t, c1, "x1")
+	snapshottest.WaitAddrs(t, filepath.Join(dir, "*"+service+"*.json"), b1.Addr)
+	conn1.Close()
+
+	other := a.Config()
+	other.Address = "127.0.0.1:1" // another agent, down
+	wantNothingServed(t, tgt, consul.NewBuilder(consul.WithConfig(other), consul.WithSnapshotDir(dir), fastConsulBackoff))
+	otherDC := a.Config() // the same agent, asked about a datacenter it cannot reach
+	otherDC.Datacenter = "dc-other"
+	wantNothingServed(t, tgt, consul.NewBuilder(consul.WithConfig(otherDC), consul.WithSnapshotDir(dir), fastConsulBackoff))
+}
