@@ -58,7 +58,7 @@ func byAddr(a, b Instance) int {
 //     authoritatively even when the balancer rejects it (most do), by a goroutine of its own so that the file system
 //     never delays the next update; during a burst of changes only the newest
 //     set waiting is written. A failed write is logged (rate-limited) and
-//     changes nothing else.
+//     changes nothing else; the next touch writes that set again.
 //   - While the registry answers (a set was saved since the last Fail), the
 //     snapshot is touched (Snapshot.Touch) every quarter of its maximum age,
 //     at most hourly, so that its age counts from about the last time this

@@ -75,10 +75,11 @@ type Snapshot struct {
 	maxAge time.Duration
 
 	mu         sync.Mutex
-	last       []Instance // the set last written, if written
-	written    bool
-	loggedAt   time.Time // of the last logged write failure
-	suppressed int       // write failures not logged since
+	last       []Instance // the set last given to Save
+	saving     bool       // Save was called: last is the set to keep
+	onFile     bool       // the file holds last (its last write succeeded)
+	loggedAt   time.Time  // of the last logged write failure
+	suppressed int        // write failures not logged since
 }
 
 // SnapshotOption configures NewSnapshot.
@@ -179,42 +180,49 @@ type snapshotInstance struct {
 }
 
 // Save writes insts, in address order, as the target's last good set, unless
-// they equal the set this Snapshot wrote last; an empty insts is a set too.
-// An error leaves any previous file in place.
+// this Snapshot already wrote that very set; an empty insts is a set too.
+// An error leaves any previous file in place, and the next Save or Touch
+// writes insts.
 func (s *Snapshot) Save(insts []Instance) error {
 	insts = slices.SortedFunc(slices.Values(insts), byAddr)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.written && slices.EqualFunc(insts, s.last, Instance.Equal) {
+	if s.onFile && slices.EqualFunc(insts, s.last, Instance.Equal) {
 		return nil
 	}
-	data, err := encodeSnapshot(s.target, s.now(), insts)
-	if err == nil {
-		err = writeFileAtomic(s.dir, s.path, data)
-	}
-	if err != nil {
+	s.last, s.saving = insts, true
+	if err := s.writeLocked(); err != nil {
 		return fmt.Errorf("grpckit/resolver: writing snapshot %s: %w", s.path, err)
 	}
-	s.last, s.written = insts, true
 	return nil
 }
 
-// Touch rewrites the set last saved with the current time, so that its age
-// counts from now. It does nothing before the first Save.
+// Touch writes the set last given to Save with the current time, so that
+// its age counts from now. When that Save failed, Touch writes the set it
+// could not: it never freshens a set a later Save replaced. It does nothing
+// before the first Save.
 func (s *Snapshot) Touch() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.written {
+	if !s.saving {
 		return nil
 	}
+	if err := s.writeLocked(); err != nil {
+		return fmt.Errorf("grpckit/resolver: touching snapshot %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// writeLocked writes s.last with the current time and records whether the
+// file holds it.
+func (s *Snapshot) writeLocked() error {
+	s.onFile = false
 	data, err := encodeSnapshot(s.target, s.now(), s.last)
 	if err == nil {
 		err = writeFileAtomic(s.dir, s.path, data)
 	}
-	if err != nil {
-		return fmt.Errorf("grpckit/resolver: touching snapshot %s: %w", s.path, err)
-	}
-	return nil
+	s.onFile = err == nil
+	return err
 }
 
 // touchInterval is how often a Publisher touches a snapshot whose maximum
