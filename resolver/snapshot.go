@@ -267,8 +267,8 @@ func writeFileAtomic(dir, path string, data []byte) error {
 
 // Load reads the snapshot and returns its valid instances and when they were
 // saved. With no file, as on the first start, the error wraps fs.ErrNotExist.
-// A file saved longer ago than the maximum age gives an error wrapping
-// ErrSnapshotTooOld. A file that cannot be used (unreadable, not JSON, another
+// A file saved longer ago than the maximum age, or dated more than the
+// maximum age ahead of the clock, gives an error wrapping ErrSnapshotTooOld. A file that cannot be used (unreadable, not JSON, another
 // format version, another target) gives an error saying why. Invalid
 // instances are skipped with a log line; the rest are returned.
 func (s *Snapshot) Load() ([]Instance, time.Time, error) {
@@ -280,9 +280,15 @@ func (s *Snapshot) Load() ([]Instance, time.Time, error) {
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("grpckit/resolver: snapshot %s: %w", s.path, err)
 	}
-	if age := s.now().Sub(saved); age > s.maxAge {
+	switch age := s.now().Sub(saved); {
+	case age > s.maxAge:
 		return nil, time.Time{}, fmt.Errorf("%w: %s was saved %v ago, more than the maximum age %v",
 			ErrSnapshotTooOld, s.path, age.Round(time.Second), s.maxAge)
+	case -age > s.maxAge:
+		// The clock was wrong when it was saved, or is now: its age is
+		// unknown.
+		return nil, time.Time{}, fmt.Errorf("%w: %s was saved %v in the future, more than the maximum age %v ahead of this clock",
+			ErrSnapshotTooOld, s.path, (-age).Round(time.Second), s.maxAge)
 	}
 	if len(skipped) > 0 {
 		logger.Warningf("grpckit/resolver: snapshot %s: skipped %d invalid instances; first: %v", s.path, len(skipped), skipped[0])
