@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,8 +43,9 @@ type chaos struct {
 
 // TestChaos loops member kill and restart, whole-cluster outages,
 // black-holed connections and compaction for a bounded time
-// (GRPCKIT_CHAOS_DURATION, default 20s), registering and deregistering
-// instances during each fault. After every fault the resolver must publish
+// (GRPCKIT_CHAOS_DURATION, default 20s; GRPCKIT_CHAOS_SEED picks the
+// faults, else the time does and the seed is logged), registering and
+// deregistering instances during each fault. After every fault the resolver must publish
 // the registry's set within 2 s of the registry answering again, and every
 // Deregister must return within its request timeout, faults or not.
 func TestChaos(t *testing.T) {
@@ -56,7 +58,14 @@ func TestChaos(t *testing.T) {
 		duration = d
 	}
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	if s := os.Getenv("GRPCKIT_CHAOS_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("GRPCKIT_CHAOS_SEED: %v", err)
+		}
+		seed = n
+	}
+	t.Logf("seed %d (GRPCKIT_CHAOS_SEED replays the same faults)", seed)
 	c := newChaos(t, seed)
 	faults := []struct {
 		name string
