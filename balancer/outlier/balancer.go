@@ -146,18 +146,28 @@ func (b *outlierBalancer) updateChild(bb balancer.Builder, s balancer.ClientConn
 }
 
 // setEndpointsLocked keeps the records of endpoints still present, adds new
-// ones and drops the rest.
+// ones and drops the rest. Each address maps to the first endpoint that
+// lists it: a SubConn names only its address, so a SubConn for an address
+// two endpoints share counts for the first. An endpoint whose first address
+// an earlier one already has (a duplicate, mostly) is folded into it.
 func (b *outlierBalancer) setEndpointsLocked(eps []resolver.Endpoint) {
 	next := make(map[string]*endpoint, len(eps))
 	order := make([]*endpoint, 0, len(eps))
+	taken := make(map[*endpoint]bool, len(eps))
 	for _, ep := range eps {
-		e := b.recordFor(ep)
-		if e == nil || next[e.addr] == e {
+		if len(ep.Addresses) == 0 {
 			continue
 		}
-		order = append(order, e)
+		e := next[ep.Addresses[0].Addr]
+		if e == nil {
+			e = b.recordFor(ep, taken)
+			taken[e] = true
+			order = append(order, e)
+		}
 		for _, a := range ep.Addresses {
-			next[a.Addr] = e
+			if next[a.Addr] == nil {
+				next[a.Addr] = e
+			}
 		}
 	}
 	b.endpoints, b.order, b.nEjected = next, order, 0
@@ -168,20 +178,18 @@ func (b *outlierBalancer) setEndpointsLocked(eps []resolver.Endpoint) {
 	}
 }
 
-// recordFor returns the existing record of ep, or a new one.
-func (b *outlierBalancer) recordFor(ep resolver.Endpoint) *endpoint {
-	if len(ep.Addresses) == 0 {
-		return nil
-	}
+// recordFor returns the existing record of ep, found by any of its
+// addresses, unless an endpoint of this update took it already; or a new
+// one.
+func (b *outlierBalancer) recordFor(ep resolver.Endpoint, taken map[*endpoint]bool) *endpoint {
 	for _, a := range ep.Addresses {
-		if e, ok := b.endpoints[a.Addr]; ok {
+		if e, ok := b.endpoints[a.Addr]; ok && !taken[e] {
 			return e
 		}
 	}
 	return newEndpoint(b, ep.Addresses[0].Addr)
 }
 
-// ResolverError passes err to the child; with none yet, calls fail with it.
 func (b *outlierBalancer) ResolverError(err error) {
 	b.serial.schedule(func() {
 		if b.child != nil {
