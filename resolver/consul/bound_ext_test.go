@@ -174,3 +174,20 @@ func TestRegisterBounded(t *testing.T) {
 		t.Fatal("Register did not return")
 	}
 }
+
+// TestDrainWithSubSecondInterval: Consul runs checks no more often than once
+// a second, whatever interval they ask for, so Drain's wait counts two
+// periods of at least a second: a server registered with a 100 ms interval
+// and a short request timeout still drains.
+func TestDrainWithSubSecondInterval(t *testing.T) {
+	t.Parallel()
+	cli := agent.Client()
+	b := startBackend(t, cli, "greeter-subsecond", "subsecond", consul.WithCheckInterval(100*time.Millisecond), consul.WithRequestTimeout(500*time.Millisecond))
+	waitCheck(t, cli, "service:"+b.reg.ID(), api.HealthPassing, "grpc")
+	if err := b.reg.Drain(timeoutCtx(t, testutil.DefaultTimeout), b.Health); err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	if services, err := cli.Agent().Services(); err != nil || services[b.reg.ID()] != nil {
+		t.Fatalf("after Drain the agent still holds %s (%v)", b.reg.ID(), err)
+	}
+}

@@ -76,18 +76,25 @@ func (c *registerConfig) retryBackoff() kitresolver.Backoff {
 	return b
 }
 
-// period is how often the registrar talks to the agent: the check interval,
-// or a third of the TTL in TTL mode.
+// consulMinCheckInterval is the shortest interval at which Consul runs a
+// check; it runs one that asks for less at this one.
+const consulMinCheckInterval = time.Second
+
+// period is how often the registrar talks to the agent, and how often the
+// check runs: the check interval (at least consulMinCheckInterval, as Consul
+// runs it), or a third of the TTL in TTL mode.
 func (c *registerConfig) period() time.Duration {
 	if c.ttl > 0 {
 		return c.ttl / 3
 	}
-	return c.interval
+	return max(c.interval, consulMinCheckInterval)
 }
 
 // WithCheckInterval sets how often Consul runs the gRPC health check (default
 // DefaultCheckInterval). The registrar checks that the agent still knows the
-// service as often.
+// service as often. Consul runs checks at most once a second, so an interval
+// under a second counts as one for the registrar too (its checks of the
+// agent, and Drain's wait).
 func WithCheckInterval(d time.Duration) RegisterOption {
 	return func(c *registerConfig) {
 		if d < 100*time.Millisecond {

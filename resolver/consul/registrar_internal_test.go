@@ -122,6 +122,19 @@ func mustClient(t *testing.T) *api.Client {
 	return cli
 }
 
+// TestSubSecondIntervalCountsAsASecond: Consul runs a check that asks for
+// less than a second once a second, so the registrar's period, on which
+// Drain's wait is bounded, is at least a second.
+func TestSubSecondIntervalCountsAsASecond(t *testing.T) {
+	cfg := newRegisterConfig([]RegisterOption{WithCheckInterval(100 * time.Millisecond), WithRequestTimeout(300 * time.Millisecond)})
+	if p := cfg.period(); p != time.Second {
+		t.Fatalf("period = %v with a 100ms interval, want Consul's 1s", p)
+	}
+	if d := (&Registration{cfg: cfg}).drainTimeout(); d != 2*time.Second+300*time.Millisecond {
+		t.Fatalf("drain wait bound = %v, want two 1s periods and the request timeout", d)
+	}
+}
+
 func TestRetryBackoffCappedAtPeriod(t *testing.T) {
 	cfg := newRegisterConfig([]RegisterOption{WithCheckInterval(time.Second)})
 	if b := cfg.retryBackoff(); b.Max != time.Second {
