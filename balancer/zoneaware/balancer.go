@@ -148,7 +148,8 @@ type epKey struct{ zone, addr string }
 // SubConns keep reporting to it: only its weight is updated. One that moves
 // zone gets a new record, which the SubConns the new zone's child creates
 // report to; the old zone's SubConns keep the old record, which no longer
-// counts.
+// counts. An address two endpoints of a zone share counts for the first:
+// a SubConn names only its address.
 func (b *zoneBalancer) setEndpointsLocked(eps []resolver.Endpoint) {
 	next := make(map[epKey]*endpointState, len(eps))
 	records := make([]*endpointState, 0, len(eps))
@@ -158,15 +159,23 @@ func (b *zoneBalancer) setEndpointsLocked(eps []resolver.Endpoint) {
 			continue
 		}
 		zone := kitresolver.ZoneOf(ep)
-		st := b.endpoints[epKey{zone, ep.Addresses[0].Addr}]
-		if st == nil || taken[st] { // new, or a second endpoint with that first address
+		var st *endpointState
+		for _, a := range ep.Addresses { // its record, unless an endpoint before it took it
+			if old := b.endpoints[epKey{zone, a.Addr}]; old != nil && !taken[old] {
+				st = old
+				break
+			}
+		}
+		if st == nil {
 			st = &endpointState{zone: zone}
 		}
 		taken[st] = true
 		st.weight = float64(kitresolver.WeightOf(ep))
 		records = append(records, st)
 		for _, a := range ep.Addresses {
-			next[epKey{zone, a.Addr}] = st
+			if k := (epKey{zone, a.Addr}); next[k] == nil {
+				next[k] = st // the first endpoint of the zone listing it
+			}
 		}
 	}
 	b.endpoints, b.records, b.nEndpoint = next, records, len(eps)

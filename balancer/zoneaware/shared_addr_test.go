@@ -63,3 +63,70 @@ func TestAddressSharedAcrossZones(t *testing.T) {
 	}
 	t.Fatalf("with zone b READY, picks fail with %v", err)
 }
+
+// TestAddressSharedInAZone: within one zone, an address two endpoints share
+// counts for the first that lists it, so an endpoint whose own first address
+// it is gets its READY weight; the second endpoint counts through its own
+// first address.
+func TestAddressSharedInAZone(t *testing.T) {
+	h := newHarness(t, `{"localZone":"a","childPolicy":[{"round_robin":{}}]}`)
+	const shared, second = "10.0.0.1:443", "10.0.0.2:443"
+	eps := []resolver.Endpoint{
+		kitresolver.SetInstance(resolver.Endpoint{Addresses: []resolver.Address{{Addr: shared}}}, kitresolver.Instance{ID: "1", Addr: shared, Zone: "a", Weight: 1}),
+		kitresolver.SetInstance(resolver.Endpoint{Addresses: []resolver.Address{{Addr: second}, {Addr: shared}}}, kitresolver.Instance{ID: "2", Addr: second, Zone: "a", Weight: 3}),
+	}
+	if err := h.b.UpdateClientConnState(balancer.ClientConnState{ResolverState: resolver.State{Endpoints: eps}, BalancerConfig: h.cfg}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range h.cc.SubConns() {
+		sc.UpdateState(connectivity.Connecting)
+		if sc.Addr() == shared {
+			sc.UpdateState(connectivity.Ready)
+		}
+	}
+	want := []zoneLoad{{zone: "a", total: 4, ready: 1}}
+	if diff := cmp.Diff(want, h.loads(), cmp.AllowUnexported(zoneLoad{})); diff != "" {
+		t.Errorf("with only the first endpoint READY, zones (-want +got):\n%s", diff)
+	}
+}
+
+// TestSharedFirstAddressKeepsRecord: an endpoint whose first address an
+// earlier endpoint of its zone also lists keeps its record across updates
+// (found by its other address), so its SubConns still count it READY.
+func TestSharedFirstAddressKeepsRecord(t *testing.T) {
+	h := newHarness(t, `{"localZone":"a","childPolicy":[{"round_robin":{}}]}`)
+	const shared, own = "10.0.0.1:443", "10.0.0.2:443"
+	eps := []resolver.Endpoint{
+		kitresolver.SetInstance(resolver.Endpoint{Addresses: []resolver.Address{{Addr: shared}}}, kitresolver.Instance{ID: "1", Addr: shared, Zone: "a", Weight: 1}),
+		kitresolver.SetInstance(resolver.Endpoint{Addresses: []resolver.Address{{Addr: shared}, {Addr: own}}}, kitresolver.Instance{ID: "2", Addr: own, Zone: "a", Weight: 3}),
+	}
+	update := func() {
+		if err := h.b.UpdateClientConnState(balancer.ClientConnState{ResolverState: resolver.State{Endpoints: eps}, BalancerConfig: h.cfg}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	update()
+	// The shared address fails for both; the second endpoint's child moves
+	// on to its own address, which connects.
+	for _, sc := range h.cc.SubConns() {
+		sc.UpdateState(connectivity.Connecting)
+		sc.UpdateState(connectivity.TransientFailure)
+	}
+	var ownSC *testutil.SubConn
+	for deadline := time.Now().Add(testutil.DefaultTimeout); ownSC == nil; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no SubConn for %s among %v", own, h.cc.SubConns())
+		}
+		ownSC = h.cc.SubConnFor(own)
+	}
+	ownSC.UpdateState(connectivity.Connecting)
+	ownSC.UpdateState(connectivity.Ready)
+	want := []zoneLoad{{zone: "a", total: 4, ready: 3}}
+	if diff := cmp.Diff(want, h.loads(), cmp.AllowUnexported(zoneLoad{})); diff != "" {
+		t.Errorf("with the second endpoint READY, zones (-want +got):\n%s", diff)
+	}
+	update() // the same endpoints again
+	if diff := cmp.Diff(want, h.loads(), cmp.AllowUnexported(zoneLoad{})); diff != "" {
+		t.Errorf("after the same update again, zones (-want +got):\n%s", diff)
+	}
+}
