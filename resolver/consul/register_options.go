@@ -76,6 +76,20 @@ func (c *registerConfig) retryBackoff() kitresolver.Backoff {
 	return b
 }
 
+// consulMinDeregisterAfter is the least time Consul lets a check stay
+// critical before it removes the service; a shorter
+// DeregisterCriticalServiceAfter counts as this one.
+const consulMinDeregisterAfter = time.Minute
+
+// reapAfter is how long the service's check stays critical before Consul
+// removes the service, as Consul counts it; 0 for never.
+func (c *registerConfig) reapAfter() time.Duration {
+	if c.deregisterAfter == 0 {
+		return 0
+	}
+	return max(c.deregisterAfter, consulMinDeregisterAfter)
+}
+
 // consulMinCheckInterval is the shortest interval at which Consul runs a
 // check; it runs one that asks for less at this one.
 const consulMinCheckInterval = time.Second
@@ -119,7 +133,8 @@ func WithCheckTimeout(d time.Duration) RegisterOption {
 
 // WithDeregisterCriticalServiceAfter sets how long the service may stay
 // critical before Consul deregisters it (default
-// DefaultDeregisterCriticalAfter). 0 turns the reaping off.
+// DefaultDeregisterCriticalAfter). 0 turns the reaping off. Consul counts
+// anything under a minute as a minute, and so do the registrar's errors.
 func WithDeregisterCriticalServiceAfter(d time.Duration) RegisterOption {
 	return func(c *registerConfig) {
 		if d < 0 {

@@ -185,7 +185,7 @@ func (r *Registration) removeRetrying(ctx context.Context) error {
 // deregisterErr says why Deregister gave up and what becomes of the service.
 func (r *Registration) deregisterErr(err error) error {
 	if r.cfg.deregisterAfter > 0 {
-		return fmt.Errorf("consul: deregistering %s: %w; the agent keeps it until its check has been critical for %v", r.reg.ID, err, r.cfg.deregisterAfter)
+		return fmt.Errorf("consul: deregistering %s: %w; the agent keeps it until its check has been critical for %v", r.reg.ID, err, r.cfg.reapAfter())
 	}
 	return fmt.Errorf("consul: deregistering %s: %w; the agent keeps it until it is deregistered", r.reg.ID, err)
 }
@@ -269,7 +269,7 @@ func (r *Registration) rollback(ctx context.Context, cause error) error {
 	case err == nil:
 		return cause
 	case r.cfg.deregisterAfter > 0:
-		return fmt.Errorf("%w; removing it again failed (%v): if the agent holds it, Consul removes it once its check has been critical for %v", cause, err, r.cfg.deregisterAfter)
+		return fmt.Errorf("%w; removing it again failed (%v): if the agent holds it, Consul removes it once its check has been critical for %v", cause, err, r.cfg.reapAfter())
 	default:
 		return fmt.Errorf("%w; removing it again failed (%v): the agent may hold it until it is deregistered", cause, err)
 	}

@@ -135,6 +135,16 @@ func TestSubSecondIntervalCountsAsASecond(t *testing.T) {
 	}
 }
 
+// TestErrorsSayConsulsReapTime: a failed Register says when Consul removes
+// what it may have left as Consul counts it, a minute at least.
+func TestErrorsSayConsulsReapTime(t *testing.T) {
+	inst := kitresolver.Instance{Service: "greeter", Addr: "10.0.0.1:1"}
+	_, err := Register(t.Context(), mustClient(t), inst, WithDeregisterCriticalServiceAfter(10*time.Second), WithRequestTimeout(time.Second))
+	if err == nil || !strings.Contains(err.Error(), "critical for 1m0s") {
+		t.Fatalf("Register() = %v, want it to say Consul removes the service after 1m0s", err)
+	}
+}
+
 func TestRetryBackoffCappedAtPeriod(t *testing.T) {
 	cfg := newRegisterConfig([]RegisterOption{WithCheckInterval(time.Second)})
 	if b := cfg.retryBackoff(); b.Max != time.Second {
