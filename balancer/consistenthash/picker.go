@@ -108,7 +108,10 @@ func (p *picker) route(h uint64, s uint32) int {
 // endpoint's address; ties to the lower address), or -1 if none is READY.
 // The winner depends only on h and the READY endpoints, so a change of one
 // endpoint moves only the keys it wins or loses; see table.go. It visits each
-// endpoint once, and takes logarithms only of each weight class's best.
+// endpoint once, and takes logarithms only of each weight class's best (so
+// with endpoints of different weights, clients on platforms whose math.Log
+// rounds differently could disagree on a key whose two best scores are
+// within a rounding error of each other).
 func (p *picker) fallback(h uint64) int {
 	t := p.table
 	if t.class == nil {
