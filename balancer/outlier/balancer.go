@@ -113,7 +113,8 @@ func (b *outlierBalancer) UpdateClientConnState(s balancer.ClientConnState) erro
 	if prev == nil || prev.interval != cfg.interval {
 		b.nextInterval = b.clock.Now().Add(cfg.interval)
 	}
-	if prev == nil || prev.interval != cfg.interval || retimed {
+	returned := b.capLocked(cfg)
+	if prev == nil || prev.interval != cfg.interval || retimed || len(returned) > 0 {
 		b.armLocked(b.clock.Now())
 	}
 	b.mu.Unlock()
@@ -126,7 +127,12 @@ func (b *outlierBalancer) UpdateClientConnState(s balancer.ClientConnState) erro
 		BalancerConfig: cfg.child.Config,
 	}
 	errc := make(chan error, 1)
-	if !b.serial.schedule(func() { errc <- b.updateChild(cfg.child.Builder, childState) }) {
+	if !b.serial.schedule(func() {
+		for _, a := range returned {
+			b.apply(a)
+		}
+		errc <- b.updateChild(cfg.child.Builder, childState)
+	}) {
 		return nil
 	}
 	return <-errc

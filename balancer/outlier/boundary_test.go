@@ -77,3 +77,43 @@ func (h *harness) apply(cfgJSON string) {
 	}
 	h.sync()
 }
+
+// TestCapHoldsWhenEndpointsGo: maxEjectionPercent holds for the endpoints of
+// every update, not only when an ejection is made: when endpoints leave (or
+// a configuration lowers the cap) and more are ejected than the cap allows,
+// those whose ejection ends first come back on probation. Without it, a
+// scale-down that removes the healthy endpoints leaves every remaining one
+// ejected and every call failing.
+func TestCapHoldsWhenEndpointsGo(t *testing.T) {
+	const cfgFmt = `{"consecutiveFailures":2,"failureRateThreshold":0,"interval":"10s",
+		"baseEjectionTime":"30s","maxEjectionPercent":%d}`
+	h := newHarness(t, fmt.Sprintf(cfgFmt, 50), 4)
+	all := h.addrs
+	h.fail(0, 2)
+	h.clock.Advance(time.Second)
+	h.fail(1, 2)
+	h.wantState(0, true, 29*time.Second, 1, false)
+	h.wantState(1, true, 30*time.Second, 1, false)
+
+	// 3 endpoints, cap 1: endpoint 0, whose ejection ends first, comes back.
+	h.addrs = all[:3]
+	h.apply(fmt.Sprintf(cfgFmt, 50))
+	h.wantState(0, false, 0, 1, true)
+	h.wantState(1, true, 30*time.Second, 1, false)
+	h.waitPicks(all[0], all[2])
+
+	// A lower cap: endpoint 1 comes back too.
+	h.apply(fmt.Sprintf(cfgFmt, 10))
+	h.wantState(1, false, 0, 1, true)
+	h.waitPicks(all[:3]...)
+
+	// Only endpoint 1 left, ejected again with the cap at 100, then the cap
+	// back at 50: it is the only endpoint, and comes back.
+	h.addrs = all[1:2]
+	h.apply(fmt.Sprintf(cfgFmt, 100))
+	h.fail(0, 1) // on probation: one failure ejects
+	h.wantState(0, true, time.Minute, 2, false)
+	h.apply(fmt.Sprintf(cfgFmt, 50))
+	h.wantState(0, false, 0, 2, true)
+	h.waitPicks(all[1])
+}

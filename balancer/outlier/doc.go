@@ -34,7 +34,10 @@
 //     baseEjectionTime. A configuration that changes them applies to the
 //     ejections in force, timed from their start.
 //   - maxEjectionPercent: never more than this share of the endpoints is
-//     ejected at once (rounded down: with 3 endpoints and 50, one).
+//     ejected at once (rounded down: with 3 endpoints and 50, one). It
+//     holds for every endpoint set: when endpoints leave, or a
+//     configuration lowers it, the ejected endpoints over it whose
+//     ejection ends first come back on probation.
 //   - failureCodes: the status codes that count as failures, as names
 //     ("UNAVAILABLE") or numbers. The default is UNKNOWN, DEADLINE_EXCEEDED,
 //     RESOURCE_EXHAUSTED, INTERNAL, UNAVAILABLE and DATA_LOSS; any other

@@ -1,6 +1,7 @@
 package outlier
 
 import (
+	"slices"
 	"time"
 )
 
@@ -107,17 +108,43 @@ func (b *outlierBalancer) consecutiveLocked(cfg *lbConfig) (bad []*endpoint) {
 // over.
 func (b *outlierBalancer) returnsLocked(now time.Time, acts []action) []action {
 	for _, e := range b.order {
-		if !e.ejected || now.Before(e.until) {
-			continue
+		if e.ejected && !now.Before(e.until) {
+			acts = append(acts, b.returnLocked(e))
 		}
-		e.ejected = false
-		b.nEjected--
-		e.resetCounts()
-		e.probation.Store(true)
-		e.watched.Store(true) // its probation needs its successes
-		acts = append(acts, action{ep: e, subConns: subConnsOf(e)})
 	}
 	return acts
+}
+
+// capLocked lets back in, on probation, the ejected endpoints over cfg's
+// maxEjectionPercent of the current endpoints, those whose ejection ends
+// first first: the cap holds for every endpoint set, also after endpoints
+// left or a configuration lowered it.
+func (b *outlierBalancer) capLocked(cfg *lbConfig) (acts []action) {
+	excess := b.nEjected - cfg.maxEjected(len(b.order))
+	if excess <= 0 {
+		return nil
+	}
+	var ejected []*endpoint
+	for _, e := range b.order {
+		if e.ejected {
+			ejected = append(ejected, e)
+		}
+	}
+	slices.SortStableFunc(ejected, func(x, y *endpoint) int { return x.until.Compare(y.until) })
+	for _, e := range ejected[:excess] {
+		acts = append(acts, b.returnLocked(e))
+	}
+	return acts
+}
+
+// returnLocked lets e back in, on probation.
+func (b *outlierBalancer) returnLocked(e *endpoint) action {
+	e.ejected = false
+	b.nEjected--
+	e.resetCounts()
+	e.probation.Store(true)
+	e.watched.Store(true) // its probation needs its successes
+	return action{ep: e, subConns: subConnsOf(e)}
 }
 
 // ejectLocked ejects the candidates while maxEjectionPercent allows.
