@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"math"
 	"math/rand/v2"
 	"time"
 )
@@ -21,7 +22,8 @@ type Backoff struct {
 // DefaultBackoff starts at 100 ms and grows ×1.6 up to 10 s, ±20 %.
 var DefaultBackoff = Backoff{Base: 100 * time.Millisecond, Max: 10 * time.Second, Multiplier: 1.6, Jitter: 0.2}
 
-// Delay returns the delay before retry number attempt (0 for the first retry).
+// Delay returns the delay before retry number attempt (0 for the first retry),
+// the largest Duration at most.
 func (b Backoff) Delay(attempt int) time.Duration {
 	d := float64(b.Base)
 	for i := 0; i < attempt && d < float64(b.Max); i++ {
@@ -29,5 +31,8 @@ func (b Backoff) Delay(attempt int) time.Duration {
 	}
 	d = min(d, float64(b.Max))
 	d *= 1 + b.Jitter*(rand.Float64()*2-1)
+	if d >= math.MaxInt64 { // the jitter took a Max near the largest Duration past it
+		return math.MaxInt64
+	}
 	return time.Duration(d)
 }
