@@ -1,9 +1,13 @@
 package consul_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/hashicorp/consul/api"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -61,4 +65,59 @@ func TestACLs(t *testing.T) {
 
 	c, _ := dial(t, tgt, consul.NewBuilder(consul.WithToken(reader)))
 	waitServedBy(t, c, "a1")
+}
+
+// TestTokenFileRotation: when the agent refuses the token because it was
+// rotated (revoked, and its file rewritten with the new one, as a secrets
+// agent does), the resolver reads the token file again and goes on with the
+// new token, without the channel being rebuilt.
+func TestTokenFileRotation(t *testing.T) {
+	t.Parallel()
+	const root = "9b1c6a39-5d2e-4f62-8a7e-0c0c0c0c0002"
+	const service = "greeter-rotate"
+	acl := registrytest.StartConsul(t, registrytest.WithACLs(root))
+	rules := `service_prefix "" { policy = "read" } node_prefix "" { policy = "read" }`
+	first, err := acl.CreateToken("rotate-first", rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := acl.CreateToken("rotate-second", rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	writeToken := func(tok string) {
+		// Replaced atomically, as secrets agents do.
+		tmp := tokenFile + ".tmp"
+		if err := os.WriteFile(tmp, []byte(tok+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, tokenFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeToken(first)
+	startBackend(t, acl.Client(), service, "r1")
+	cfg := acl.Config()
+	cfg.Token = ""
+	b := consul.NewBuilder(consul.WithConfig(cfg), consul.WithTokenFile(tokenFile), consul.WithWaitTime(time.Second), fastConsulBackoff)
+	c, _ := dial(t, "consul://"+acl.Addr()+"/"+service, b)
+	waitServedBy(t, c, "r1")
+
+	self, _, err := acl.Client().ACL().TokenReadSelf(&api.QueryOptions{Token: first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeToken(second)
+	if _, err := acl.Client().ACL().TokenDelete(self.AccessorID, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitLogged(t, `code = PermissionDenied desc = consul: querying service "`+service+`"`)
+	startBackend(t, acl.Client(), service, "r2")
+	waitServedBy(t, c, "r1", "r2")
+	for _, secret := range []string{first, second, root} {
+		if strings.Contains(logs.String(), secret) {
+			t.Fatal("a token appears in the captured logs")
+		}
+	}
 }

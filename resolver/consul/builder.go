@@ -57,15 +57,18 @@ func (b *builder) Build(t resolver.Target, cc resolver.ClientConn, _ resolver.Bu
 		return nil, err
 	}
 	w := newWatcher(cc, cli, tgt, &b.cfg, snap)
+	w.rebuild = func() (*agentClient, error) { return b.newClient(tgt) }
 	go w.run()
 	return w, nil
 }
 
 // agentClient is an API client and what the watcher must clean up or hide.
 type agentClient struct {
-	api    *api.Client
-	redact *strings.Replacer // hides the token in anything the resolver says
-	owned  *http.Client      // the HTTP client created for this resolver, if any
+	api       *api.Client
+	redact    *strings.Replacer // hides the token in anything the resolver says
+	owned     *http.Client      // the HTTP client created for this resolver, if any
+	token     string            // the token it sends, to tell a re-read one from it
+	tokenFile string            // where the token was read from, if from a file
 }
 
 // newClient makes an API client for tgt from the base configuration, after
@@ -92,7 +95,7 @@ func (b *builder) newClient(tgt target) (*agentClient, error) {
 	}
 	// cfg.HttpClient is the client cli uses, not yet used.
 	cfg.HttpClient.CheckRedirect = sameOriginRedirects(cfg.HttpClient.CheckRedirect)
-	ac := &agentClient{api: cli, redact: newRedactor(cfg.Token)}
+	ac := &agentClient{api: cli, redact: newRedactor(cfg.Token), token: cfg.Token, tokenFile: cfg.TokenFile}
 	if created {
 		ac.owned = cfg.HttpClient
 	}

@@ -26,8 +26,9 @@
 // pick_first, makes use of it (see Example_near). Without an authority the
 // agent is the one the standard CONSUL_HTTP_ADDR names, else localhost:8500;
 // token, token file, TLS and SSL come from the rest of the CONSUL_*
-// environment or from options. A target carrying a token is refused: gRPC logs
-// targets. The token is sent only as a header and never appears in logs or
+// environment or from options; a token file is read again when the agent
+// refuses its token, so a rotated file is followed. A target carrying a token
+// is refused: gRPC logs targets. The token is sent only as a header and never appears in logs or
 // errors.
 //
 // An agent named in a target replaces only the host and port of the

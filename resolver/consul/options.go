@@ -84,7 +84,10 @@ func WithToken(token string) Option {
 }
 
 // WithTokenFile names a file holding the ACL token. It takes precedence over
-// CONSUL_HTTP_TOKEN_FILE and is read when a resolver is built.
+// CONSUL_HTTP_TOKEN_FILE and is read when a resolver is built, and again
+// whenever the agent refuses the token (403), so a rotated token file is
+// followed without rebuilding the channel. The same holds for
+// CONSUL_HTTP_TOKEN_FILE.
 func WithTokenFile(path string) Option {
 	return func(c *builderConfig) { c.tokenFile = path }
 }

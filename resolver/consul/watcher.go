@@ -5,7 +5,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/status"
 
 	kitresolver "github.com/grpckit/grpckit/resolver"
 )
@@ -15,13 +17,14 @@ import (
 //
 // Every field below done is owned by the run goroutine.
 type watcher struct {
-	cli    *agentClient
-	pub    *kitresolver.Publisher
-	tgt    target
-	cfg    *builderConfig
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
+	cli     *agentClient                 // owned by the run goroutine until done
+	rebuild func() (*agentClient, error) // a new client, reading the token file again
+	pub     *kitresolver.Publisher
+	tgt     target
+	cfg     *builderConfig
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
 
 	index      uint64                 // X-Consul-Index to wait on; 0 for a fresh read
 	last       []kitresolver.Instance // last published set
@@ -67,11 +70,37 @@ func (w *watcher) run() {
 			err = errFilteredByACLs
 		}
 		if err != nil {
-			w.fail(queryError(w.cli.redact, w.tgt.service, err))
+			err = queryError(w.cli.redact, w.tgt.service, err)
+			w.fail(err)
+			if status.Code(err) == codes.PermissionDenied {
+				w.reloadToken()
+			}
 			continue
 		}
 		w.handle(start, entries, meta.LastIndex)
 	}
+}
+
+// reloadToken reads the token file again, if the token came from one, after
+// the agent refused the token: token files get rotated, and the API client
+// reads its file only when it is made. A new token replaces the client.
+func (w *watcher) reloadToken() {
+	if w.cli.tokenFile == "" || w.rebuild == nil {
+		return
+	}
+	cli, err := w.rebuild()
+	if err != nil {
+		logger.Warningf("grpckit/consul: %s: reading the token file again: %v", w.tgt.service, err)
+		return
+	}
+	if cli.token == w.cli.token {
+		cli.close()
+		return
+	}
+	old := w.cli
+	w.cli = cli
+	old.close()
+	logger.Infof("grpckit/consul: %s: the agent refused the token; using the new token of the token file", w.tgt.service)
 }
 
 // query runs one health query, blocking on w.index when it is set.
