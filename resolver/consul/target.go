@@ -179,12 +179,18 @@ func newAgentList(hosts []string) (*agentList, error) {
 			if err := kitresolver.ValidateAddr(h); err != nil {
 				return nil, err
 			}
+			if !isHost(host) {
+				return nil, fmt.Errorf("%q: want host, host:port or [IPv6 address]:port", h)
+			}
 			l.addrs[net.JoinHostPort(canonicalHost(host), port)] = true
 			continue
 		}
 		host := strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
 		if err := kitresolver.ValidateAddr(net.JoinHostPort(host, defaultAgentPort)); err != nil {
 			return nil, fmt.Errorf("host %q: %w", h, err)
+		}
+		if !isHost(host) {
+			return nil, fmt.Errorf("%q: want host, host:port or [IPv6 address]:port", h)
 		}
 		l.hosts[canonicalHost(host)] = true
 	}

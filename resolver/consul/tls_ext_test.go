@@ -245,6 +245,9 @@ func TestAllowedAgents(t *testing.T) {
 		{"bad host", nil, []consul.Option{consul.WithAllowedAgents("")}, "consul:///s", "consul: WithAllowedAgents"},
 		{"unspecified host", nil, []consul.Option{consul.WithAllowedAgents("0.0.0.0")}, "consul:///s", "consul: WithAllowedAgents"},
 		{"host with a space", nil, []consul.Option{consul.WithAllowedAgents("a b:1")}, "consul:///s", "consul: WithAllowedAgents"},
+		{"host with colons", nil, []consul.Option{consul.WithAllowedAgents("a:1:2")}, "consul:///s", `consul: WithAllowedAgents: "a:1:2": want host, host:port`},
+		{"host:port with colons", nil, []consul.Option{consul.WithAllowedAgents("[a:1]:2")}, "consul:///s", `consul: WithAllowedAgents: "[a:1]:2"`},
+		{"IPv6 host allowed", nil, []consul.Option{tok, consul.WithAllowedAgents("2001:db8::1")}, "consul://[2001:db8::1]:8501/s", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
