@@ -99,9 +99,13 @@
 // returning its error.
 //
 // The newest registration of a service ID owns it. Each Registration marks
-// its check's Notes with a random nonce; one that another Registration (in
-// this process or another) replaced stops keeping the ID registered, and its
-// Drain and Deregister leave the newer one alone. Consul's agent API cannot
+// its check's Notes with a random nonce and the time it was made; one that
+// another Registration (in this process or another) replaced stops keeping
+// the ID registered, and its Drain and Deregister leave the newer one alone.
+// Should an older one register the ID again first after the agent lost its
+// state, the newest takes the ID back within one check interval (the
+// registrations of an agent's IDs run on its node, so their clocks agree).
+// Consul's agent API cannot
 // delete conditionally, so Deregister reads, compares and then deletes: a
 // newer registration made in the milliseconds between the two is removed,
 // and its own Registration registers it again within one check interval.

@@ -264,3 +264,51 @@ func TestReplacedRegistrationDrain(t *testing.T) {
 		t.Fatalf("the newer registration's health is %q (%v), want passing", st, err)
 	}
 }
+
+// TestOlderRegistrationIsTakenBack: when the agent lost its state and an
+// older registration of the ID, replaced but not yet aware of it, registered
+// itself again first, the newest registration does not give up the ID to it:
+// it registers itself again, so the agent ends up holding the newest, and the
+// older one's Deregister leaves it.
+func TestOlderRegistrationIsTakenBack(t *testing.T) {
+	t.Parallel()
+	id := fmt.Sprintf("owner-takeback-%d", time.Now().UnixNano())
+	old, err := registerGen(t, agent.Client(), id, 1, consul.WithTTLCheck(longTTL)) // its loop stays asleep
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = old.Deregister(timeoutCtx(t, testutil.DefaultTimeout)) })
+	checks, err := agent.Client().Agent().Checks()
+	if err != nil || checks["service:"+id] == nil {
+		t.Fatalf("reading the old registration's check: %v", err)
+	}
+	oldNotes := checks["service:"+id].Notes
+	newer, err := registerGen(t, agent.Client(), id, 2, consul.WithTTLCheck(600*time.Millisecond)) // ticks every 200ms
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = newer.Deregister(timeoutCtx(t, testutil.DefaultTimeout)) })
+
+	// The agent forgets the ID and the old registration wins the race to
+	// register it again: what its loop would send, with its Notes.
+	if err := agent.Client().Agent().ServiceDeregister(id); err != nil {
+		t.Fatal(err)
+	}
+	reg := &api.AgentServiceRegistration{ID: id, Name: "greeter-owner", Address: "127.0.0.1", Port: 1, Meta: map[string]string{"gen": "1"},
+		Check: &api.AgentServiceCheck{CheckID: "service:" + id, Name: "grpckit TTL", TTL: longTTL.String(), Notes: oldNotes}}
+	if err := agent.Client().Agent().ServiceRegister(reg); err != nil {
+		t.Fatal(err)
+	}
+	ctx := timeoutCtx(t, testutil.DefaultTimeout)
+	for genOf(t, id) != "2" {
+		if !sleepCtx(ctx, 20*time.Millisecond) {
+			t.Fatalf("the agent holds gen %q, want the newest registration, 2, back", genOf(t, id))
+		}
+	}
+	if err := old.Deregister(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := genOf(t, id); got != "2" {
+		t.Fatalf("after the old registration's Deregister the agent holds gen %q, want 2", got)
+	}
+}

@@ -28,7 +28,8 @@ type Registration struct {
 	cli     *api.Client
 	reg     *api.AgentServiceRegistration
 	checkID string
-	note    string // the check's Notes, which tell this registration from another with the same ID
+	note    string    // the check's Notes, which tell this registration from another with the same ID
+	born    time.Time // when Register made it, also in note: a newer registration replaces it
 	cfg     registerConfig
 	serving atomic.Bool // TTL mode: report passing (true) or critical
 
@@ -64,8 +65,10 @@ type Registration struct {
 //
 // Registering an ID the agent already holds replaces that registration; the
 // newest one owns the ID. Each Registration marks its check's Notes with a
-// random nonce, so a Registration that was replaced neither keeps the ID
-// registered nor removes it (see Deregister).
+// random nonce and the time it was made, so a Registration that was replaced
+// neither keeps the ID registered nor removes it (see Deregister), and one
+// that finds an older registration back in its place (the agent lost its
+// state and the older one registered first) registers itself again.
 //
 // Register uses cli as it is. Its http.Client follows redirects and, like
 // any net/http client, forwards the X-Consul-Token header to whatever host a
@@ -99,9 +102,10 @@ func Register(ctx context.Context, cli *api.Client, inst kitresolver.Instance, o
 // newRegistration returns the Registration of reg, its check marked with a
 // new nonce.
 func newRegistration(cli *api.Client, reg *api.AgentServiceRegistration, cfg registerConfig) *Registration {
-	reg.Check.Notes = "registered by grpckit, registration " + rand.Text()
+	born := time.Now().UTC()
+	reg.Check.Notes = "registered by grpckit, registration " + rand.Text() + notesTimeSep + born.Format(time.RFC3339Nano)
 	r := &Registration{
-		cli: cli, reg: reg, checkID: reg.Check.CheckID, note: reg.Check.Notes, cfg: cfg,
+		cli: cli, reg: reg, checkID: reg.Check.CheckID, note: reg.Check.Notes, born: born, cfg: cfg,
 		done: make(chan struct{}), removing: make(chan struct{}, 1),
 	}
 	r.serving.Store(true)
@@ -197,7 +201,23 @@ const (
 	owned ownership = iota // this registration
 	gone                   // nothing
 	taken                  // another registration, which replaced this one
+	older                  // an older registration, back after the agent lost its state
 )
+
+// notesTimeSep separates a registration's nonce from the time it was made in
+// its check's Notes.
+const notesTimeSep = " made "
+
+// madeAt returns the time a grpckit registration with these check Notes was
+// made; ok is false for Notes of another kind.
+func madeAt(notes string) (t time.Time, ok bool) {
+	_, at, found := strings.Cut(notes, notesTimeSep)
+	if !found || !strings.HasPrefix(notes, "registered by grpckit, ") {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, at)
+	return t, err == nil
+}
 
 // errTaken ends the anti-entropy loop of a registration another replaced.
 var errTaken = errors.New("the agent holds a newer registration with the same ID")
@@ -212,8 +232,18 @@ func (r *Registration) ownership(ctx context.Context) (ownership, error) {
 		return gone, nil
 	}
 	for _, c := range info.Checks {
-		if c.CheckID == r.checkID && c.Notes == r.note {
+		if c.CheckID != r.checkID {
+			continue
+		}
+		if c.Notes == r.note {
 			return owned, nil
+		}
+		if at, ok := madeAt(c.Notes); ok && at.Before(r.born) {
+			// An older registration, which this one replaced, registered
+			// itself again after the agent lost its state (a restart): the
+			// newest still owns the ID. Registrations of one agent's ID run
+			// on its node, so their clocks agree.
+			return older, nil
 		}
 	}
 	return taken, nil
@@ -229,7 +259,7 @@ func (r *Registration) deregisterOwned(ctx context.Context) error {
 	switch own {
 	case gone:
 		return nil
-	case taken:
+	case taken: // an older one (own == older) this newer one removes
 		logger.Infof("grpckit/consul: %s: a newer registration replaced this one; leaving it registered", r.reg.ID)
 		return nil
 	}
@@ -337,6 +367,9 @@ func (r *Registration) tick(ctx context.Context) error {
 		return errTaken
 	case own == gone:
 		logger.Infof("grpckit/consul: the agent forgot %s; registering it again", r.reg.ID)
+		return r.register(ctx)
+	case own == older:
+		logger.Infof("grpckit/consul: the agent holds an older registration of %s, back after the agent lost its state; registering this newer one again", r.reg.ID)
 		return r.register(ctx)
 	}
 	if r.cfg.ttl == 0 {
