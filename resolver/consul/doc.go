@@ -105,10 +105,10 @@
 // Should an older one register the ID again first after the agent lost its
 // state, the newest takes the ID back within one check interval (the
 // registrations of an agent's IDs run on its node, so their clocks agree).
-// Consul's agent API cannot
-// delete conditionally, so Deregister reads, compares and then deletes: a
-// newer registration made in the milliseconds between the two is removed,
-// and its own Registration registers it again within one check interval.
+// Consul's agent API cannot delete conditionally, so Deregister reads,
+// compares and then deletes: a newer registration made in the milliseconds
+// between the two is removed, and its own Registration registers it again
+// within one check interval.
 //
 // SetServing, Drain and GracefulStop make the server's health status follow
 // its lifecycle: SERVING once it listens, NOT_SERVING before it stops, so
