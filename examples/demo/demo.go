@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
@@ -255,7 +256,7 @@ func waitFor(ctx context.Context, cond func() bool) error {
 // what it measured, with the outlier ejections recorded meanwhile. With
 // startFailing, the failing backend starts failing as the phase begins.
 func (d *demo) balancerPhase(ctx context.Context, n int, balancer string, startFailing bool) (*phaseStats, int64, error) {
-	group, err := breaker.New(breaker.WithKey(warmUpApart))
+	group, err := breaker.New(breaker.WithKey(warmUpApart), phaseTrip)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -269,6 +270,13 @@ func (d *demo) balancerPhase(ctx context.Context, n int, balancer string, startF
 	defer cancel()
 	if err := waitFor(wctx, func() bool { return len(wb.instances()) == len(d.servers) }); err != nil {
 		return nil, 0, fmt.Errorf("demo: the resolver did not list the %d backends: %w", len(d.servers), err)
+	}
+	// Until the policy has its first picker, calls wait; consistent hash
+	// builds its table first, which takes a while under the race detector.
+	for s := conn.GetState(); s != connectivity.Ready; s = conn.GetState() {
+		if !conn.WaitForStateChange(wctx, s) {
+			return nil, 0, fmt.Errorf("demo: the channel is still %v: %w", s, wctx.Err())
+		}
 	}
 	// Calls of the first moments, while the channel connects to the
 	// backends one by one, are not counted: they go to whichever is READY
@@ -288,6 +296,13 @@ func (d *demo) balancerPhase(ctx context.Context, n int, balancer string, startF
 }
 
 const sayHello = "/greeter.v1.Greeter/SayHello"
+
+// phaseTrip is the trip condition of the breakers of the phases that spread
+// calls over every backend: half the calls failing, out of at least 20, so
+// that one bad backend among five cannot open it. The breaker's default, 60 %
+// of at least 3 calls, would open on the rate-limited backend's first two
+// rejections in a phase, and refuse every call for its open timeout.
+var phaseTrip = breaker.WithFailureRatio(0.5, 20)
 
 // warmUpKey marks the calls of a phase's warm-up.
 type warmUpKey struct{}
@@ -428,7 +443,7 @@ func (d *demo) directOptions(group *breaker.Group) []grpc.DialOption {
 // on the same address.
 func (d *demo) killPhase(ctx context.Context) (killResult, error) {
 	var res killResult
-	group, err := breaker.New()
+	group, err := breaker.New(phaseTrip)
 	if err != nil {
 		return res, err
 	}
