@@ -102,9 +102,9 @@
 // its check's Notes with a random nonce and the time it was made; one that
 // another Registration (in this process or another) replaced stops keeping
 // the ID registered, and its Drain and Deregister leave the newer one alone.
-// Should an older one register the ID again first after the agent lost its
-// state, the newest takes the ID back within one check interval (the
-// registrations of an agent's IDs run on its node, so their clocks agree).
+// Should an older one, made over a minute before, register the ID again
+// first after the agent lost its state, the newest takes the ID back within
+// one check interval (the minute allows for clocks that disagree).
 // Consul's agent API cannot delete conditionally, so Deregister reads,
 // compares and then deletes: a newer registration made in the milliseconds
 // between the two is removed, and its own Registration registers it again

@@ -282,7 +282,10 @@ func TestOlderRegistrationIsTakenBack(t *testing.T) {
 	if err != nil || checks["service:"+id] == nil {
 		t.Fatalf("reading the old registration's check: %v", err)
 	}
-	oldNotes := checks["service:"+id].Notes
+	// The old registration as if made an hour ago, as a long-running server
+	// replaced by a new one with the same ID would be.
+	nonce, _, _ := strings.Cut(checks["service:"+id].Notes, " made ")
+	oldNotes := nonce + " made " + time.Now().Add(-time.Hour).UTC().Format(time.RFC3339Nano)
 	newer, err := registerGen(t, agent.Client(), id, 2, consul.WithTTLCheck(600*time.Millisecond)) // ticks every 200ms
 	if err != nil {
 		t.Fatal(err)
@@ -290,7 +293,8 @@ func TestOlderRegistrationIsTakenBack(t *testing.T) {
 	t.Cleanup(func() { _ = newer.Deregister(timeoutCtx(t, testutil.DefaultTimeout)) })
 
 	// The agent forgets the ID and the old registration wins the race to
-	// register it again: what its loop would send, with its Notes.
+	// register it again: what its loop would send, with its Notes. (A
+	// registration made a minute or less before would not be taken back.)
 	if err := agent.Client().Agent().ServiceDeregister(id); err != nil {
 		t.Fatal(err)
 	}

@@ -67,8 +67,9 @@ type Registration struct {
 // newest one owns the ID. Each Registration marks its check's Notes with a
 // random nonce and the time it was made, so a Registration that was replaced
 // neither keeps the ID registered nor removes it (see Deregister), and one
-// that finds an older registration back in its place (the agent lost its
-// state and the older one registered first) registers itself again.
+// that finds a registration made over a minute before it back in its place
+// (the agent lost its state and the older one registered first) registers
+// itself again.
 //
 // Register uses cli as it is. Its http.Client follows redirects and, like
 // any net/http client, forwards the X-Consul-Token header to whatever host a
@@ -204,6 +205,11 @@ const (
 	older                  // an older registration, back after the agent lost its state
 )
 
+// takeBackMargin is how much older than this registration another of the
+// same ID must have been made for this one to take the ID back from it: more
+// than the clocks of two hosts registering with one agent may disagree.
+const takeBackMargin = time.Minute
+
 // notesTimeSep separates a registration's nonce from the time it was made in
 // its check's Notes.
 const notesTimeSep = " made "
@@ -238,11 +244,11 @@ func (r *Registration) ownership(ctx context.Context) (ownership, error) {
 		if c.Notes == r.note {
 			return owned, nil
 		}
-		if at, ok := madeAt(c.Notes); ok && at.Before(r.born) {
+		if at, ok := madeAt(c.Notes); ok && at.Before(r.born.Add(-takeBackMargin)) {
 			// An older registration, which this one replaced, registered
 			// itself again after the agent lost its state (a restart): the
-			// newest still owns the ID. Registrations of one agent's ID run
-			// on its node, so their clocks agree.
+			// newest still owns the ID. The margin keeps clocks that
+			// disagree by less from making the older one look newer.
 			return older, nil
 		}
 	}
