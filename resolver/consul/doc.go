@@ -28,8 +28,8 @@
 // token, token file, TLS and SSL come from the rest of the CONSUL_*
 // environment or from options; a token file is read again when the agent
 // refuses its token, so a rotated file is followed. A target carrying a token
-// is refused: gRPC logs targets. The token is sent only as a header and never appears in logs or
-// errors.
+// is refused: gRPC logs targets. The token is sent only as a header and never
+// appears in logs or errors; one holding a control character fails Build.
 //
 // An agent named in a target replaces only the host and port of the
 // configured address: the scheme (https from CONSUL_HTTP_ADDR=https://...,
