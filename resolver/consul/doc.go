@@ -16,7 +16,9 @@
 // target allows unhealthy ones, zone and version from Meta) as a typed
 // endpoint attribute. Consul allows weights up to 65535; a weight above
 // kitresolver.MaxWeight (10000) is capped at it, and logged once, rather than
-// dropping the instance.
+// dropping the instance. An entry that makes no valid instance (no port, a
+// negative weight, an Address that holds a port as in "10.0.0.7:8080") is
+// skipped and logged once; the others are served.
 //
 // Target parameters: tag (repeatable; every tag must match), dc, healthy
 // (default true: only instances whose checks all pass; instances in
