@@ -86,8 +86,16 @@ func (r *Registration) isMe(e *api.ServiceEntry) bool {
 // GracefulStop drains reg (see Drain) and then stops srv gracefully, letting
 // in-flight RPCs finish. srv is stopped even when draining fails, whose error
 // is returned. Draining is bounded whatever ctx (see Drain); the graceful stop
-// waits for the in-flight RPCs.
+// waits for the in-flight RPCs. A nil reg (a server that never registered)
+// has nothing to drain: srv is stopped and the error says reg was nil.
 func GracefulStop(ctx context.Context, srv *grpc.Server, hs *health.Server, reg *Registration) error {
+	if reg == nil {
+		if hs != nil {
+			hs.Shutdown()
+		}
+		srv.GracefulStop()
+		return errors.New("consul: GracefulStop with a nil Registration: stopped the server without draining")
+	}
 	err := reg.Drain(ctx, hs)
 	srv.GracefulStop()
 	return err

@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/consul/api"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
 
 	kitresolver "github.com/grpckit/grpckit/resolver"
 )
@@ -142,6 +144,16 @@ func TestErrorsSayConsulsReapTime(t *testing.T) {
 	_, err := Register(t.Context(), mustClient(t), inst, WithDeregisterCriticalServiceAfter(10*time.Second), WithRequestTimeout(time.Second))
 	if err == nil || !strings.Contains(err.Error(), "critical for 1m0s") {
 		t.Fatalf("Register() = %v, want it to say Consul removes the service after 1m0s", err)
+	}
+}
+
+// TestGracefulStopNilRegistration: a server that never registered is still
+// stopped, with an error saying so, not a panic.
+func TestGracefulStopNilRegistration(t *testing.T) {
+	srv := grpc.NewServer()
+	err := GracefulStop(t.Context(), srv, health.NewServer(), nil)
+	if err == nil || !strings.HasPrefix(err.Error(), "consul: GracefulStop with a nil Registration") {
+		t.Fatalf("GracefulStop(nil) = %v, want a consul: error naming the nil Registration", err)
 	}
 }
 
