@@ -281,8 +281,8 @@ func (r *Registration) deregisterOwned(ctx context.Context) error {
 // the service again, so a failed Register leaves nothing registered.
 func (r *Registration) registerFirst(ctx context.Context) error {
 	err := r.registerService(ctx)
-	if isRefusal(err) {
-		return err // the agent refused it: nothing was registered
+	if isRefusal(err) || isDialError(err) {
+		return err // refused, or never sent: nothing was registered
 	}
 	if err == nil && r.cfg.ttl > 0 {
 		if err = r.updateTTL(ctx); err != nil {
@@ -293,6 +293,13 @@ func (r *Registration) registerFirst(ctx context.Context) error {
 		return nil
 	}
 	return r.rollback(ctx, err)
+}
+
+// isDialError reports whether err is a failure to connect, so that the
+// request was never sent.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // rollback removes what a failed registerFirst may have left, and returns

@@ -1,6 +1,8 @@
 package consul
 
 import (
+	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -141,9 +143,33 @@ func TestSubSecondIntervalCountsAsASecond(t *testing.T) {
 // what it may have left as Consul counts it, a minute at least.
 func TestErrorsSayConsulsReapTime(t *testing.T) {
 	inst := kitresolver.Instance{Service: "greeter", Addr: "10.0.0.1:1"}
-	_, err := Register(t.Context(), mustClient(t), inst, WithDeregisterCriticalServiceAfter(10*time.Second), WithRequestTimeout(time.Second))
+	cfg := api.DefaultNonPooledConfig()
+	cfg.HttpClient = &http.Client{Transport: failingTransport{}}
+	cli, err := api.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Register(t.Context(), cli, inst, WithDeregisterCriticalServiceAfter(10*time.Second), WithRequestTimeout(time.Second))
 	if err == nil || !strings.Contains(err.Error(), "critical for 1m0s") {
 		t.Fatalf("Register() = %v, want it to say Consul removes the service after 1m0s", err)
+	}
+}
+
+// failingTransport fails every request after it may have been sent.
+type failingTransport struct{}
+
+func (failingTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("connection reset after the request was sent")
+}
+
+// TestRegisterWithAgentDownSaysOnlyThat: when the agent refuses the
+// connection the registration was never sent, so Register does not try to
+// remove it and its error is only the connection's.
+func TestRegisterWithAgentDownSaysOnlyThat(t *testing.T) {
+	inst := kitresolver.Instance{Service: "greeter", Addr: "10.0.0.1:1"}
+	_, err := Register(t.Context(), mustClient(t), inst)
+	if err == nil || !strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "removing it again") {
+		t.Fatalf("Register() = %v, want only the refused connection", err)
 	}
 }
 
