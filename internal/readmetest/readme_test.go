@@ -3,7 +3,6 @@ package readmetest
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"go/format"
 	"os"
 	"os/exec"
@@ -21,10 +20,6 @@ import (
 
 // readme is the README's path from this package's directory.
 const readme = "../../README.md"
-
-// snippetDir is where the snippets are built, in the overlay only: nothing
-// is written there. testdata keeps ./... patterns away from it.
-const snippetDir = "internal/readmetest/testdata/snippets"
 
 // readmeSnippets returns the README's snippets by name.
 func readmeSnippets(t *testing.T) map[string]Snippet {
@@ -63,43 +58,48 @@ func TestREADMESnippetsAreGofmted(t *testing.T) {
 	}
 }
 
-// build compiles the snippets, each as a main package of this module, into
-// binaries in a temporary directory, and returns that directory. Compiler
-// errors name README.md lines.
+// build vets and compiles the snippets, each as a main package of this
+// module in a temporary directory under testdata (which ./... patterns skip),
+// into binaries in t's temporary directory, and returns that directory.
+// Errors name README.md lines.
 func build(ctx context.Context, t *testing.T, snippets map[string]Snippet) string {
 	t.Helper()
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmp := t.TempDir()
 	mdPath, err := filepath.Abs(readme)
 	if err != nil {
 		t.Fatal(err)
 	}
-	overlay := map[string]map[string]string{"Replace": {}}
-	var pkgs []string
-	for name, s := range snippets {
-		src := filepath.Join(tmp, name+".go")
-		if err := os.WriteFile(src, []byte(s.File(mdPath)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		overlay["Replace"][filepath.Join(root, snippetDir, name, "main.go")] = src
-		pkgs = append(pkgs, "./"+snippetDir+"/"+name)
+	if err := os.MkdirAll("testdata", 0o755); err != nil {
+		t.Fatal(err)
 	}
-	ov, err := json.Marshal(overlay)
+	dir, err := os.MkdirTemp("testdata", "snippets-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ovPath := filepath.Join(tmp, "overlay.json")
-	if err := os.WriteFile(ovPath, ov, 0o600); err != nil {
-		t.Fatal(err)
+	t.Cleanup(func() {
+		os.RemoveAll(dir)
+		os.Remove("testdata") // if no other run uses it
+	})
+	var pkgs []string
+	for name, s := range snippets {
+		if err := os.Mkdir(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name, "main.go"), []byte(s.File(mdPath)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, "./"+filepath.ToSlash(filepath.Join("internal/readmetest", dir, name)))
 	}
-	bin := filepath.Join(tmp, "bin")
-	cmd := exec.CommandContext(ctx, "go", append([]string{"build", "-overlay", ovPath, "-o", bin + string(filepath.Separator)}, pkgs...)...)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("the README's Go snippets do not build: %v\n%s", err, out)
+	bin := filepath.Join(t.TempDir(), "bin")
+	for _, args := range [][]string{{"vet"}, {"build", "-o", bin + string(filepath.Separator)}} {
+		cmd := exec.CommandContext(ctx, "go", append(args, pkgs...)...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go %s of the README's Go snippets: %v\n%s", args[0], err, out)
+		}
 	}
 	return bin
 }
@@ -155,7 +155,9 @@ func TestREADMESnippets(t *testing.T) {
 	})
 }
 
-var servingRE = regexp.MustCompile(`greeter serving on (\S+) as`)
+// servingWithin bounds the time from a server snippet's start to its line
+// saying it serves.
+const servingWithin = time.Minute
 
 type server struct {
 	cmd  *exec.Cmd
@@ -183,7 +185,7 @@ func startServer(ctx context.Context, t *testing.T, env []string, bin string, ar
 		lines, said := bufio.NewScanner(stderr), false
 		for lines.Scan() {
 			log.WriteString(lines.Text() + "\n")
-			if !said && servingRE.MatchString(lines.Text()) {
+			if !said && strings.Contains(lines.Text(), "greeter serving on ") {
 				close(serving)
 				said = true
 			}
@@ -202,8 +204,8 @@ func startServer(ctx context.Context, t *testing.T, env []string, bin string, ar
 	case err := <-s.done:
 		s.done <- err
 		t.Fatalf("%s exited before serving: %v", filepath.Base(bin), err)
-	case <-ctx.Done():
-		t.Fatalf("%s did not serve: %v", filepath.Base(bin), ctx.Err())
+	case <-time.After(servingWithin):
+		t.Fatalf("%s did not log %q within %v", filepath.Base(bin), "greeter serving on ", servingWithin)
 	}
 	return s
 }
