@@ -5,10 +5,12 @@
 //
 //	<!-- snippet: etcd-server -->
 //
-// build each as a main package of this module (through go build -overlay, so
-// nothing is written into the tree), and run the servers and clients against
-// real registries (registrytest): a snippet that stops compiling, or stops
-// doing what the README says, fails `make test`. A snippet is a whole file,
-// so what a reader copies is what was built. Compiler errors name README.md
-// lines.
+// vet and build each as a main package of this module (in a temporary
+// directory under testdata, which ./... patterns skip, removed afterwards),
+// check the patterns a reader copies (a load-balancing config on every client,
+// a bounded Deregister, grpc.health.v1 served, the registry left before
+// GracefulStop), and run the servers and clients against real registries
+// (registrytest): a snippet that stops compiling, or stops doing what the
+// README says, fails `make test`. A snippet is a whole file, so what a reader
+// copies is what was built. Compiler and vet errors name README.md lines.
 package readmetest
