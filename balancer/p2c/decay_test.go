@@ -2,6 +2,7 @@ package p2c
 
 import (
 	"encoding/binary"
+	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -193,12 +194,18 @@ func checkEstimates(t *testing.T, step int, op string, now int64, tau float64, e
 	}
 }
 
+var decaySeed = flag.Uint64("p2c.seed", 0, "replay TestRandomDecaySequences from this seed (0: a new seed)")
+
 // TestRandomDecaySequences runs seeded random sequences of config changes,
-// responses and endpoint changes; the seed is printed so a failure replays.
+// responses and endpoint changes; the seed is printed, and -p2c.seed=<seed>
+// replays a failure.
 func TestRandomDecaySequences(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	for i := range 20 {
+	seed, n := *decaySeed, 1
+	if seed == 0 {
+		seed, n = uint64(time.Now().UnixNano()), 20
+	}
+	t.Logf("seeds from %d", seed)
+	for i := range n {
 		s := seed + uint64(i)
 		t.Run(fmt.Sprint(s), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(s, s))
