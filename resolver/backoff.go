@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -21,6 +22,21 @@ type Backoff struct {
 
 // DefaultBackoff starts at 100 ms and grows ×1.6 up to 10 s, ±20 %.
 var DefaultBackoff = Backoff{Base: 100 * time.Millisecond, Max: 10 * time.Second, Multiplier: 1.6, Jitter: 0.2}
+
+// Validate reports a Backoff that cannot work: Base not positive, Max below
+// Base, a Multiplier under 1 or a Jitter outside [0, 1). NaN is refused too:
+// it would make every delay zero.
+func (b Backoff) Validate() error {
+	switch {
+	case b.Base <= 0 || b.Max < b.Base:
+		return fmt.Errorf("backoff base %v and max %v: want 0 < base <= max", b.Base, b.Max)
+	case !(b.Multiplier >= 1): // also NaN
+		return fmt.Errorf("backoff multiplier %v: want a number of at least 1", b.Multiplier)
+	case !(b.Jitter >= 0 && b.Jitter < 1): // also NaN
+		return fmt.Errorf("backoff jitter %v is outside [0, 1)", b.Jitter)
+	}
+	return nil
+}
 
 // Delay returns the delay before retry number attempt (0 for the first retry),
 // the largest Duration at most.

@@ -1,6 +1,7 @@
 package consul
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,6 +85,8 @@ func TestBuilderOptionErrors(t *testing.T) {
 		{WithMinQueryInterval(-1), "WithMinQueryInterval"},
 		{WithRecoveryGrace(-1), "WithRecoveryGrace"},
 		{WithBackoff(kitresolver.Backoff{}), "WithBackoff"},
+		{WithBackoff(kitresolver.Backoff{Base: time.Second, Max: time.Second, Multiplier: math.NaN()}), "consul: WithBackoff: backoff multiplier NaN"},
+		{WithBackoff(kitresolver.Backoff{Base: time.Second, Max: time.Second, Multiplier: 2, Jitter: math.NaN()}), "consul: WithBackoff: backoff jitter NaN"},
 		{WithConfig(nil), "WithConfig(nil)"},
 		{WithSnapshotMaxAge(0), "consul: WithSnapshotMaxAge(0s): want a positive duration"},
 		{WithSnapshotMaxAge(-time.Hour), "consul: WithSnapshotMaxAge(-1h0m0s)"},

@@ -137,8 +137,8 @@ func WithRecoveryGrace(d time.Duration) Option {
 // kitresolver.DefaultBackoff).
 func WithBackoff(b kitresolver.Backoff) Option {
 	return func(c *builderConfig) {
-		if b.Base <= 0 || b.Max < b.Base || b.Multiplier < 1 || b.Jitter < 0 || b.Jitter >= 1 {
-			c.invalid("WithBackoff(%+v): want 0 < Base <= Max, Multiplier >= 1, 0 <= Jitter < 1", b)
+		if err := b.Validate(); err != nil {
+			c.invalid("WithBackoff: %v", err)
 			return
 		}
 		c.backoff = b

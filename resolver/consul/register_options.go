@@ -200,8 +200,8 @@ func WithWarningWeight(w uint32) RegisterOption {
 // failure (default kitresolver.DefaultBackoff, capped at the check interval).
 func WithRegisterBackoff(b kitresolver.Backoff) RegisterOption {
 	return func(c *registerConfig) {
-		if b.Base <= 0 || b.Max < b.Base || b.Multiplier < 1 || b.Jitter < 0 || b.Jitter >= 1 {
-			c.invalid("WithRegisterBackoff(%+v): want 0 < Base <= Max, Multiplier >= 1, 0 <= Jitter < 1", b)
+		if err := b.Validate(); err != nil {
+			c.invalid("WithRegisterBackoff: %v", err)
 			return
 		}
 		c.backoff = b

@@ -2,6 +2,7 @@ package consul
 
 import (
 	"errors"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -100,6 +101,7 @@ func TestServiceRegistrationErrors(t *testing.T) {
 		{"short ttl", func(*kitresolver.Instance) {}, []RegisterOption{WithTTLCheck(time.Millisecond)}, "WithTTLCheck(1ms)"},
 		{"empty tag", func(*kitresolver.Instance) {}, []RegisterOption{WithTags("a", "")}, "empty tag"},
 		{"bad backoff", func(*kitresolver.Instance) {}, []RegisterOption{WithRegisterBackoff(kitresolver.Backoff{})}, "WithRegisterBackoff"},
+		{"NaN backoff", func(*kitresolver.Instance) {}, []RegisterOption{WithRegisterBackoff(kitresolver.Backoff{Base: time.Second, Max: time.Second, Multiplier: math.NaN()})}, "consul: WithRegisterBackoff: backoff multiplier NaN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -166,14 +166,10 @@ func newRegisterConfig(opts []RegisterOption) (registerConfig, error) {
 
 // validate reports a configuration that cannot work.
 func (c config) validate() error {
-	b := c.backoff
+	if err := c.backoff.Validate(); err != nil {
+		return fmt.Errorf("etcd: %w", err)
+	}
 	switch {
-	case b.Base <= 0 || b.Max < b.Base:
-		return fmt.Errorf("etcd: backoff base %v and max %v: want 0 < base <= max", b.Base, b.Max)
-	case !(b.Multiplier >= 1): // also NaN
-		return fmt.Errorf("etcd: backoff multiplier %v: want a number of at least 1", b.Multiplier)
-	case !(b.Jitter >= 0 && b.Jitter < 1): // also NaN
-		return fmt.Errorf("etcd: backoff jitter %v is outside [0, 1)", b.Jitter)
 	case c.requestTimeout <= 0:
 		return errors.New("etcd: request timeout must be positive")
 	case c.snapshotSet && c.snapshotDir == "":
