@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"unicode"
@@ -110,7 +111,11 @@ func ValidateAddr(addr string) error {
 		r, _ := utf8.DecodeRuneInString(host[i:])
 		return invalidf("address %q has host %q, which contains %q", addr, host, r)
 	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+	ip, ipErr := netip.ParseAddr(host)
+	if ipErr != nil && strings.ContainsAny(host, ":%") {
+		return invalidf("address %q has host %q, which is neither an IP address nor a name", addr, host)
+	}
+	if ipErr == nil && ip.WithZone("").Unmap().IsUnspecified() {
 		return invalidf("address %q has the unspecified host %s, which no client can dial: "+
 			"register (or dial) an address clients can reach, such as the machine's IP or name, not the listener's %q", addr, host, ":"+port)
 	}

@@ -423,10 +423,7 @@ func serviceRegistration(inst kitresolver.Instance, cfg *registerConfig) (*api.A
 	if err := validateMeta(inst.Metadata); err != nil {
 		return nil, err
 	}
-	host, portStr, _ := net.SplitHostPort(inst.Addr) // validated above
-	if !isHost(host) {
-		return nil, fmt.Errorf("consul: address %q: host %q is neither an IP address nor a host name", inst.Addr, host)
-	}
+	host, portStr, _ := net.SplitHostPort(inst.Addr) // validated above: an IP address or a name
 	port, _ := strconv.Atoi(portStr)
 	id := inst.ID
 	return &api.AgentServiceRegistration{

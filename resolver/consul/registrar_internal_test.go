@@ -90,8 +90,8 @@ func TestServiceRegistrationErrors(t *testing.T) {
 	}{
 		{"no service", func(i *kitresolver.Instance) { i.Service = "" }, nil, "service name is empty"},
 		{"bad addr", func(i *kitresolver.Instance) { i.Addr = "nohost" }, nil, "not host:port"},
-		{"host with a port", func(i *kitresolver.Instance) { i.Addr = "[10.0.0.1:8080]:9090" }, nil, `address "[10.0.0.1:8080]:9090": host "10.0.0.1:8080" is neither an IP address nor a host name`},
-		{"IPv4 with a zone", func(i *kitresolver.Instance) { i.Addr = "10.0.0.1%eth0:9090" }, nil, "neither an IP address nor a host name"},
+		{"host with a port", func(i *kitresolver.Instance) { i.Addr = "[10.0.0.1:8080]:9090" }, nil, `address "[10.0.0.1:8080]:9090" has host "10.0.0.1:8080", which is neither an IP address nor a name`},
+		{"IPv4 with a zone", func(i *kitresolver.Instance) { i.Addr = "10.0.0.1%eth0:9090" }, nil, "neither an IP address nor a name"},
 		{"huge weight", func(i *kitresolver.Instance) { i.Weight = 1 << 20 }, nil, "above the maximum"},
 		{"zone in metadata", func(i *kitresolver.Instance) { i.Metadata = map[string]string{"zone": "x"} }, nil, `metadata key "zone" is reserved for Instance.Zone`},
 		{"bad meta key", func(i *kitresolver.Instance) { i.Metadata = map[string]string{"a.b": "x"} }, nil, `metadata key "a.b"`},

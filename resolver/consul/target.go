@@ -175,24 +175,22 @@ type agentList struct {
 func newAgentList(hosts []string) (*agentList, error) {
 	l := &agentList{hosts: map[string]bool{}, addrs: map[string]bool{}}
 	for _, h := range hosts {
-		if host, port, err := net.SplitHostPort(h); err == nil {
-			if err := kitresolver.ValidateAddr(h); err != nil {
-				return nil, err
-			}
-			if !isHost(host) {
-				return nil, fmt.Errorf("%q: want host, host:port or [IPv6 address]:port", h)
-			}
-			l.addrs[net.JoinHostPort(canonicalHost(host), port)] = true
-			continue
-		}
-		host := strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
-		if err := kitresolver.ValidateAddr(net.JoinHostPort(host, defaultAgentPort)); err != nil {
-			return nil, fmt.Errorf("host %q: %w", h, err)
+		host, port, err := net.SplitHostPort(h)
+		withPort := err == nil
+		if !withPort {
+			host, port = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"), defaultAgentPort
 		}
 		if !isHost(host) {
 			return nil, fmt.Errorf("%q: want host, host:port or [IPv6 address]:port", h)
 		}
-		l.hosts[canonicalHost(host)] = true
+		if err := kitresolver.ValidateAddr(net.JoinHostPort(host, port)); err != nil {
+			return nil, fmt.Errorf("host %q: %w", h, err)
+		}
+		if withPort {
+			l.addrs[net.JoinHostPort(canonicalHost(host), port)] = true
+		} else {
+			l.hosts[canonicalHost(host)] = true
+		}
 	}
 	return l, nil
 }
