@@ -2,9 +2,7 @@ package tracing_test
 
 import (
 	"context"
-	"syscall"
 	"testing"
-	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -112,15 +110,4 @@ func benchRPC(b *testing.B, srv []grpc.ServerOption, dial []grpc.DialOption) {
 		}
 	})
 	b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
-}
-
-// cpuTime returns the CPU time the process has used. On a machine shared
-// with other work it varies less than wall time: cpu-ns/op is the steadier
-// figure for comparing the variants (client and server both count).
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
