@@ -34,8 +34,11 @@ func SetServing(hs *health.Server, services ...string) {
 // ends with ctx, and in any case after two check periods (the check interval,
 // a third of the TTL in TTL mode) plus the request timeout
 // (WithRequestTimeout), so a shutdown never hangs on an unreachable agent;
-// when it ends first, the instance is left registered and the error says so.
-// Deregistering is bounded as Deregister is. A registration another one
+// an agent that refuses connections ends it at once. When the wait ends
+// early, Drain still deregisters (which stops the registrar, so nothing
+// registers the stopped server again) and returns both outcomes.
+// Deregistering is bounded as Deregister is, and gives up at once when the
+// agent refuses connections. A registration another one
 // replaced (see Register) has nothing to drain: Drain then leaves the
 // other's check alone and only stops.
 func (r *Registration) Drain(ctx context.Context, hs *health.Server) error {
@@ -54,7 +57,9 @@ func (r *Registration) Drain(ctx context.Context, hs *health.Server) error {
 		}
 	}
 	if err := r.waitNotPassing(wctx); err != nil {
-		return err
+		// Deregister even so: it stops the registrar, which would otherwise
+		// register the stopping server again once the agent answers.
+		return errors.Join(err, r.Deregister(ctx))
 	}
 	return r.Deregister(ctx)
 }
@@ -72,6 +77,9 @@ func (r *Registration) waitNotPassing(ctx context.Context) error {
 		entries, _, err := r.cli.Health().Service(r.reg.Name, "", true, (&api.QueryOptions{}).WithContext(ctx))
 		if err == nil && !slices.ContainsFunc(entries, r.isMe) {
 			return nil
+		}
+		if isConnRefused(err) {
+			return fmt.Errorf("consul: draining %s: the agent is not listening: %w", r.reg.ID, err)
 		}
 		if !sleep(ctx, drainPoll) {
 			return fmt.Errorf("consul: draining %s: Consul still lists it as passing: %w", r.reg.ID, errors.Join(ctx.Err(), err))

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -174,11 +175,13 @@ func (r *Registration) isDeregistered() bool {
 }
 
 // removeRetrying calls deregisterOwned until it succeeds, the agent refuses
-// (see isRefusal; a 5xx or 429 answer is retried), or ctx ends.
+// (see isRefusal; a 5xx or 429 answer is retried), nothing listens at the
+// agent's address (a stopped agent: retrying would only hold a shutdown), or
+// ctx ends.
 func (r *Registration) removeRetrying(ctx context.Context) error {
 	for attempt := 0; ; attempt++ {
 		err := r.deregisterOwned(ctx)
-		if err == nil || isRefusal(err) {
+		if err == nil || isRefusal(err) || isConnRefused(err) {
 			return err
 		}
 		if !sleep(ctx, r.cfg.backoff.Delay(attempt)) {
@@ -300,6 +303,12 @@ func (r *Registration) registerFirst(ctx context.Context) error {
 func isDialError(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// isConnRefused reports whether err is a connection the agent's host refused:
+// no agent listens there.
+func isConnRefused(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // rollback removes what a failed registerFirst may have left, and returns
