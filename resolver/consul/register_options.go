@@ -35,6 +35,7 @@ type registerConfig struct {
 	warningWeight   uint32
 	backoff         kitresolver.Backoff
 	requestTimeout  time.Duration
+	waitPassing     bool
 	err             error
 }
 
@@ -220,4 +221,17 @@ func WithRequestTimeout(d time.Duration) RegisterOption {
 		}
 		c.requestTimeout = d
 	}
+}
+
+// WithWaitPassing makes Register return only once Consul lists the instance
+// as passing, which is when clients' resolvers (healthy=true, the default)
+// start sending to it: with the default gRPC check that is the first check
+// after registration, up to a check interval later. The server must already
+// serve grpc.health.v1 with SERVING (see SetServing). The wait ends with ctx,
+// and in any case after WithDeregisterCriticalServiceAfter (a minute at
+// least, as Consul counts it), past which Consul would remove a service that
+// never passed; Register then removes the service and returns an error with
+// the check's last output.
+func WithWaitPassing() RegisterOption {
+	return func(c *registerConfig) { c.waitPassing = true }
 }

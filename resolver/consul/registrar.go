@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,7 +99,48 @@ func Register(ctx context.Context, cli *api.Client, inst kitresolver.Instance, o
 	loopCtx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go r.run(loopCtx)
+	if cfg.waitPassing {
+		if err := r.waitPassing(ctx); err != nil {
+			return nil, errors.Join(err, r.Deregister(context.WithoutCancel(ctx))) // bounded by the request timeout
+		}
+	}
 	return r, nil
+}
+
+// waitPassing polls Consul until it lists the instance among the passing
+// instances of its service, as clients' resolvers see it, for at most
+// WithDeregisterCriticalServiceAfter (at least a minute, as Consul counts it).
+func (r *Registration) waitPassing(ctx context.Context) error {
+	if r.cfg.deregisterAfter > 0 { // 0: Consul never reaps it; ctx alone ends the wait
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, max(r.cfg.deregisterAfter, time.Minute)) // Consul's minimum
+		defer cancel()
+	}
+	for {
+		entries, _, err := r.cli.Health().Service(r.reg.Name, "", true, (&api.QueryOptions{}).WithContext(ctx))
+		if err == nil && slices.ContainsFunc(entries, r.isMe) {
+			return nil
+		}
+		if !sleep(ctx, drainPoll) {
+			return fmt.Errorf("consul: registering %s: not passing in Consul before the wait ended (%w); last check output: %s",
+				r.reg.ID, errors.Join(ctx.Err(), err), r.checkOutput())
+		}
+	}
+}
+
+// checkOutput returns what the agent last said of the instance's checks.
+func (r *Registration) checkOutput() string {
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.requestTimeout)
+	defer cancel()
+	_, info, err := r.cli.Agent().AgentHealthServiceByIDOpts(r.reg.ID, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil || info == nil {
+		return fmt.Sprintf("unknown (%v)", err)
+	}
+	var out []string
+	for _, c := range info.Checks {
+		out = append(out, fmt.Sprintf("%s %s: %q", c.CheckID, c.Status, c.Output))
+	}
+	return strings.Join(out, "; ")
 }
 
 // newRegistration returns the Registration of reg, its check marked with a
