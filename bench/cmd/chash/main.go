@@ -43,9 +43,19 @@ func run(out string, perEndpoint, moveKeys int) error {
 				return err
 			}
 			res.Movement = append(res.Movement, m)
+			for _, ch := range []chash.Change{chash.Grow, chash.Reweight} {
+				c, err := chash.MeasureChange(cfg, ch, n, moveKeys)
+				if err != nil {
+					return err
+				}
+				if c.MovedElsewhere != 0 {
+					return fmt.Errorf("chash: %s with %d endpoints (%s) moved %d keys between endpoints that did not change", ch, n, cfg, c.MovedElsewhere)
+				}
+				res.Movement = append(res.Movement, c)
+			}
 		}
 		fmt.Fprintf(os.Stderr, "chash: %d endpoints: max/mean %.4f (noise floor %.4f), bounded %.4f, moved %.5f (1/N %.5f)\n",
-			n, b.MaxMean, b.NoiseFloor, bb.MaxMean, res.Movement[len(res.Movement)-2].Moved, 1/float64(n))
+			n, b.MaxMean, b.NoiseFloor, bb.MaxMean, res.Movement[len(res.Movement)-6].Moved, 1/float64(n))
 	}
 	return jsonfile.Write(out, res)
 }
