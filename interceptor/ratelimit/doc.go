@@ -28,7 +28,9 @@
 // The client interceptors honour that trailer: after a pushback they hold
 // further calls to the same target, of the same method (WithPushbackScope)
 // and under the same key, for as long as asked but at most
-// DefaultMaxPushback (WithMaxPushback). The unary and stream interceptors of
+// DefaultMaxPushback (WithMaxPushback). A trailer gRPC's retry policy would
+// not read as a delay (several values, or one that is not a non-negative
+// integer of milliseconds) holds nothing. The unary and stream interceptors of
 // one Client (NewClient) share those holds. A call the client refuses, held
 // back or over its own limiter, fails with codes.ResourceExhausted and a
 // message saying the client held it back, so that it is not taken for the

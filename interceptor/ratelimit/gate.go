@@ -131,11 +131,12 @@ func pushbackMD(d time.Duration) metadata.MD {
 	return metadata.Pairs(PushbackTrailer, strconv.FormatInt(ms, 10))
 }
 
-// parsePushback reads the pushback trailer: ok is false when there is none
-// or it is malformed or negative (which gRPC reads as "do not retry").
+// parsePushback reads the pushback trailer: ok is false when there is none,
+// several values, or one that is malformed or negative (gRPC's retry reads a
+// single valid value only, and none of the others as a delay).
 func parsePushback(md metadata.MD) (time.Duration, bool) {
 	v := md.Get(PushbackTrailer)
-	if len(v) == 0 {
+	if len(v) != 1 {
 		return 0, false
 	}
 	ms, err := strconv.ParseInt(v[0], 10, 64)
