@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"math"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -276,12 +277,21 @@ func (c *clientGate) notePushback(target, method, key string, trailer metadata.M
 	if !ok || d == 0 {
 		return
 	}
-	now := c.o.clock.Now()
-	until := now.Add(min(d, c.o.maxPushback)).UnixNano()
-	h := c.holds.get(c.holdKey(target, method, key), now.UnixNano())
+	now := c.o.clock.Now().UnixNano()
+	until := addSaturated(now, min(d, c.o.maxPushback))
+	h := c.holds.get(c.holdKey(target, method, key), now)
 	raise(&h.until, until)
 	// After the hold is stored, so that a call that sees latest finds it.
 	raise(&c.latest, until)
+}
+
+// addSaturated is Unix nanosecond ns plus d, at most the largest one: a
+// long hold under a large WithMaxPushback must not wrap around to the past.
+func addSaturated(ns int64, d time.Duration) int64 {
+	if int64(d) > math.MaxInt64-ns {
+		return math.MaxInt64
+	}
+	return ns + int64(d)
 }
 
 // raise makes v at least x.

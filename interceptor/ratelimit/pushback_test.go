@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 
@@ -80,5 +81,15 @@ func TestHostilePushbackTrailers(t *testing.T) {
 				t.Fatalf("trailer %q: held back for %v, want %v", tc.values, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestHugePushbackUnderHugeCap: with a cap past what Unix nanoseconds can
+// hold, the longest pushback still holds calls back, as long as time can
+// say, instead of wrapping around to no hold at all.
+func TestHugePushbackUnderHugeCap(t *testing.T) {
+	md := metadata.Pairs(PushbackTrailer, "9223372036854")
+	if got := holdLength(t, math.MaxInt64, md); got <= 0 {
+		t.Fatalf("a pushback of 292 years under an unbounded cap held back for %v", got)
 	}
 }
