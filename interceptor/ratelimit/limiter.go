@@ -33,7 +33,9 @@ type Canceler interface {
 	ReserveAt(key string, maxWait time.Duration) (at time.Time, delay time.Duration, ok bool)
 	// Cancel gives back the admission of a request under key that
 	// ReserveAt admitted to go ahead at at, unless at has passed. The
-	// request must not go ahead.
+	// request must not go ahead. Call it at most once per admission: the
+	// limiter keeps no record of each one, so a second call would give
+	// back the admission of another request under key.
 	Cancel(key string, at time.Time)
 }
 
