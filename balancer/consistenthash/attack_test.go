@@ -1,10 +1,13 @@
 package consistenthash
 
 import (
+	"context"
 	"math"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/balancer"
+	"google.golang.org/grpc/metadata"
 
 	kitresolver "github.com/grpckit/grpckit/resolver"
 )
@@ -55,6 +58,26 @@ func TestPickerBoundedMinimumFactor(t *testing.T) {
 		bound := math.Ceil(total * p.eps[i].weight / p.readyW)
 		if n := float64(p.eps[i].load.n.Load()); n > bound {
 			t.Errorf("endpoint %d (weight %v) holds %v, bound %v", i, p.eps[i].weight, n, bound)
+		}
+	}
+}
+
+// TestPickerHostileHeader checks header keys that are empty, many-valued or
+// huge: Pick succeeds and routes as WithKey of the values joined by ",".
+func TestPickerHostileHeader(t *testing.T) {
+	p := newTestPicker(newTable(testEndpoints(50), MinRingSize), LBConfig{HashHeader: "x-key"})
+	many := make([]string, 1000)
+	for i := range many {
+		many[i] = string(rune('a' + i%26))
+	}
+	huge := strings.Repeat("\x00\xff,é", 1<<18)
+	for _, vals := range [][]string{{""}, {"", ""}, many, {huge}, {"a,b"}} {
+		md := metadata.MD{"x-key": vals}
+		ctx := metadata.NewOutgoingContext(context.Background(), md)
+		got, _ := pickIndex(t, p, ctx)
+		want, _ := pickIndex(t, p, WithKey(context.Background(), strings.Join(vals, ",")))
+		if got != want {
+			t.Errorf("%d values of %d bytes: header picked %d, WithKey of the joined values %d", len(vals), len(strings.Join(vals, ",")), got, want)
 		}
 	}
 }
