@@ -25,13 +25,16 @@
 //     with the grpc-retry-pushback-ms trailer.
 //  4. the handler, and any interceptor the caller chains after these options.
 //
-// The server's default limiter is a token bucket of ratelimit.DefaultRate
-// and ratelimit.DefaultBurst (100 calls a second, burst 10) for each peer
-// host (ratelimit.KeyPeer), not for the whole server: a single global
-// budget of 100 calls a second would throttle any busy production server,
-// whereas per peer it only reins in a client that calls far faster than its
-// fair share. Unary calls and streams share one budget. Give WithLimiter a
-// limiter sized for the service.
+// The server has no rate limiter unless WithLimiter gives one. No fixed rate
+// is a safe default: a per-peer budget that suits one service refuses
+// ordinary traffic of another, and behind an L7 proxy, an ingress or a
+// sidecar every call comes from one peer, so a per-peer limit becomes a
+// limit on the whole service. A limiter protects only when sized for the
+// service it guards: give WithLimiter one (a ratelimit.TokenBucket or
+// SlidingWindow, keyed per peer host by default, or per method or caller
+// with ratelimit.WithKey), and let the client's breaker and the balancer's
+// outlier ejection deal with failing backends. Unary calls and streams
+// share one budget.
 //
 // On a client a call goes through:
 //

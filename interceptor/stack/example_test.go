@@ -15,7 +15,7 @@ import (
 )
 
 func Example() {
-	// The server: tracing, recovery and a per-peer rate limit.
+	// The server: tracing and recovery (no rate limit unless WithLimiter).
 	sopts, err := stack.Server()
 	if err != nil {
 		fmt.Println(err)

@@ -15,9 +15,8 @@ import (
 // with grpc.ChainUnaryInterceptor or grpc.ChainStreamInterceptor run inside
 // the stack, between the rate limiter and the handler.
 //
-// The default limiter is a token bucket of ratelimit.DefaultRate and
-// ratelimit.DefaultBurst per peer host. Invalid or conflicting options are
-// reported here, all at once.
+// No rate limiter runs unless WithLimiter gives one (see the package doc for
+// why). Invalid or conflicting options are reported here, all at once.
 func Server(opts ...ServerOption) ([]grpc.ServerOption, error) {
 	c := newServerConfig(opts)
 	l := c.serverLimiter()
@@ -46,21 +45,13 @@ func (c *serverConfig) interceptors(l ratelimit.Limiter) (grpc.UnaryServerInterc
 		recovery.WrapStream(ratelimit.StreamServerInterceptor(l, rl...), c.recovery...)
 }
 
-// serverLimiter returns the server's limiter: the one given, the default
-// token bucket, or nil without rate limiting.
+// serverLimiter returns the server's limiter: the one given, or nil (no
+// rate limiting) by default or with WithoutRateLimit.
 func (c *serverConfig) serverLimiter() ratelimit.Limiter {
 	if c.noRateLimit {
 		return nil
 	}
-	if c.limiter != nil {
-		return c.limiter
-	}
-	tb, err := ratelimit.NewTokenBucket(ratelimit.DefaultRate, ratelimit.DefaultBurst)
-	if err != nil {
-		c.fail("default limiter: %w", err)
-		return nil
-	}
-	return tb
+	return c.limiter
 }
 
 // Client returns the recommended dial options: tracing's stats handler, then

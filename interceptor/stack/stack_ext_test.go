@@ -264,14 +264,31 @@ func TestWithoutTracing(t *testing.T) {
 	}
 }
 
-// TestServerRateLimitPerPeer checks the server's default limiter, a burst of
-// DefaultBurst per peer host, and that WithoutRateLimit removes it.
+// TestServerRateLimitPerPeer checks that the server has no limiter unless
+// given one (no fixed rate is a safe default), and that a given limiter
+// keeps a budget per peer host.
 func TestServerRateLimitPerPeer(t *testing.T) {
 	noClientLimits := []stack.ClientOption{stack.WithoutRateLimit(), stack.WithoutBreaker()}
 	unary := rpcs[0]
-
-	b := serve(t)
 	ctx := timeout(t)
+	admitsAll := func(name string, opts ...stack.ServerOption) {
+		t.Helper()
+		c := dial(t, serve(t, opts...).Addr, noClientLimits)
+		for i := range manyCalls {
+			if err := unary.call(ctx, c); err != nil {
+				t.Fatalf("%s: call %d: %v, want no rate limit", name, i, err)
+			}
+		}
+	}
+	admitsAll("default")
+	admitsAll("WithoutRateLimit", stack.WithoutRateLimit())
+
+	const burst = 10
+	tb, err := ratelimit.NewTokenBucket(rate.Limit(1), burst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := serve(t, stack.WithLimiter(tb))
 	first := dial(t, b.Addr, noClientLimits)
 	rejected := 0
 	for range manyCalls {
@@ -282,20 +299,12 @@ func TestServerRateLimitPerPeer(t *testing.T) {
 		}
 	}
 	if rejected == 0 {
-		t.Errorf("the default limiter admitted %d calls in a row from one peer", manyCalls)
+		t.Errorf("a limiter of burst %d admitted %d calls in a row from one peer", burst, manyCalls)
 	}
 	other := dial(t, b.Addr, noClientLimits, fromHost("127.0.0.2"))
-	for i := range ratelimit.DefaultBurst {
+	for i := range burst {
 		if err := unary.call(ctx, other); err != nil {
 			t.Fatalf("call %d from another peer: %v, want its own burst", i, err)
-		}
-	}
-
-	b = serve(t, stack.WithoutRateLimit())
-	c := dial(t, b.Addr, noClientLimits)
-	for i := range manyCalls {
-		if err := unary.call(ctx, c); err != nil {
-			t.Fatalf("call %d without rate limit: %v", i, err)
 		}
 	}
 }

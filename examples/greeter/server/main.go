@@ -42,7 +42,7 @@ func run(args []string) error {
 		weight   uint
 		listen   = fs.String("listen", "127.0.0.1:50051", "address to listen on")
 		delay    = fs.Duration("delay", 0, "time every call takes (to play a slow backend)")
-		limit    = fs.Float64("rate", 0, "calls per second admitted from each peer host (0: the server stack's default limiter, see interceptor/stack; negative: no limit)")
+		limit    = fs.Float64("rate", 0, "calls per second admitted from each peer host (0 or negative: no limit, the server stack's default; see interceptor/stack)")
 		burst    = fs.Int("burst", 10, "burst of the per-peer limit set by -rate")
 		drainFor = fs.Duration("drain", 10*time.Second, "how long shutdown may take")
 	)
@@ -68,11 +68,8 @@ func run(args []string) error {
 		return err
 	}
 	defer cleanup()
-	var stackOpts []stack.ServerOption // the stack's default limiter
-	switch {
-	case *limit < 0:
-		stackOpts = []stack.ServerOption{stack.WithoutRateLimit()}
-	case *limit > 0:
+	var stackOpts []stack.ServerOption // the stack's default: no limiter
+	if *limit > 0 {
 		tb, err := ratelimit.NewTokenBucket(rate.Limit(*limit), *burst)
 		if err != nil {
 			return err
