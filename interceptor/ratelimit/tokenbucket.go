@@ -139,6 +139,14 @@ func (tb *TokenBucket) ReserveAt(key string, maxWait time.Duration) (time.Time, 
 // whole even when requests admitted later were scheduled behind it (unlike
 // rate.Reservation.Cancel, which then gives back nothing): a wave of
 // abandoned waits leaves no debt, in whatever order they end.
+//
+// The price: the bucket keeps a token count, not the slots booked, so a
+// booking cancelled before others frees a slot no later request takes; those
+// are booked after the last slot still held, and may act at the same time as
+// it. Over any time since the key was made no more than burst + rate×elapsed
+// requests act, as with rate, but repeated cancels under a busy key can
+// gather up to the requests booked at once (about rate × the wait allowed)
+// into one instant.
 func (tb *TokenBucket) Cancel(key string, at time.Time) {
 	if tb.rate == rate.Inf {
 		return
