@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"net"
+	"net/netip"
 	"sync/atomic"
 	"unsafe"
 
@@ -22,8 +23,11 @@ func KeyGlobal(context.Context, string) string { return "" }
 func KeyMethod(_ context.Context, fullMethod string) string { return fullMethod }
 
 // KeyPeer gives each caller host (the peer's IP address, without the port)
-// its own limit. It is for server interceptors; on a client, where the peer
-// is not known before the call, every request gets the global key.
+// its own limit; IPv6 callers are grouped by /64 ("2001:db8:1:2::/64"), the
+// block one host or site usually holds, so that one machine cannot take a
+// fresh budget for each of its 2^64 addresses. It is for server
+// interceptors; on a client, where the peer is not known before the call,
+// every request gets the global key.
 func KeyPeer(ctx context.Context, _ string) string {
 	p, ok := peer.FromContext(ctx)
 	if !ok || p.Addr == nil {
@@ -67,9 +71,23 @@ func (c *hostCache) host(a *net.TCPAddr) string {
 	if e := slot.Load(); e != nil && e.addr == a {
 		return e.host
 	}
-	h := peerHost(a)
+	h := tcpPeerKey(a)
 	slot.Store(&hostEntry{addr: a, host: h})
 	return h
+}
+
+// tcpPeerKey returns a's IP address, or for IPv6 (but loopback) its /64.
+func tcpPeerKey(a *net.TCPAddr) string {
+	ip, ok := netip.AddrFromSlice(a.IP)
+	if !ok {
+		return peerHost(a)
+	}
+	ip = ip.Unmap()
+	if ip.Is4() || ip.IsLoopback() {
+		return ip.String()
+	}
+	p, _ := ip.WithZone("").Prefix(64)
+	return p.String()
 }
 
 // KeyMetadata gives each value of the metadata header name (an API key, a

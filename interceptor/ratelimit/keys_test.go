@@ -14,6 +14,9 @@ func TestKeyFuncs(t *testing.T) {
 	bg := context.Background()
 	tcpPeer := peer.NewContext(bg, &peer.Peer{Addr: &net.TCPAddr{IP: net.ParseIP("10.0.0.7"), Port: 51234}})
 	v6Peer := peer.NewContext(bg, &peer.Peer{Addr: &net.TCPAddr{IP: net.ParseIP("::1"), Port: 1}})
+	tcp := func(ip string) context.Context {
+		return peer.NewContext(bg, &peer.Peer{Addr: &net.TCPAddr{IP: net.ParseIP(ip), Port: 1}})
+	}
 	unixPeer := peer.NewContext(bg, &peer.Peer{Addr: &net.UnixAddr{Name: "/tmp/s", Net: "unix"}})
 	incoming := metadata.NewIncomingContext(bg, metadata.Pairs("x-api-key", "k1", "x-api-key", "k2"))
 	outgoing := metadata.NewOutgoingContext(bg, metadata.Pairs("X-Api-Key", "k3"))
@@ -26,7 +29,12 @@ func TestKeyFuncs(t *testing.T) {
 		{"global", KeyGlobal, tcpPeer, ""},
 		{"method", KeyMethod, bg, method},
 		{"peer tcp", KeyPeer, tcpPeer, "10.0.0.7"},
-		{"peer v6", KeyPeer, v6Peer, "::1"},
+		{"peer v6 loopback", KeyPeer, v6Peer, "::1"},
+		{"peer v6 by /64", KeyPeer, tcp("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64"},
+		{"peer v6 same /64", KeyPeer, tcp("2001:db8:1:2::1"), "2001:db8:1:2::/64"},
+		{"peer v6 other /64", KeyPeer, tcp("2001:db8:1:3::1"), "2001:db8:1:3::/64"},
+		{"peer v6 zoned link-local", KeyPeer, peer.NewContext(bg, &peer.Peer{Addr: &net.TCPAddr{IP: net.ParseIP("fe80::1"), Zone: "eth0", Port: 1}}), "fe80::/64"},
+		{"peer v4-mapped", KeyPeer, tcp("::ffff:10.0.0.7"), "10.0.0.7"},
 		{"peer unix", KeyPeer, unixPeer, "/tmp/s"},
 		{"peer unknown", KeyPeer, bg, ""},
 		{"metadata incoming", KeyMetadata("x-api-key"), incoming, "k1"},
