@@ -88,6 +88,8 @@ func TestBuilderOptionErrors(t *testing.T) {
 		{WithBackoff(kitresolver.Backoff{Base: time.Second, Max: time.Second, Multiplier: math.NaN()}), "consul: WithBackoff: backoff multiplier NaN"},
 		{WithBackoff(kitresolver.Backoff{Base: time.Second, Max: time.Second, Multiplier: 2, Jitter: math.NaN()}), "consul: WithBackoff: backoff jitter NaN"},
 		{WithConfig(nil), "WithConfig(nil)"},
+		{WithRequestTimeout(0), "consul: WithRequestTimeout(0s): want > 0"},
+		{WithRequestTimeout(-time.Second), "consul: WithRequestTimeout(-1s)"},
 		{WithSnapshotMaxAge(0), "consul: WithSnapshotMaxAge(0s): want a positive duration"},
 		{WithSnapshotMaxAge(-time.Hour), "consul: WithSnapshotMaxAge(-1h0m0s)"},
 		{WithToken("tok3n-canary\r\nX-Injected: 1"), "consul: the ACL token (WithToken, WithTokenFile, WithConfig or CONSUL_HTTP_TOKEN[_FILE]) contains a control character"},

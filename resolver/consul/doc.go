@@ -112,6 +112,31 @@
 // between the two is removed, and its own Registration registers it again
 // within one check interval.
 //
+// # Options
+//
+// Options follow package etcd's style and names. NewBuilder takes Options,
+// Register takes RegisterOptions, and a CommonOption is both, so a resolver
+// and a registrar can share one list:
+//
+//	common := []consul.CommonOption{consul.WithRequestTimeout(2 * time.Second), consul.WithBackoff(b)}
+//
+// An option's type, not its name, says which side it is for, and a concept
+// both packages have has one name in both: WithBackoff and
+// WithRequestTimeout (CommonOption in both), WithSnapshotDir and
+// WithSnapshotMaxAge (resolver only). The rest belong to one registry: the
+// agent, tokens and query tuning here (WithConfig, WithToken,
+// WithTokenFile, WithAllowedAgents, WithWaitTime, WithMinQueryInterval,
+// WithRecoveryGrace) and the check (WithCheckInterval, WithCheckTimeout,
+// WithCheckTLS, WithHealthService, WithTTLCheck, WithWaitPassing,
+// WithDeregisterCriticalServiceAfter, WithTags, WithWarningWeight); the key
+// prefix, the lease (WithTTL) and WithStateFunc in etcd. WithTTLCheck is not
+// named like etcd's WithTTL because it does more than set a time: it
+// replaces the gRPC check by a TTL check the registrar passes itself.
+// TLS to the agent comes with WithConfig (or the CONSUL_* environment) for
+// the resolver, and with the *api.Client given to Register for the
+// registrar, as etcd's comes with its client. An invalid option makes Build
+// and Register fail with an error that names it.
+//
 // SetServing, Drain and GracefulStop make the server's health status follow
 // its lifecycle: SERVING once it listens, NOT_SERVING before it stops, so
 // Consul and the clients drain it before the process exits. Deregister and

@@ -10,7 +10,7 @@ import (
 	kitresolver "github.com/grpckit/grpckit/resolver"
 )
 
-// Defaults of the resolver options.
+// Defaults of the resolver options, and of the options both sides share.
 const (
 	// DefaultWaitTime is how long one blocking query may wait for a change.
 	DefaultWaitTime = time.Minute
@@ -20,12 +20,45 @@ const (
 	// DefaultRecoveryGrace is how long an empty answer is held back after the
 	// agent was unreachable or lost its state.
 	DefaultRecoveryGrace = 20 * time.Second
-	// nonBlockingTimeout bounds a query that is not meant to block.
-	nonBlockingTimeout = 10 * time.Second
+	// DefaultRequestTimeout bounds each non-blocking query of the resolver
+	// (a blocking one gets its wait time on top), and Register and Deregister
+	// whatever their context (see WithRequestTimeout).
+	DefaultRequestTimeout = 5 * time.Second
 )
 
-// Option configures the resolver Builder.
-type Option func(*builderConfig)
+// Option configures NewBuilder.
+type Option interface{ applyBuilder(*builderConfig) }
+
+// RegisterOption configures Register.
+type RegisterOption interface{ applyRegister(*registerConfig) }
+
+// CommonOption configures both NewBuilder and Register (WithBackoff,
+// WithRequestTimeout), so that a resolver and a registrar can share one
+// option list, as in package etcd.
+type CommonOption interface {
+	Option
+	RegisterOption
+}
+
+// builderOption is an Option for NewBuilder only.
+type builderOption func(*builderConfig)
+
+func (o builderOption) applyBuilder(c *builderConfig) { o(c) }
+
+// registerOption is a RegisterOption for Register only.
+type registerOption func(*registerConfig)
+
+func (o registerOption) applyRegister(c *registerConfig) { o(c) }
+
+// commonOption applies to both sides: builder sets the builder's field,
+// register the registrar's, and both report an invalid value the same way.
+type commonOption struct {
+	builder  func(*builderConfig)
+	register func(*registerConfig)
+}
+
+func (o commonOption) applyBuilder(c *builderConfig)   { o.builder(c) }
+func (o commonOption) applyRegister(c *registerConfig) { o.register(c) }
 
 type builderConfig struct {
 	base          *api.Config // nil: api.DefaultConfig()
@@ -35,6 +68,7 @@ type builderConfig struct {
 	minInterval   time.Duration
 	recoveryGrace time.Duration
 	backoff       kitresolver.Backoff
+	reqTimeout    time.Duration // bounds a non-blocking query, pads a blocking one
 	snapshotDir   string        // "" for no snapshots
 	snapshotAge   time.Duration // 0: kitresolver.DefaultSnapshotMaxAge
 	agents        *agentList    // nil: the default agent policy (see WithAllowedAgents)
@@ -47,9 +81,10 @@ func newBuilderConfig(opts []Option) builderConfig {
 		minInterval:   DefaultMinQueryInterval,
 		recoveryGrace: DefaultRecoveryGrace,
 		backoff:       kitresolver.DefaultBackoff,
+		reqTimeout:    DefaultRequestTimeout,
 	}
 	for _, o := range opts {
-		o(&c)
+		o.applyBuilder(&c)
 	}
 	return c
 }
@@ -65,14 +100,14 @@ func (c *builderConfig) invalid(format string, args ...any) {
 // target's authority still overrides the host and port of the address, never
 // its scheme or TLS settings (see WithAllowedAgents).
 func WithConfig(cfg *api.Config) Option {
-	return func(c *builderConfig) {
+	return builderOption(func(c *builderConfig) {
 		if cfg == nil {
 			c.invalid("WithConfig(nil)")
 			return
 		}
 		cp := *cfg
 		c.base = &cp
-	}
+	})
 }
 
 // WithToken sets the ACL token, sent only in the X-Consul-Token header. It
@@ -80,7 +115,7 @@ func WithConfig(cfg *api.Config) Option {
 // that holds a control character (which no header can carry) makes Build
 // fail with an error that says so without showing it.
 func WithToken(token string) Option {
-	return func(c *builderConfig) { c.token = token }
+	return builderOption(func(c *builderConfig) { c.token = token })
 }
 
 // WithTokenFile names a file holding the ACL token. It takes precedence over
@@ -89,19 +124,19 @@ func WithToken(token string) Option {
 // followed without rebuilding the channel. The same holds for
 // CONSUL_HTTP_TOKEN_FILE.
 func WithTokenFile(path string) Option {
-	return func(c *builderConfig) { c.tokenFile = path }
+	return builderOption(func(c *builderConfig) { c.tokenFile = path })
 }
 
 // WithWaitTime sets how long one blocking query may wait for a change
 // (default DefaultWaitTime; Consul caps it at 10 minutes).
 func WithWaitTime(d time.Duration) Option {
-	return func(c *builderConfig) {
+	return builderOption(func(c *builderConfig) {
 		if d < time.Second || d > 10*time.Minute {
 			c.invalid("WithWaitTime(%v): want 1s to 10m", d)
 			return
 		}
 		c.waitTime = d
-	}
+	})
 }
 
 // WithMinQueryInterval sets the least time between the starts of two queries
@@ -109,13 +144,13 @@ func WithWaitTime(d time.Duration) Option {
 // the same or a broken index cannot make the resolver spin (default
 // DefaultMinQueryInterval).
 func WithMinQueryInterval(d time.Duration) Option {
-	return func(c *builderConfig) {
+	return builderOption(func(c *builderConfig) {
 		if d <= 0 {
 			c.invalid("WithMinQueryInterval(%v): want > 0", d)
 			return
 		}
 		c.minInterval = d
-	}
+	})
 }
 
 // WithRecoveryGrace sets how long, after the agent was unreachable or came
@@ -124,25 +159,13 @@ func WithMinQueryInterval(d time.Duration) Option {
 // always published at once. 0 publishes empty answers at once (default
 // DefaultRecoveryGrace).
 func WithRecoveryGrace(d time.Duration) Option {
-	return func(c *builderConfig) {
+	return builderOption(func(c *builderConfig) {
 		if d < 0 {
 			c.invalid("WithRecoveryGrace(%v): want >= 0", d)
 			return
 		}
 		c.recoveryGrace = d
-	}
-}
-
-// WithBackoff sets the delays between retries after a failed query (default
-// kitresolver.DefaultBackoff).
-func WithBackoff(b kitresolver.Backoff) Option {
-	return func(c *builderConfig) {
-		if err := b.Validate(); err != nil {
-			c.invalid("WithBackoff: %v", err)
-			return
-		}
-		c.backoff = b
-	}
+	})
 }
 
 // WithSnapshotDir makes the resolver keep the last good instance set of each
@@ -156,7 +179,7 @@ func WithBackoff(b kitresolver.Backoff) Option {
 // (WithSnapshotMaxAge, default kitresolver.DefaultSnapshotMaxAge, 24h) is not
 // served. See kitresolver.Snapshot for the file.
 func WithSnapshotDir(dir string) Option {
-	return func(c *builderConfig) {
+	return builderOption(func(c *builderConfig) {
 		if dir == "" {
 			c.invalid(`WithSnapshotDir(""): want a directory`)
 			return
@@ -165,7 +188,7 @@ func WithSnapshotDir(dir string) Option {
 			dir = abs // a later chdir must not move the snapshots
 		}
 		c.snapshotDir = dir
-	}
+	})
 }
 
 // WithSnapshotMaxAge sets how old a snapshot (see WithSnapshotDir) may be and
@@ -175,13 +198,13 @@ func WithSnapshotDir(dir string) Option {
 // saw the agent work: choose d short enough that servers decommissioned
 // during that long an outage are not dialed.
 func WithSnapshotMaxAge(d time.Duration) Option {
-	return func(c *builderConfig) {
+	return builderOption(func(c *builderConfig) {
 		if d <= 0 {
 			c.invalid("WithSnapshotMaxAge(%v): want a positive duration", d)
 			return
 		}
 		c.snapshotAge = d
-	}
+	})
 }
 
 // WithAllowedAgents lists the agents a target may name in its authority, as
@@ -206,12 +229,62 @@ func WithSnapshotMaxAge(d time.Duration) Option {
 // configured CA, client certificate and TLS server name (without one, the
 // certificate must be valid for the agent's host as the target names it).
 func WithAllowedAgents(hosts ...string) Option {
-	return func(c *builderConfig) {
+	return builderOption(func(c *builderConfig) {
 		l, err := newAgentList(hosts)
 		if err != nil {
 			c.invalid("WithAllowedAgents: %v", err)
 			return
 		}
 		c.agents = l
+	})
+}
+
+// WithBackoff sets the delays between retries after a failure: a failed query
+// of the resolver, a failed registration attempt of the registrar (default
+// kitresolver.DefaultBackoff; the registrar caps Max and Base at its check
+// period, so a restarted agent sees the service again within two periods).
+func WithBackoff(b kitresolver.Backoff) CommonOption {
+	err := b.Validate()
+	return commonOption{
+		builder: func(c *builderConfig) {
+			if err != nil {
+				c.invalid("WithBackoff: %v", err)
+				return
+			}
+			c.backoff = b
+		},
+		register: func(c *registerConfig) {
+			if err != nil {
+				c.invalid("WithBackoff: %v", err)
+				return
+			}
+			c.backoff = b
+		},
+	}
+}
+
+// WithRequestTimeout bounds each request to the agent (default
+// DefaultRequestTimeout). For the resolver that is each non-blocking query;
+// a blocking query may take its wait time (WithWaitTime, plus the jitter
+// Consul adds) on top. For the registrar it bounds Register (twice, when it
+// must remove a half-done registration), Deregister, and with two check
+// periods Drain's wait, whatever their context, so a server's start and
+// shutdown never hang on an unreachable agent. d must be positive.
+func WithRequestTimeout(d time.Duration) CommonOption {
+	return commonOption{
+		builder: func(c *builderConfig) {
+			if d <= 0 {
+				c.invalid("WithRequestTimeout(%v): want > 0", d)
+				return
+			}
+			c.reqTimeout = d
+		},
+		register: func(c *registerConfig) {
+			if d <= 0 {
+				c.invalid("WithRequestTimeout(%v): want > 0", d)
+				return
+			}
+			c.requestTimeout = d
+		},
 	}
 }

@@ -15,13 +15,7 @@ const (
 	// DefaultDeregisterCriticalAfter is how long a service may stay critical
 	// before Consul removes it. Consul does not go below one minute.
 	DefaultDeregisterCriticalAfter = time.Minute
-	// DefaultRequestTimeout bounds Register and Deregister, whatever their
-	// context (see WithRequestTimeout).
-	DefaultRequestTimeout = 5 * time.Second
 )
-
-// RegisterOption configures Register.
-type RegisterOption func(*registerConfig)
 
 type registerConfig struct {
 	interval        time.Duration
@@ -48,7 +42,7 @@ func newRegisterConfig(opts []RegisterOption) registerConfig {
 		requestTimeout:  DefaultRequestTimeout,
 	}
 	for _, o := range opts {
-		o(&c)
+		o.applyRegister(&c)
 	}
 	return c
 }
@@ -111,25 +105,25 @@ func (c *registerConfig) period() time.Duration {
 // under a second counts as one for the registrar too (its checks of the
 // agent, and Drain's wait).
 func WithCheckInterval(d time.Duration) RegisterOption {
-	return func(c *registerConfig) {
+	return registerOption(func(c *registerConfig) {
 		if d < 100*time.Millisecond {
 			c.invalid("WithCheckInterval(%v): want at least 100ms", d)
 			return
 		}
 		c.interval = d
-	}
+	})
 }
 
 // WithCheckTimeout sets the timeout of one gRPC health check (default: the
 // interval, at most 10 s).
 func WithCheckTimeout(d time.Duration) RegisterOption {
-	return func(c *registerConfig) {
+	return registerOption(func(c *registerConfig) {
 		if d <= 0 {
 			c.invalid("WithCheckTimeout(%v): want > 0", d)
 			return
 		}
 		c.timeout = d
-	}
+	})
 }
 
 // WithDeregisterCriticalServiceAfter sets how long the service may stay
@@ -137,43 +131,43 @@ func WithCheckTimeout(d time.Duration) RegisterOption {
 // DefaultDeregisterCriticalAfter). 0 turns the reaping off. Consul counts
 // anything under a minute as a minute, and so do the registrar's errors.
 func WithDeregisterCriticalServiceAfter(d time.Duration) RegisterOption {
-	return func(c *registerConfig) {
+	return registerOption(func(c *registerConfig) {
 		if d < 0 {
 			c.invalid("WithDeregisterCriticalServiceAfter(%v): want >= 0", d)
 			return
 		}
 		c.deregisterAfter = d
-	}
+	})
 }
 
 // WithTTLCheck replaces the gRPC health check by a TTL check: the registrar
 // itself reports the service passing every ttl/3 until Drain or Deregister.
 // Use it when the agent cannot reach the server.
 func WithTTLCheck(ttl time.Duration) RegisterOption {
-	return func(c *registerConfig) {
+	return registerOption(func(c *registerConfig) {
 		if ttl < 300*time.Millisecond {
 			c.invalid("WithTTLCheck(%v): want at least 300ms", ttl)
 			return
 		}
 		c.ttl = ttl
-	}
+	})
 }
 
 // WithHealthService makes the gRPC check ask grpc.health.v1 about the named
 // service instead of the server as a whole ("").
 func WithHealthService(name string) RegisterOption {
-	return func(c *registerConfig) { c.healthService = name }
+	return registerOption(func(c *registerConfig) { c.healthService = name })
 }
 
 // WithCheckTLS makes the gRPC check use TLS, verifying the server as
 // serverName ("" for the address's host).
 func WithCheckTLS(serverName string) RegisterOption {
-	return func(c *registerConfig) { c.checkTLS, c.checkServerName = true, serverName }
+	return registerOption(func(c *registerConfig) { c.checkTLS, c.checkServerName = true, serverName })
 }
 
 // WithTags sets the service's tags, which targets can filter on (?tag=).
 func WithTags(tags ...string) RegisterOption {
-	return func(c *registerConfig) {
+	return registerOption(func(c *registerConfig) {
 		for _, t := range tags {
 			if t == "" {
 				c.invalid("WithTags: empty tag")
@@ -181,46 +175,20 @@ func WithTags(tags ...string) RegisterOption {
 			}
 		}
 		c.tags = append([]string(nil), tags...)
-	}
+	})
 }
 
 // WithWarningWeight sets Weights.Warning, the weight the instance keeps
 // while a check is in warning and the target allows unhealthy instances
 // (default 1; 0 sends it nothing).
 func WithWarningWeight(w uint32) RegisterOption {
-	return func(c *registerConfig) {
+	return registerOption(func(c *registerConfig) {
 		if w > kitresolver.MaxWeight {
 			c.invalid("WithWarningWeight(%d): above the maximum %d", w, kitresolver.MaxWeight)
 			return
 		}
 		c.warningWeight = w
-	}
-}
-
-// WithRegisterBackoff sets the delays between registration attempts after a
-// failure (default kitresolver.DefaultBackoff, capped at the check interval).
-func WithRegisterBackoff(b kitresolver.Backoff) RegisterOption {
-	return func(c *registerConfig) {
-		if err := b.Validate(); err != nil {
-			c.invalid("WithRegisterBackoff: %v", err)
-			return
-		}
-		c.backoff = b
-	}
-}
-
-// WithRequestTimeout bounds Register (twice, when it must remove a half-done
-// registration), Deregister, and with two check periods Drain's wait,
-// whatever their context (default DefaultRequestTimeout), so a server's start
-// and shutdown never hang on an unreachable agent.
-func WithRequestTimeout(d time.Duration) RegisterOption {
-	return func(c *registerConfig) {
-		if d <= 0 {
-			c.invalid("WithRequestTimeout(%v): want > 0", d)
-			return
-		}
-		c.requestTimeout = d
-	}
+	})
 }
 
 // WithWaitPassing makes Register return only once Consul lists the instance
@@ -233,5 +201,5 @@ func WithRequestTimeout(d time.Duration) RegisterOption {
 // never passed; Register then removes the service and returns an error with
 // the check's last output.
 func WithWaitPassing() RegisterOption {
-	return func(c *registerConfig) { c.waitPassing = true }
+	return registerOption(func(c *registerConfig) { c.waitPassing = true })
 }

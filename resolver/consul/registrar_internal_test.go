@@ -100,8 +100,9 @@ func TestServiceRegistrationErrors(t *testing.T) {
 		{"short interval", func(*kitresolver.Instance) {}, []RegisterOption{WithCheckInterval(time.Millisecond)}, "WithCheckInterval(1ms)"},
 		{"short ttl", func(*kitresolver.Instance) {}, []RegisterOption{WithTTLCheck(time.Millisecond)}, "WithTTLCheck(1ms)"},
 		{"empty tag", func(*kitresolver.Instance) {}, []RegisterOption{WithTags("a", "")}, "empty tag"},
-		{"bad backoff", func(*kitresolver.Instance) {}, []RegisterOption{WithRegisterBackoff(kitresolver.Backoff{})}, "WithRegisterBackoff"},
-		{"NaN backoff", func(*kitresolver.Instance) {}, []RegisterOption{WithRegisterBackoff(kitresolver.Backoff{Base: time.Second, Max: time.Second, Multiplier: math.NaN()})}, "consul: WithRegisterBackoff: backoff multiplier NaN"},
+		{"bad backoff", func(*kitresolver.Instance) {}, []RegisterOption{WithBackoff(kitresolver.Backoff{})}, "WithBackoff"},
+		{"NaN backoff", func(*kitresolver.Instance) {}, []RegisterOption{WithBackoff(kitresolver.Backoff{Base: time.Second, Max: time.Second, Multiplier: math.NaN()})}, "consul: WithBackoff: backoff multiplier NaN"},
+		{"zero request timeout", func(*kitresolver.Instance) {}, []RegisterOption{WithRequestTimeout(0)}, "WithRequestTimeout(0s): want > 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -106,7 +106,7 @@ func (w *watcher) reloadToken() {
 // query runs one health query, blocking on w.index when it is set.
 func (w *watcher) query(now time.Time) ([]*api.ServiceEntry, *api.QueryMeta, error) {
 	wait := w.waitTime(now)
-	timeout := nonBlockingTimeout
+	timeout := w.cfg.reqTimeout
 	if w.index > 0 {
 		// Consul adds up to wait/16 of jitter to a blocking query.
 		timeout += wait + wait/16

@@ -110,6 +110,22 @@
 // the key expires with its lease (within the TTL) instead of hanging. Calls
 // may overlap; each honours its own context.
 //
+// # Options
+//
+// NewBuilder takes Options, Register takes RegisterOptions, and a
+// CommonOption is both (WithPrefix, WithBackoff, WithRequestTimeout), so a
+// resolver and a registrar can share one list and cannot disagree on the
+// prefix:
+//
+//	common := []etcd.CommonOption{etcd.WithPrefix("/prod/"), etcd.WithRequestTimeout(2 * time.Second)}
+//
+// Package consul has the same style, and the same names for what both have:
+// WithBackoff and WithRequestTimeout (CommonOption in both), WithSnapshotDir
+// and WithSnapshotMaxAge (resolver only). A function type per side could
+// not let one option serve both, which is why options are interfaces. An
+// invalid option makes every Build and Register fail with an error that
+// names it.
+//
 // # Connecting to etcd
 //
 // TLS and authentication belong to the *clientv3.Client you pass in: set
