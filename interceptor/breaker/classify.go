@@ -51,20 +51,30 @@ func classify(ctx context.Context, err error, isFailure func(error) bool) error 
 	return nil
 }
 
-// sendError reports whether a unary call's error is gRPC's own refusal to
-// send the request: the request did not marshal, or is larger than
-// MaxCallSendMsgSize. gRPC fails these after it has a transport stream but
-// before a byte of the request is sent, and says so only in the message.
-func sendError(err error) bool {
+// localError reports whether an error is gRPC's own, raised on this side
+// about a message rather than by a backend: the request did not marshal or
+// is larger than MaxCallSendMsgSize (gRPC fails these after it has a
+// transport stream but before a byte of the request is sent), or a reply
+// is larger than MaxCallRecvMsgSize (before or after decompression) or did
+// not unmarshal. gRPC says which only in the message. A backend that
+// refuses a request over its own receive limit answers with the same
+// "received message larger than max" message; that is not counted either,
+// as the request's size is the caller's doing.
+func localError(err error) bool {
 	s, ok := status.FromError(err)
 	if !ok {
 		return false
 	}
+	msg := s.Message()
 	switch s.Code() {
 	case codes.Internal:
-		return strings.HasPrefix(s.Message(), "grpc: error while marshaling")
+		return strings.HasPrefix(msg, "grpc: error while marshaling") ||
+			strings.HasPrefix(msg, "grpc: failed to unmarshal the received message")
 	case codes.ResourceExhausted:
-		return strings.HasPrefix(s.Message(), "trying to send message larger than max")
+		return strings.HasPrefix(msg, "trying to send message larger than max") ||
+			strings.HasPrefix(msg, "grpc: received message larger than max") ||
+			strings.HasPrefix(msg, "grpc: received message after decompression larger than max") ||
+			strings.HasPrefix(msg, "grpc: message after decompression larger than max")
 	}
 	return false
 }

@@ -91,12 +91,12 @@ func withPeer(opts []grpc.CallOption) (*peer.Peer, []grpc.CallOption) {
 // outcome classifies a finished unary call. An error of a call that got no
 // transport stream (p never filled: no endpoint picked, the picker's or the
 // credentials' error, the caller's deadline while waiting for a connection)
-// or that failed before sending (see sendError) is not counted.
+// or that failed on this side (see localError) is not counted.
 func (g *Group) outcome(ctx context.Context, err error, p *peer.Peer) error {
 	if err == nil {
 		return nil
 	}
-	if p.Addr == nil || sendError(err) {
+	if p.Addr == nil || localError(err) {
 		return errExcluded
 	}
 	return classify(ctx, err, g.opts.isFailure)
@@ -180,6 +180,8 @@ func (s *clientStream) RecvMsg(m any) error {
 	switch {
 	case errors.Is(err, io.EOF):
 		s.finish(nil)
+	case err != nil && localError(err):
+		s.finish(errExcluded) // a reply this side could not take
 	case err != nil:
 		s.finish(classify(s.ctx, err, s.e.g.opts.isFailure))
 	case !s.serverStreams:

@@ -32,6 +32,10 @@
 //     than MaxCallSendMsgSize (for unary calls recognised by gRPC's
 //     message; a stream's SendMsg error other than io.EOF is always
 //     this side's), or the invoker panicked;
+//   - a reply this side could not take: larger than MaxCallRecvMsgSize
+//     (before or after decompression) or not unmarshalled, recognised by
+//     gRPC's message (a backend refusing a request over its own receive
+//     limit answers with the same message, and is not counted either);
 //   - cancellation by the caller (its context cancelled, or
 //     codes.Canceled).
 //

@@ -15,6 +15,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
@@ -26,7 +28,8 @@ import (
 
 // scripted is a greeter whose answer the request's name chooses:
 //
-//	"ok"          answer
+//	"ok"          answer (an empty reply)
+//	"big"         answer with a reply of more than one byte
 //	"code:N"      fail with status code N
 //	"hang"        wait for the caller to give up
 //	"hold:N"      wait for release (or the caller), then fail with code N
@@ -41,7 +44,7 @@ type scripted struct {
 func (s *scripted) answer(ctx context.Context, name string) error {
 	verb, arg, _ := strings.Cut(name, ":")
 	switch verb {
-	case "ok":
+	case "ok", "big":
 		return nil
 	case "code":
 		n, _ := strconv.Atoi(arg)
@@ -62,6 +65,9 @@ func (s *scripted) answer(ctx context.Context, name string) error {
 func (s *scripted) SayHello(ctx context.Context, r *greeterv1.SayHelloRequest) (*greeterv1.SayHelloResponse, error) {
 	if err := s.answer(ctx, r.GetName()); err != nil {
 		return nil, err
+	}
+	if r.GetName() == "big" {
+		return &greeterv1.SayHelloResponse{Greeting: &greeterv1.Greeting{Message: "a reply of some bytes"}}, nil
 	}
 	return &greeterv1.SayHelloResponse{}, nil
 }
@@ -134,6 +140,18 @@ func (failingCreds) GetRequestMetadata(context.Context, ...string) (map[string]s
 	return nil, errors.New("no token")
 }
 func (failingCreds) RequireTransportSecurity() bool { return false }
+
+// unmarshalFails is the proto codec, under its name, with every received
+// message failing to unmarshal on the client.
+type unmarshalFails struct{}
+
+func (unmarshalFails) Name() string { return "proto" }
+func (unmarshalFails) Marshal(v any) (mem.BufferSlice, error) {
+	return encoding.GetCodecV2("proto").Marshal(v)
+}
+func (unmarshalFails) Unmarshal(mem.BufferSlice, any) error {
+	return errors.New("this client cannot read the reply")
+}
 
 // outcome is what one call must leave in its breaker's counts.
 type outcome int
@@ -271,6 +289,12 @@ func TestOutcomeTable(t *testing.T) {
 		{"unary request does not marshal", excluded, func(e *tableEnv) func(context.Context) error {
 			return unaryCall(e.client, "\xff")
 		}},
+		{"unary reply over MaxCallRecvMsgSize", excluded, func(e *tableEnv) func(context.Context) error {
+			return unaryCall(e.client, "big", grpc.MaxCallRecvMsgSize(1))
+		}},
+		{"unary reply does not unmarshal", excluded, func(e *tableEnv) func(context.Context) error {
+			return unaryCall(e.client, "ok", grpc.ForceCodecV2(unmarshalFails{}))
+		}},
 		{"unary per-RPC credentials fail", excluded, func(e *tableEnv) func(context.Context) error {
 			return unaryCall(e.client, "ok", grpc.PerRPCCredentials(failingCreds{}))
 		}},
@@ -312,6 +336,24 @@ func TestOutcomeTable(t *testing.T) {
 		{"stream longer than the window", failure, func(e *tableEnv) func(context.Context) error {
 			go e.afterWindows(time.Now())
 			return streamCall(e.client, "hold:"+strconv.Itoa(int(codes.Unavailable)), 1)
+		}},
+		{"stream message over MaxCallRecvMsgSize", excluded, func(e *tableEnv) func(context.Context) error {
+			return func(ctx context.Context) error {
+				s, err := e.client.SayHelloStream(ctx, &greeterv1.SayHelloStreamRequest{Name: "ok", Count: 2}, grpc.MaxCallRecvMsgSize(1))
+				if err != nil {
+					return err
+				}
+				return drain(s.Recv)
+			}
+		}},
+		{"stream message does not unmarshal", excluded, func(e *tableEnv) func(context.Context) error {
+			return func(ctx context.Context) error {
+				s, err := e.client.SayHelloStream(ctx, &greeterv1.SayHelloStreamRequest{Name: "ok", Count: 2}, grpc.ForceCodecV2(unmarshalFails{}))
+				if err != nil {
+					return err
+				}
+				return drain(s.Recv)
+			}
 		}},
 		{"stream resolver returned no endpoints", excluded, func(e *tableEnv) func(context.Context) error { return streamCall(e.empty, "ok", 1) }},
 		{"stream per-RPC credentials fail", excluded, func(e *tableEnv) func(context.Context) error {
