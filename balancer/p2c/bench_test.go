@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/balancer/leastrequest" // the anchor: choiceCount 2, its default
-	_ "google.golang.org/grpc/balancer/roundrobin"   // context: the cheapest pick
+	_ "google.golang.org/grpc/balancer/roundrobin" // context: the cheapest pick
 
 	"github.com/grpckit/grpckit/balancer/internal/shard"
 	"github.com/grpckit/grpckit/balancer/internal/shardtest"
