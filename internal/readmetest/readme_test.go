@@ -292,7 +292,7 @@ func TestREADMESnippetsAreSafe(t *testing.T) {
 			continue
 		}
 		for _, want := range []string{"RegisterHealthServer(", "_SERVING)"} {
-			if !strings.Contains(code, want) && !(want == "_SERVING)" && strings.Contains(code, "consul.SetServing(")) {
+			if !strings.Contains(code, want) && !(want == "_SERVING)" && strings.Contains(code, "kitresolver.SetServing(")) {
 				t.Errorf("snippet %s (README.md:%d) registers a server without %s", name, s.Line, want)
 			}
 		}

@@ -137,7 +137,7 @@
 // registrar, as etcd's comes with its client. An invalid option makes Build
 // and Register fail with an error that names it.
 //
-// SetServing, Drain and GracefulStop make the server's health status follow
+// kitresolver.SetServing, Drain and GracefulStop make the server's health status follow
 // its lifecycle: SERVING once it listens, NOT_SERVING before it stops, so
 // Consul and the clients drain it before the process exits. Deregister and
 // Drain return within their bound (WithRequestTimeout, plus two check periods

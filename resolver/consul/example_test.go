@@ -31,7 +31,7 @@ func Example() {
 	srv, hs := grpc.NewServer(), health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	go srv.Serve(lis)
-	consul.SetServing(hs)
+	kitresolver.SetServing(hs)
 
 	cli, err := api.NewClient(api.DefaultConfig()) // CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, ...
 	if err != nil {

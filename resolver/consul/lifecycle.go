@@ -10,22 +10,11 @@ import (
 	"github.com/hashicorp/consul/api"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // drainPoll is how often Drain asks Consul whether it still serves the
 // instance.
 const drainPoll = 50 * time.Millisecond
-
-// SetServing marks the server as a whole ("") and each named service SERVING
-// in hs. Call it once the server is listening, so Consul's gRPC check passes
-// and clients start sending.
-func SetServing(hs *health.Server, services ...string) {
-	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	for _, s := range services {
-		hs.SetServingStatus(s, healthpb.HealthCheckResponse_SERVING)
-	}
-}
 
 // Drain takes the instance out of service before the server stops: it marks
 // every service in hs NOT_SERVING for good (hs may be nil in TTL mode), fails

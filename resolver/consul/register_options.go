@@ -195,7 +195,7 @@ func WithWarningWeight(w uint32) RegisterOption {
 // as passing, which is when clients' resolvers (healthy=true, the default)
 // start sending to it: with the default gRPC check that is the first check
 // after registration, up to a check interval later. The server must already
-// serve grpc.health.v1 with SERVING (see SetServing). The wait ends with ctx,
+// serve grpc.health.v1 with SERVING (see kitresolver.SetServing). The wait ends with ctx,
 // and in any case after WithDeregisterCriticalServiceAfter (a minute at
 // least, as Consul counts it), past which Consul would remove a service that
 // never passed; Register then removes the service and returns an error with

@@ -8,8 +8,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/consul/api"
-	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/grpckit/grpckit/internal/greeter"
 	"github.com/grpckit/grpckit/internal/testutil"
@@ -138,18 +136,6 @@ func TestGracefulStop(t *testing.T) {
 	}
 	if n := failed.Load(); n != 0 {
 		t.Fatalf("%d RPCs failed while a server drained, want 0", n)
-	}
-}
-
-// TestSetServing marks the server and the named services SERVING.
-func TestSetServing(t *testing.T) {
-	hs := health.NewServer()
-	consul.SetServing(hs, "a.B")
-	for _, svc := range []string{"", "a.B"} {
-		resp, err := hs.Check(timeoutCtx(t, testutil.DefaultTimeout), &healthpb.HealthCheckRequest{Service: svc})
-		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-			t.Fatalf("Check(%q) = %v, %v; want SERVING", svc, resp.GetStatus(), err)
-		}
 	}
 }
 

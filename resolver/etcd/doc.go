@@ -4,9 +4,14 @@
 // A server registers itself, and a client dials the service by name with a
 // load-balancing policy that spreads calls over every instance:
 //
+//	kitresolver.SetServing(hs) // the grpc.health.v1 server, for health checkers
 //	reg, err := etcd.Register(ctx, cli, kitresolver.Instance{Service: "greeter", Addr: "10.0.0.7:50051"})
 //	...
-//	defer reg.Deregister(context.Background()) // returns within the request timeout
+//	hs.Shutdown() // on the way out: NOT_SERVING, out of etcd, then stop
+//	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+//	defer cancel()
+//	err = reg.Deregister(dctx) // returns within the request timeout whatever dctx
+//	srv.GracefulStop()
 //
 //	conn, err := grpc.NewClient("etcd:///greeter",
 //		grpc.WithResolvers(etcd.NewBuilder(cli)),
@@ -125,6 +130,14 @@
 // not let one option serve both, which is why options are interfaces. An
 // invalid option makes every Build and Register fail with an error that
 // names it.
+//
+// # Serving status
+//
+// etcd has no health checks of its own: Register announces the instance at
+// once. A server that also serves grpc.health.v1 (for grpc-go's client-side
+// health checking, a load balancer or Kubernetes probes) marks itself with
+// kitresolver.SetServing once it listens, and calls Shutdown on its health
+// server before Deregister when it stops.
 //
 // # Connecting to etcd
 //

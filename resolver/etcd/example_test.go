@@ -9,6 +9,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/grpckit/grpckit/balancer/wrr"
 	greeterv1 "github.com/grpckit/grpckit/proto/greeter/v1"
@@ -32,20 +34,30 @@ func Example() {
 	}
 	defer cli.Close()
 
-	// The server: listen on every interface, register the machine's address.
+	// The server: listen on every interface, serve grpc.health.v1 as SERVING
+	// for health checkers, and register the machine's address.
 	lis, err := net.Listen("tcp", ":50051")
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := grpc.NewServer()
+	srv, hs := grpc.NewServer(), health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
 	go srv.Serve(lis)
-	defer srv.GracefulStop()
+	kitresolver.SetServing(hs)
 	inst := kitresolver.Instance{Service: "greeter", Addr: "10.0.0.7:50051", Weight: 2, Zone: "eu-1a"}
 	reg, err := etcd.Register(context.Background(), cli, inst)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer reg.Deregister(context.Background()) // bounded by the request timeout
+	defer func() { // in this order: NOT_SERVING, out of etcd, then stop
+		hs.Shutdown()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := reg.Deregister(ctx); err != nil {
+			log.Print(err) // the key expires with its lease
+		}
+		srv.GracefulStop()
+	}()
 
 	// The client.
 	conn, err := grpc.NewClient("etcd:///greeter",

@@ -87,7 +87,7 @@ func Start(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	healthpb.RegisterHealthServer(s.GRPC, s.Health)
 	reflection.Register(s.GRPC)
 	go func() { s.done <- s.GRPC.Serve(lis) }()
-	consul.SetServing(s.Health, greeterv1.Greeter_ServiceDesc.ServiceName)
+	kitresolver.SetServing(s.Health, greeterv1.Greeter_ServiceDesc.ServiceName)
 
 	if s.reg, err = cfg.Registry.register(ctx, inst); err != nil {
 		s.GRPC.Stop()
