@@ -3,6 +3,7 @@ package etcd
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"testing"
 	"time"
@@ -53,9 +54,11 @@ func BenchmarkPutToUpdateState(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cc := testutil.NewResolverClientConn()
-	w := newWatcher(cli, newConfig(nil), "greeter", cc, nil)
-	w.start()
-	defer w.Close()
+	r, err := NewBuilder(cli).Build(resolver.Target{URL: url.URL{Scheme: Scheme, Path: "/greeter"}}, cc, resolver.BuildOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
 	if _, err := cc.States.Receive(ctx); err != nil {
 		b.Fatal(err)
 	}

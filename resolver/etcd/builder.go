@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/resolver"
 
 	kitresolver "github.com/grpckit/grpckit/resolver"
+	"github.com/grpckit/grpckit/resolver/internal/watchshare"
 )
 
 // Scheme is the target scheme the builder serves: etcd:///<service>.
@@ -16,11 +17,14 @@ const Scheme = "etcd"
 
 var logger = grpclog.Component("grpckit-etcd")
 
-// builder builds etcd resolvers that share one client and configuration.
+// builder builds etcd resolvers that share one client and configuration,
+// and one watch per service: every channel of the builder that resolves a
+// service subscribes to the same watch.
 type builder struct {
-	cli *clientv3.Client
-	cfg config
-	err error // configuration error, reported by every Build
+	cli     *clientv3.Client
+	cfg     config
+	err     error // configuration error, reported by every Build
+	watches watchshare.Group[string]
 }
 
 // NewBuilder returns a resolver.Builder for targets etcd:///<service>, reading
@@ -56,9 +60,13 @@ func (b *builder) Build(target resolver.Target, cc resolver.ClientConn, _ resolv
 		cc.ReportError(err)
 		return nopResolver{}, nil
 	}
-	w := newWatcher(b.cli, b.cfg, service, cc, snap)
-	w.start()
-	return w, nil
+	pub := kitresolver.NewPublisher(cc, snap)
+	return b.watches.Join(service, pub, b.cfg.backoff, func(h *watchshare.Hub) func() {
+		w := newWatcher(b.cli, b.cfg, service, h)
+		h.Watch = w
+		w.start()
+		return w.stop
+	}), nil
 }
 
 // snapshot returns the snapshot of service, or nil when snapshots are off.

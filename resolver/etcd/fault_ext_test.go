@@ -148,8 +148,9 @@ func allRegistered(ctx context.Context, cli *clientv3.Client, regs []*etcd.Regis
 }
 
 // TestRegistryBlackholed cuts the registry off silently: a serving channel
-// keeps serving, a new channel's calls end at their deadline, Register ends
-// at its context's deadline.
+// keeps serving, a new channel to the same service gets the last good set of
+// the watch it shares, a new channel to another service has its calls end
+// at their deadline, Register ends at its context's deadline.
 func TestRegistryBlackholed(t *testing.T) {
 	cluster := registrytest.StartEtcd(t)
 	proxy := registrytest.StartProxy(t, cluster.Endpoints()[0])
@@ -163,8 +164,11 @@ func TestRegistryBlackholed(t *testing.T) {
 	proxy.Blackhole()
 	time.Sleep(3 * time.Second) // black-holed for three TTLs
 
+	late, _ := dial(t, "etcd:///greeter", b)
+	waitServedBy(t, late, g.Addr)
+
 	start := time.Now()
-	fresh, _ := dial(t, "etcd:///greeter", b)
+	fresh, _ := dial(t, "etcd:///other", b)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	_, err := fresh.SayHello(ctx, &greeterv1.SayHelloRequest{Name: "x"})
 	cancel()

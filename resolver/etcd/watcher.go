@@ -11,9 +11,9 @@ import (
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"google.golang.org/grpc/resolver"
 
 	kitresolver "github.com/grpckit/grpckit/resolver"
+	"github.com/grpckit/grpckit/resolver/internal/watchshare"
 )
 
 // errWatchClosed is returned when etcd's watch channel closes while the
@@ -23,22 +23,28 @@ var errWatchClosed = errors.New("etcd: watch channel closed")
 // badValueLogInterval spaces the log lines about undecodable values.
 const badValueLogInterval = 10 * time.Second
 
-// watcher is the resolver of one etcd:///<service> target. It lists the
+// watcher is the watch of one service, shared by every channel of the
+// builder that resolves etcd:///<service> (see watchshare). It lists the
 // service's keys at a linearizable revision, publishes them, then applies the
 // watch events from the next revision on, one by one. Any watch failure
 // (error, cancellation, compaction, closed channel) leads to a fresh list
-// after a backoff; meanwhile the channel keeps the last published set.
+// after a backoff (watchshare.RetryDelay); meanwhile the channels keep the
+// last published set.
 //
-// Only the run goroutine touches set, badLog's state aside, and the retry
-// timer; ResolveNow and Close may be called from any goroutine.
+// Only the run goroutine touches set, badLog's state aside; stop may be
+// called from any goroutine.
 //
-// ResolveNow does not shorten a backoff: see its doc.
+// No channel's ResolveNow shortens a backoff (see watchshare.Member): the
+// service is listed at most once per backoff step, as grpc-go's DNS
+// resolver does during its backoff. gRPC calls ResolveNow on every failed
+// connection, and honouring it would re-list many times a second exactly
+// when etcd and the backends fail together.
 type watcher struct {
 	cli     *clientv3.Client
 	cfg     config
 	service string
 	key     string // <prefix><service>/
-	pub     *kitresolver.Publisher
+	hub     *watchshare.Hub
 	set     *instanceSet
 	badLog  *logLimiter
 
@@ -46,19 +52,16 @@ type watcher struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	republish     *time.Timer  // pending retry of a rejected UpdateState
-	publishErrors int          // consecutive rejected UpdateStates
-	lists         atomic.Int64 // lists that succeeded
-	listAttempts  atomic.Int64
+	lists        atomic.Int64 // lists that succeeded
+	listAttempts atomic.Int64
 }
 
-// newWatcher returns the resolver of service; snap, if not nil, keeps its
-// last good set.
-func newWatcher(cli *clientv3.Client, cfg config, service string, cc resolver.ClientConn, snap *kitresolver.Snapshot) *watcher {
+// newWatcher returns the watch of service, publishing to hub.
+func newWatcher(cli *clientv3.Client, cfg config, service string, hub *watchshare.Hub) *watcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &watcher{
 		cli: cli, cfg: cfg, service: service, key: cfg.serviceKey(service),
-		pub: kitresolver.NewPublisher(cc, snap), set: newInstanceSet(),
+		hub: hub, set: newInstanceSet(),
 		badLog: newLogLimiter(badValueLogInterval),
 		ctx:    ctx, cancel: cancel,
 	}
@@ -69,24 +72,14 @@ func (w *watcher) start() {
 	go w.run()
 }
 
-// ResolveNow does nothing, and never blocks. While the watch is healthy the
-// set is current. After a registry error the next list waits its backoff
-// step whatever ResolveNow says, so the service is listed at most once per
-// step, as grpc-go's DNS resolver does during its backoff: gRPC calls
-// ResolveNow on every failed connection, and honouring it would re-list many
-// times a second exactly when etcd and the backends fail together.
-func (w *watcher) ResolveNow(resolver.ResolveNowOptions) {}
-
-// Close stops the watch and waits for the resolver's goroutines to exit.
-func (w *watcher) Close() {
+// stop ends the watch and waits for its goroutine to exit.
+func (w *watcher) stop() {
 	w.cancel()
 	w.wg.Wait()
-	w.pub.Close()
 }
 
 func (w *watcher) run() {
 	defer w.wg.Done()
-	defer w.stopRepublish()
 	attempt := 0
 	for {
 		established, err := w.syncOnce()
@@ -97,7 +90,7 @@ func (w *watcher) run() {
 			attempt = 0
 		}
 		w.fail(err)
-		if !w.sleep(w.cfg.backoff.Delay(attempt)) {
+		if !w.sleep(watchshare.RetryDelay(w.cfg.backoff, attempt)) {
 			return
 		}
 		attempt++
@@ -114,11 +107,11 @@ func (w *watcher) syncOnce() (established bool, err error) {
 	return w.watch(rev)
 }
 
-// fail reports err through the publisher: to the channel when nothing was
-// ever published, else only to the log.
+// fail reports err to the channels: those that have no set yet get it,
+// the others only log it and keep their set.
 func (w *watcher) fail(err error) {
 	err = fmt.Errorf("etcd: resolving %q: %w", w.key, err)
-	if w.pub.Fail(err) {
+	if w.hub.Fail(err) {
 		logger.Warningf("%v", err)
 	}
 }
@@ -156,7 +149,7 @@ func (w *watcher) list() (int64, error) {
 	if logger.V(2) {
 		logger.Infof("etcd: %q: %d instances at revision %d", w.key, len(insts), resp.Header.Revision)
 	}
-	w.published(len(insts), w.pub.Publish(insts))
+	w.publishSet()
 	return resp.Header.Revision, nil
 }
 
@@ -190,9 +183,6 @@ func (w *watcher) watch(rev int64) (established bool, err error) {
 		select {
 		case <-w.ctx.Done():
 			return established, w.ctx.Err()
-		case <-w.republishC():
-			w.republish = nil
-			w.publishSet()
 		case resp, ok := <-wch:
 			if err := watchErr(resp, ok); err != nil {
 				return established, err
@@ -244,48 +234,11 @@ func (w *watcher) applyOne(ev *clientv3.Event) bool {
 	return changed
 }
 
-// publishSet publishes the current set after an incremental change.
+// publishSet publishes the current set to every channel.
 func (w *watcher) publishSet() {
 	eps := w.set.endpoints()
 	if logger.V(2) {
 		logger.Infof("etcd: %q: publishing %d endpoints", w.key, len(eps))
 	}
-	w.published(len(eps), w.pub.PublishEndpoints(eps))
-}
-
-// published handles the result of UpdateState for a set of n endpoints: a
-// rejected non-empty state is offered again after a backoff, unless a newer
-// one is published first. A rejected empty state is accepted as it is: the
-// balancer is saying it has nothing to pick from (grpc-go's policies answer
-// balancer.ErrBadResolverState), not that the set is wrong, and offering it
-// again would change nothing but wake the balancer on every backoff step
-// for as long as the service stays empty.
-func (w *watcher) published(n int, err error) {
-	w.stopRepublish()
-	if err == nil || n == 0 {
-		w.publishErrors = 0
-		if err != nil && logger.V(2) {
-			logger.Infof("etcd: %q: the channel has the empty set (its balancer answered: %v)", w.key, err)
-		}
-		return
-	}
-	if logger.V(2) {
-		logger.Infof("etcd: %q: channel rejected the state: %v", w.key, err)
-	}
-	w.republish = time.NewTimer(w.cfg.backoff.Delay(w.publishErrors))
-	w.publishErrors++
-}
-
-func (w *watcher) republishC() <-chan time.Time {
-	if w.republish == nil {
-		return nil
-	}
-	return w.republish.C
-}
-
-func (w *watcher) stopRepublish() {
-	if w.republish != nil {
-		w.republish.Stop()
-		w.republish = nil
-	}
+	w.hub.Publish(eps)
 }
