@@ -3,13 +3,10 @@ package tracing
 import (
 	"context"
 	"net"
-	"reflect"
-	"strconv"
 	"strings"
 	"sync/atomic"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -26,8 +23,7 @@ type handler struct {
 	cfg     *config
 	kind    trace.SpanKind
 	otel    stats.Handler
-	fixed   *tracerEntry // from WithTracerProvider; nil means the global one
-	global  atomic.Pointer[tracerEntry]
+	tracers *tracers
 	metrics bool
 	starts  []trace.SpanStartOption
 	peers   peerCache
@@ -42,14 +38,11 @@ type tracerEntry struct {
 
 func newHandler(kind trace.SpanKind, opts []Option) *handler {
 	cfg := newConfig(opts)
-	h := &handler{cfg: cfg, kind: kind, metrics: cfg.meters != nil}
+	h := &handler{cfg: cfg, kind: kind, metrics: cfg.meters != nil, tracers: newTracers(cfg)}
 	// A sampler sees the span's name (the method) and kind. otelgrpc sets
 	// the attributes once the span is known to be recorded, so an RPC
 	// nobody records does not pay for them.
 	h.starts = []trace.SpanStartOption{trace.WithSpanKind(kind)}
-	if cfg.provider != nil {
-		h.fixed = newTracerEntry(cfg.provider)
-	}
 	h.otel = newOtelHandler(kind, cfg)
 	return h
 }
@@ -79,23 +72,6 @@ func newTracerEntry(tp trace.TracerProvider) *tracerEntry {
 	return &tracerEntry{provider: tp, tracer: tp.Tracer(ScopeName)}
 }
 
-// tracer returns the entry of the provider in use for this RPC.
-func (h *handler) tracer() *tracerEntry {
-	if h.fixed != nil {
-		return h.fixed
-	}
-	tp := otel.GetTracerProvider()
-	// Only comparable providers are cached, so this == cannot panic.
-	if e := h.global.Load(); e != nil && e.provider == tp {
-		return e
-	}
-	e := newTracerEntry(tp)
-	if reflect.TypeOf(tp).Comparable() {
-		h.global.Store(e)
-	}
-	return e
-}
-
 // TagConn implements stats.Handler.
 func (h *handler) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
 
@@ -123,7 +99,7 @@ func (h *handler) start(ctx context.Context, info *stats.RPCTagInfo) (context.Co
 	if h.cfg.filter != nil && !h.cfg.filter(info) {
 		return ctx, nil
 	}
-	e := h.tracer()
+	e := h.tracers.get()
 	if e.noop && !h.metrics {
 		return ctx, nil
 	}
@@ -155,11 +131,11 @@ func (h *handler) annotate(span trace.Span, rs stats.RPCStats) {
 	switch rs := rs.(type) {
 	case *stats.OutHeader:
 		if rs.Client && rs.RemoteAddr != nil {
-			span.SetAttributes(h.peers.get(rs.RemoteAddr)...)
+			span.SetAttributes(h.peers.get(rs.RemoteAddr, peerAttrs)...)
 		}
 	case *stats.InHeader:
 		if !rs.Client && rs.RemoteAddr != nil {
-			span.SetAttributes(h.peers.get(rs.RemoteAddr)...)
+			span.SetAttributes(h.peers.get(rs.RemoteAddr, peerAttrs)...)
 		}
 	}
 }
@@ -176,11 +152,11 @@ type peerEntry struct {
 	attrs []attribute.KeyValue
 }
 
-func (c *peerCache) get(addr net.Addr) []attribute.KeyValue {
+func (c *peerCache) get(addr net.Addr, build func(net.Addr) []attribute.KeyValue) []attribute.KeyValue {
 	if e := c.last.Load(); e != nil && sameAddr(e.addr, addr) {
 		return e.attrs
 	}
-	e := &peerEntry{addr: addr, attrs: peerAttrs(addr)}
+	e := &peerEntry{addr: addr, attrs: build(addr)}
 	c.last.Store(e)
 	return e.attrs
 }
@@ -195,14 +171,9 @@ func sameAddr(a, b net.Addr) bool {
 
 // peerAttrs returns network.peer.address and, when it has one, .port of addr.
 func peerAttrs(addr net.Addr) []attribute.KeyValue {
-	s := addr.String()
-	host, port, err := net.SplitHostPort(s)
-	if err != nil {
-		return []attribute.KeyValue{semconv.NetworkPeerAddress(s)}
-	}
-	p, err := strconv.Atoi(port)
-	if err != nil {
+	host, port, ok := splitAddr(addr)
+	if !ok {
 		return []attribute.KeyValue{semconv.NetworkPeerAddress(host)}
 	}
-	return []attribute.KeyValue{semconv.NetworkPeerAddress(host), semconv.NetworkPeerPort(p)}
+	return []attribute.KeyValue{semconv.NetworkPeerAddress(host), semconv.NetworkPeerPort(port)}
 }

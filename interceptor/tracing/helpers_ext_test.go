@@ -25,6 +25,16 @@ import (
 
 var w3c = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 
+// paths are the two ways of tracing: the default interceptors and the
+// stats handler.
+var paths = []struct {
+	name string
+	opts []tracing.Option
+}{
+	{"interceptors", nil},
+	{"stats handler", []tracing.Option{tracing.WithStatsHandler()}},
+}
+
 // seen is what a server handler found in its context.
 type seen struct {
 	sc      trace.SpanContext
@@ -32,7 +42,7 @@ type seen struct {
 }
 
 // capture returns server options that record what each handler's context
-// carries.
+// carries; they go after tracing's, whose interceptors must run first.
 func capture(into *testutil.Latest[seen]) []grpc.ServerOption {
 	return greeter.Before(func(ctx context.Context) {
 		into.Send(seen{trace.SpanContextFromContext(ctx), baggage.FromContext(ctx).String()})
@@ -56,16 +66,16 @@ func newHop(t *testing.T, sampler sdktrace.Sampler, opts ...tracing.Option) *hop
 	h.tp = sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler), sdktrace.WithSpanProcessor(h.rec))
 	t.Cleanup(func() { _ = h.tp.Shutdown(context.Background()) })
 	opts = append([]tracing.Option{tracing.WithTracerProvider(h.tp), tracing.WithPropagators(w3c)}, opts...)
-	h.backend = greeter.Start(t, kitresolver.Instance{ID: "end"}, append(capture(h.atEnd), tracing.ServerOption(opts...))...)
+	h.backend = greeter.Start(t, kitresolver.Instance{ID: "end"}, append(tracing.ServerOptions(opts...), capture(h.atEnd)...)...)
 	next := greeterv1.NewGreeterClient(dial(t, h.backend.Addr, opts...))
-	h.relay = serveRelay(t, next, append(capture(h.atRelay), tracing.ServerOption(opts...))...)
+	h.relay = serveRelay(t, next, append(tracing.ServerOptions(opts...), capture(h.atRelay)...)...)
 	h.client = greeterv1.NewGreeterClient(dial(t, h.relay, opts...))
 	return h
 }
 
 func dial(t testing.TB, addr string, opts ...tracing.Option) *grpc.ClientConn {
 	t.Helper()
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), tracing.DialOption(opts...))
+	cc, err := grpc.NewClient(addr, append(tracing.DialOptions(opts...), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		t.Fatalf("grpc.NewClient(%s): %v", addr, err)
 	}

@@ -10,8 +10,9 @@ import (
 	"google.golang.org/grpc/stats"
 )
 
-// Option configures ServerOption and DialOption. Options are evaluated once,
-// when the option is built.
+// Option configures the interceptors, ServerOptions and DialOptions, and the
+// stats handlers of ServerOption and DialOption. Options are evaluated
+// once, when the interceptor, option or handler is built.
 type Option func(*config)
 
 type config struct {
@@ -20,7 +21,12 @@ type config struct {
 	meters     metric.MeterProvider // nil: no RPC metrics
 	filter     func(*stats.RPCTagInfo) bool
 	events     []otelgrpc.Event
+	stats      bool // WithStatsHandler
 }
+
+// statsPath reports whether ServerOptions and DialOptions install the
+// stats handler rather than the interceptors.
+func (c *config) statsPath() bool { return c.stats || c.meters != nil }
 
 func newConfig(opts []Option) *config {
 	c := &config{propagator: otel.GetTextMapPropagator()}
@@ -49,9 +55,11 @@ func WithPropagators(p propagation.TextMapPropagator) Option {
 }
 
 // WithMeterProvider turns on otelgrpc's RPC duration metrics, recorded with
-// mp. Metrics need every RPC, so with this option an RPC whose span is not
-// recorded still goes through otelgrpc; without it (the default) such an RPC
-// costs only the context propagation.
+// mp. They come from otelgrpc's stats handler, so this option makes
+// ServerOptions and DialOptions take the stats-handler path (as
+// WithStatsHandler does); the interceptors ignore it. Metrics need every
+// RPC, so with this option an RPC whose span is not recorded still goes
+// through otelgrpc.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(c *config) {
 		if _, off := mp.(metricnoop.MeterProvider); off {
@@ -62,14 +70,26 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 }
 
 // WithFilter traces only the RPCs for which keep returns true (health checks,
-// for example, may be left out). An RPC left out gets no span and no
+// for example, may be left out). The interceptors give keep an RPCTagInfo
+// with the FullMethodName only, the same one for every call of a method. An RPC left out gets no span and no
 // metrics, but the span context of its caller is still propagated.
 func WithFilter(keep func(*stats.RPCTagInfo) bool) Option {
 	return func(c *config) { c.filter = keep }
 }
 
-// WithMessageEvents adds an event to the span for every message sent or
-// received (otelgrpc.SentEvents, otelgrpc.ReceivedEvents). Off by default.
+// WithMessageEvents asks otelgrpc's stats handler for an event on the span
+// for every message sent or received (otelgrpc.SentEvents,
+// otelgrpc.ReceivedEvents), on the stats-handler path only; the otelgrpc
+// version in use records none. Off by default.
 func WithMessageEvents(events ...otelgrpc.Event) Option {
 	return func(c *config) { c.events = append(c.events, events...) }
+}
+
+// WithStatsHandler makes ServerOptions and DialOptions trace with the stats
+// handlers of ServerOption and DialOption, built on otelgrpc's, instead of
+// the interceptors: the path for those who want otelgrpc's metrics
+// (WithMeterProvider) or its message events. It costs more per RPC, also
+// for RPCs nobody records; see the package doc. The interceptors ignore it.
+func WithStatsHandler() Option {
+	return func(c *config) { c.stats = true }
 }

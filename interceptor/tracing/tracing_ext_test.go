@@ -75,81 +75,85 @@ func port(t *testing.T, addr string) string {
 // TestTraceAcrossHop checks parent/child linkage client → relay → backend
 // for every RPC kind, and that each client span names the backend it used.
 func TestTraceAcrossHop(t *testing.T) {
-	for _, c := range callers {
-		t.Run(c.kind, func(t *testing.T) {
-			h := newHop(t, sdktrace.AlwaysSample())
-			ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
-			defer cancel()
-			ctx, root := h.tp.Tracer("test").Start(ctx, "root")
-			if err := c.call(ctx, h.client); err != nil {
-				t.Fatalf("%s: %v", c.method, err)
-			}
-			root.End()
-			spans := waitEnded(t, h.rec, 5)
-			got, path := chain(t, spans, root.SpanContext())
-			want := []string{"client " + c.method, "server " + c.method, "client " + c.method, "server " + c.method}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Fatalf("span chain under root (-want +got):\n%s", diff)
-			}
-			peers := []string{attr(path[0], "network.peer.port"), attr(path[2], "network.peer.port")}
-			if diff := cmp.Diff([]string{port(t, h.relay), port(t, h.backend.Addr)}, peers); diff != "" {
-				t.Errorf("client spans' network.peer.port (-relay,backend +got):\n%s", diff)
-			}
-			for _, s := range path {
-				if s.Status().Code != otelcodes.Unset {
-					t.Errorf("%s %s: status %v, want unset", s.SpanKind(), s.Name(), s.Status())
+	for _, p := range paths {
+		for _, c := range callers {
+			t.Run(p.name+"/"+c.kind, func(t *testing.T) {
+				h := newHop(t, sdktrace.AlwaysSample(), p.opts...)
+				ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
+				defer cancel()
+				ctx, root := h.tp.Tracer("test").Start(ctx, "root")
+				if err := c.call(ctx, h.client); err != nil {
+					t.Fatalf("%s: %v", c.method, err)
 				}
-				if got := attr(s, "rpc.method"); got != c.method {
-					t.Errorf("%s %s: rpc.method %q, want %q", s.SpanKind(), s.Name(), got, c.method)
+				root.End()
+				spans := waitEnded(t, h.rec, 5)
+				got, path := chain(t, spans, root.SpanContext())
+				want := []string{"client " + c.method, "server " + c.method, "client " + c.method, "server " + c.method}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Fatalf("span chain under root (-want +got):\n%s", diff)
 				}
-			}
-		})
+				peers := []string{attr(path[0], "network.peer.port"), attr(path[2], "network.peer.port")}
+				if diff := cmp.Diff([]string{port(t, h.relay), port(t, h.backend.Addr)}, peers); diff != "" {
+					t.Errorf("client spans' network.peer.port (-relay,backend +got):\n%s", diff)
+				}
+				for _, s := range path {
+					if s.Status().Code != otelcodes.Unset {
+						t.Errorf("%s %s: status %v, want unset", s.SpanKind(), s.Name(), s.Status())
+					}
+					if got := attr(s, "rpc.method"); got != c.method {
+						t.Errorf("%s %s: rpc.method %q, want %q", s.SpanKind(), s.Name(), got, c.method)
+					}
+				}
+			})
+		}
 	}
 }
 
 // TestFailedRPCNamesBackend checks that the client span of an RPC that the
 // backend fails still carries the backend's address, for every RPC kind.
 func TestFailedRPCNamesBackend(t *testing.T) {
-	for _, c := range callers {
-		t.Run(c.kind, func(t *testing.T) {
-			h := newHop(t, sdktrace.AlwaysSample())
-			h.backend.SetFailure(codes.Unavailable)
-			ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
-			defer cancel()
-			ctx, root := h.tp.Tracer("test").Start(ctx, "root")
-			err := c.call(ctx, h.client)
-			root.End()
-			if status.Code(err) == codes.OK {
-				t.Fatalf("%s succeeded, want the backend's failure", c.method)
-			}
-			_, path := chain(t, waitEnded(t, h.rec, 5), root.SpanContext())
-			if len(path) != 4 {
-				t.Fatalf("chain under root has %d spans, want 4: %v", len(path), names(path))
-			}
-			toBackend := path[2]
-			got := map[string]string{
-				"network.peer.address": attr(toBackend, "network.peer.address"),
-				"network.peer.port":    attr(toBackend, "network.peer.port"),
-				"server.port":          attr(toBackend, "server.port"),
-				"caller's status":      path[0].Status().Code.String(),
-			}
-			want := map[string]string{
-				"network.peer.address": "127.0.0.1",
-				"network.peer.port":    port(t, h.backend.Addr),
-				"server.port":          port(t, h.backend.Addr),
-				"caller's status":      otelcodes.Error.String(),
-			}
-			// When the client sends, the relay's Send can race the
-			// backend's early status; grpc-go then reports the attempt's
-			// stats.End without the error (csAttempt.finish(io.EOF)), so
-			// only calls that do not send after opening check that span.
-			if c.kind == "unary" || c.kind == "server stream" {
-				got["status"], want["status"] = toBackend.Status().Code.String(), otelcodes.Error.String()
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("spans of a call the backend fails (-want +got):\n%s", diff)
-			}
-		})
+	for _, p := range paths {
+		for _, c := range callers {
+			t.Run(p.name+"/"+c.kind, func(t *testing.T) {
+				h := newHop(t, sdktrace.AlwaysSample(), p.opts...)
+				h.backend.SetFailure(codes.Unavailable)
+				ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
+				defer cancel()
+				ctx, root := h.tp.Tracer("test").Start(ctx, "root")
+				err := c.call(ctx, h.client)
+				root.End()
+				if status.Code(err) == codes.OK {
+					t.Fatalf("%s succeeded, want the backend's failure", c.method)
+				}
+				_, path := chain(t, waitEnded(t, h.rec, 5), root.SpanContext())
+				if len(path) != 4 {
+					t.Fatalf("chain under root has %d spans, want 4: %v", len(path), names(path))
+				}
+				toBackend := path[2]
+				got := map[string]string{
+					"network.peer.address": attr(toBackend, "network.peer.address"),
+					"network.peer.port":    attr(toBackend, "network.peer.port"),
+					"server.port":          attr(toBackend, "server.port"),
+					"caller's status":      path[0].Status().Code.String(),
+				}
+				want := map[string]string{
+					"network.peer.address": "127.0.0.1",
+					"network.peer.port":    port(t, h.backend.Addr),
+					"server.port":          port(t, h.backend.Addr),
+					"caller's status":      otelcodes.Error.String(),
+				}
+				// When the client sends, the relay's Send can race the
+				// backend's early status; grpc-go then reports the attempt's
+				// stats.End without the error (csAttempt.finish(io.EOF)), so
+				// only calls that do not send after opening check that span.
+				if c.kind == "unary" || c.kind == "server stream" {
+					got["status"], want["status"] = toBackend.Status().Code.String(), otelcodes.Error.String()
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("spans of a call the backend fails (-want +got):\n%s", diff)
+				}
+			})
+		}
 	}
 }
 
@@ -175,25 +179,27 @@ func TestUnrecordedStillPropagates(t *testing.T) {
 		{name: "filtered out", sampler: sdktrace.AlwaysSample(), parent: true,
 			opts: []tracing.Option{tracing.WithFilter(func(*stats.RPCTagInfo) bool { return false })}},
 	}
-	for _, tc := range cases {
-		for _, c := range callers {
-			t.Run(tc.name+"/"+c.kind, func(t *testing.T) {
-				h := newHop(t, tc.sampler, tc.opts...)
-				ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
-				defer cancel()
-				if tc.parent {
-					ctx = trace.ContextWithRemoteSpanContext(ctx, remote)
-				}
-				ctx = withBaggage(t, ctx, "user", "ann")
-				if err := c.call(ctx, h.client); err != nil {
-					t.Fatalf("%s: %v", c.method, err)
-				}
-				atRelay, atEnd := receive(t, h.atRelay), receive(t, h.atEnd)
-				checkPropagated(t, atRelay, atEnd, tc.parent, remote.TraceID())
-				if n := len(h.rec.Started()); n != 0 {
-					t.Errorf("%d spans started, want none", n)
-				}
-			})
+	for _, p := range paths {
+		for _, tc := range cases {
+			for _, c := range callers {
+				t.Run(p.name+"/"+tc.name+"/"+c.kind, func(t *testing.T) {
+					h := newHop(t, tc.sampler, append(tc.opts, p.opts...)...)
+					ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
+					defer cancel()
+					if tc.parent {
+						ctx = trace.ContextWithRemoteSpanContext(ctx, remote)
+					}
+					ctx = withBaggage(t, ctx, "user", "ann")
+					if err := c.call(ctx, h.client); err != nil {
+						t.Fatalf("%s: %v", c.method, err)
+					}
+					atRelay, atEnd := receive(t, h.atRelay), receive(t, h.atEnd)
+					checkPropagated(t, atRelay, atEnd, tc.parent, remote.TraceID())
+					if n := len(h.rec.Started()); n != 0 {
+						t.Errorf("%d spans started, want none", n)
+					}
+				})
+			}
 		}
 	}
 }
