@@ -93,33 +93,29 @@ func allReady(p balancer.Picker, cc *testutil.BalancerClientConn) bool {
 
 // BenchmarkPick compares grpc-go's round_robin picker, and grpckit's p2c
 // picker, alone with the same picker under grpckit_outlier_ejection, Done
-// callback included, with the callers spread over every processor. In
-// "watched" every endpoint failed once before the timer started, so every
-// success is counted; otherwise the endpoints are healthy.
-func BenchmarkPick(b *testing.B) { benchPicks(b, true) }
-
-// BenchmarkPickSerial is BenchmarkPick with one caller.
-func BenchmarkPickSerial(b *testing.B) { benchPicks(b, false) }
-
-func benchPicks(b *testing.B, parallel bool) {
+// callback included, with the callers spread over every processor
+// (RunParallel: one caller at -cpu 1, which scripts/bench.sh runs beside
+// -cpu 2). In "watched" every endpoint failed once before the timer
+// started, so every success is counted; otherwise the endpoints are healthy.
+func BenchmarkPick(b *testing.B) {
 	const rrCfg = `{"childPolicy":[{"round_robin":{}}]}`
 	for _, n := range []int{10, 100} {
 		b.Run(fmt.Sprintf("round_robin/%d", n), func(b *testing.B) {
-			benchPick(b, readyPicker(b, roundrobin.Name, "", n), parallel)
+			benchPick(b, readyPicker(b, roundrobin.Name, "", n))
 		})
 		b.Run(fmt.Sprintf("outlier+round_robin/%d", n), func(b *testing.B) {
-			benchPick(b, readyPicker(b, outlier.Name, rrCfg, n), parallel)
+			benchPick(b, readyPicker(b, outlier.Name, rrCfg, n))
 		})
 		b.Run(fmt.Sprintf("outlier+round_robin_watched/%d", n), func(b *testing.B) {
 			p := readyPicker(b, outlier.Name, rrCfg, n)
 			failOnceEach(b, p, n)
-			benchPick(b, p, parallel)
+			benchPick(b, p)
 		})
 		b.Run(fmt.Sprintf("p2c/%d", n), func(b *testing.B) {
-			benchPick(b, readyPicker(b, p2c.Name, "", n), parallel)
+			benchPick(b, readyPicker(b, p2c.Name, "", n))
 		})
 		b.Run(fmt.Sprintf("outlier+p2c/%d", n), func(b *testing.B) {
-			benchPick(b, readyPicker(b, outlier.Name, `{"childPolicy":[{"grpckit_p2c":{}}]}`, n), parallel)
+			benchPick(b, readyPicker(b, outlier.Name, `{"childPolicy":[{"grpckit_p2c":{}}]}`, n))
 		})
 	}
 }
@@ -136,7 +132,7 @@ func failOnceEach(b *testing.B, p balancer.Picker, n int) {
 	}
 }
 
-func benchPick(b *testing.B, p balancer.Picker, parallel bool) {
+func benchPick(b *testing.B, p balancer.Picker) {
 	// A cancellable context, as an RPC's is.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -152,12 +148,6 @@ func benchPick(b *testing.B, p balancer.Picker, parallel bool) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	if !parallel {
-		for b.Loop() {
-			pick()
-		}
-		return
-	}
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			pick()

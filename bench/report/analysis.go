@@ -52,18 +52,11 @@ precomputed traceparent per span context instead of formatting it per call.
 Below the empty-handler floor nothing in grpckit can go; only gRPC could, by
 not allocating events for handlers that do not want them.`
 
-const analysisPick = `A pick here costs a few tens of ns, about round_robin's, so a few ns of extra
-work is already 10–20 %. wrr reads an atomic counter and a precomputed
-schedule slot and stays close. p2c does more per pick: it draws a random
-number, reads two endpoints' load, and counts the call in flight with an
-atomic add on the chosen endpoint, undone by another in Done. Under
-RunParallel both cores write those counters; each endpoint's counters sit
-on a cache line of their own, but with few endpoints both cores often pick
-the same endpoint, and its line moves between them on every pick. That is
-why the ratio is worst at 10 endpoints and falls as the endpoints grow.
-Meeting 1.2× at 10 and 100 endpoints would need the in-flight count striped
-per core (summed when two endpoints are compared), so that two cores picking
-the same endpoint do not write the same line.`
+const analysisWRRPick = `TODO`
+
+const analysisP2CPick = `TODO`
+
+const analysisOutlierPick = `TODO`
 
 const analysisCHashPick = `The time per pick is well under half of ring_hash's: the table lookup is one
 shift and one load, where ring_hash binary-searches its ring. The miss is the

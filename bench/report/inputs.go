@@ -18,7 +18,9 @@ import (
 // The files of a results directory, as scripts/bench.sh writes them.
 const (
 	BenchFile     = "bench.txt"
+	PicksFile     = "picks.txt" // the pick benchmarks at -cpu 1,2, read with ParseCPU
 	MachineFile   = "machine.txt"
+	PicksMachine  = "picks-machine.txt" // machine.txt of the run that wrote picks.txt
 	SimFile       = "lbsim-sim.json"
 	LoopbackFile  = "lbsim-loopback.json"
 	CHashFile     = "chash.json"
@@ -29,13 +31,16 @@ const (
 // Inputs are the raw results the report is made from. Everything but Bench
 // may be missing; the report then says so.
 type Inputs struct {
-	Bench     *Set
-	Machine   [][2]string // key–value lines of machine.txt, in order
-	Sim       map[string]lbsim.Result
-	Loopback  map[string]lbsim.Result
-	CHash     *chash.Results
-	Load      *load.File
-	Benchstat string
+	Bench   *Set
+	Machine [][2]string // key–value lines of machine.txt, in order
+	// PicksMachine is picks-machine.txt: the machine the pick benchmarks
+	// ran on, which may be a later run than the rest.
+	PicksMachine [][2]string
+	Sim          map[string]lbsim.Result
+	Loopback     map[string]lbsim.Result
+	CHash        *chash.Results
+	Load         *load.File
+	Benchstat    string
 }
 
 // Load reads the results directory dir.
@@ -49,7 +54,13 @@ func Load(dir string) (*Inputs, error) {
 	if in.Bench, err = Parse(f); err != nil {
 		return nil, err
 	}
+	if err := mergeCPU(in.Bench, filepath.Join(dir, PicksFile)); err != nil {
+		return nil, err
+	}
 	if in.Machine, err = readMachine(filepath.Join(dir, MachineFile)); err != nil {
+		return nil, err
+	}
+	if in.PicksMachine, err = readMachine(filepath.Join(dir, PicksMachine)); err != nil {
 		return nil, err
 	}
 	for name, v := range map[string]any{SimFile: &in.Sim, LoopbackFile: &in.Loopback, CHashFile: &in.CHash, LoadFile: &in.Load} {
@@ -63,6 +74,24 @@ func Load(dir string) (*Inputs, error) {
 	}
 	in.Benchstat = string(b)
 	return in, nil
+}
+
+// mergeCPU adds the runs of the -cpu results file path, if there is one, to s.
+func mergeCPU(s *Set, path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("report: %v", err)
+	}
+	defer f.Close()
+	picks, err := ParseCPU(f)
+	if err != nil {
+		return fmt.Errorf("report: %s: %v", path, err)
+	}
+	s.Merge(picks)
+	return nil
 }
 
 // readJSON decodes path into v; a missing file leaves v as it is.

@@ -164,22 +164,32 @@ func image(b *strings.Builder, plots []string, file, alt string) {
 
 func pickCostSection(b *strings.Builder, in *Inputs, plots []string) {
 	b.WriteString("## Pick cost against endpoint count\n\n")
-	b.WriteString("Median ns per Pick (and Done) under `RunParallel` with every endpoint READY, from the balancers' BenchmarkPick.\n\n")
-	b.WriteString("| policy |")
+	b.WriteString("Median ns per Pick (and Done) under `RunParallel` with every endpoint READY, from the balancers' BenchmarkPick, " +
+		"at `-cpu 1` (one goroutine: no cache line moves between cores) and `-cpu 2` (both cores pick: shared atomics move between them).\n\n")
+	if len(in.PicksMachine) > 0 {
+		b.WriteString("The pick benchmarks ran on:\n\n| machine | |\n|---|---|\n")
+		for _, kv := range in.PicksMachine {
+			fmt.Fprintf(b, "| %s | %s |\n", kv[0], escape(kv[1]))
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("| policy | -cpu |")
 	for _, n := range pickSizes {
 		fmt.Fprintf(b, " %d endpoints |", n)
 	}
-	b.WriteString("\n|---|---|---|---|\n")
+	b.WriteString("\n|---|---|---|---|---|\n")
 	for _, s := range pickSeries {
-		fmt.Fprintf(b, "| %s |", s.Label)
-		for _, n := range pickSizes {
-			if st, ok := in.Bench.Stat(s.key(n), "ns/op"); ok {
-				fmt.Fprintf(b, " %.1f ns |", st.Median)
-			} else {
-				b.WriteString(" — |")
+		for _, cpu := range pickCPUs {
+			fmt.Fprintf(b, "| %s | %d |", s.Label, cpu)
+			for _, n := range pickSizes {
+				if st, ok := in.Bench.Stat(s.key(n, cpu), "ns/op"); ok {
+					fmt.Fprintf(b, " %.1f ns |", st.Median)
+				} else {
+					b.WriteString(" — |")
+				}
 			}
+			b.WriteString("\n")
 		}
-		b.WriteString("\n")
 	}
 	b.WriteString("\n")
 	image(b, plots, PlotPickCost, "pick cost against endpoint count")

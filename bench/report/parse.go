@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
 	"strconv"
 	"strings"
@@ -43,8 +44,19 @@ var procsSuffix = regexp.MustCompile(`-\d+$`)
 
 // Parse reads `go test -bench` output. Lines that are not results or
 // package and configuration headers (logs, PASS, ok) are skipped; a result
-// line that cannot be read is an error.
-func Parse(r io.Reader) (*Set, error) {
+// line that cannot be read is an error. The GOMAXPROCS suffix is dropped.
+func Parse(r io.Reader) (*Set, error) { return parse(r, false) }
+
+// ParseCPU is Parse for output of `go test -cpu`: the GOMAXPROCS a result
+// ran at is kept in its name as a last element, "/cpu=N", so that runs at
+// different -cpu values are told apart ("BenchmarkPick/endpoints=10/cpu=2";
+// a name without suffix ran at GOMAXPROCS 1).
+func ParseCPU(r io.Reader) (*Set, error) { return parse(r, true) }
+
+// CPUName is name as ParseCPU keys the runs of name at GOMAXPROCS procs.
+func CPUName(name string, procs int) string { return fmt.Sprintf("%s/cpu=%d", name, procs) }
+
+func parse(r io.Reader, cpu bool) (*Set, error) {
 	s := &Set{Config: map[string]string{}, Runs: map[Key][]Run{}}
 	pkg := ""
 	sc := bufio.NewScanner(r)
@@ -59,11 +71,14 @@ func Parse(r io.Reader) (*Set, error) {
 			}
 			continue
 		}
-		name, run, ok, err := result(text)
+		name, procs, run, ok, err := result(text)
 		if err != nil {
 			return nil, fmt.Errorf("report: line %d: %v", line, err)
 		}
 		if ok {
+			if cpu {
+				name = CPUName(name, procs)
+			}
 			s.add(Key{Pkg: pkg, Name: name}, run)
 		}
 	}
@@ -71,6 +86,16 @@ func Parse(r io.Reader) (*Set, error) {
 		return nil, fmt.Errorf("report: %v", err)
 	}
 	return s, nil
+}
+
+// Merge adds o's runs to s; o's configuration headers win.
+func (s *Set) Merge(o *Set) {
+	for _, k := range o.Order {
+		for _, r := range o.Runs[k] {
+			s.add(k, r)
+		}
+	}
+	maps.Copy(s.Config, o.Config)
 }
 
 func (s *Set) add(k Key, r Run) {
@@ -91,31 +116,38 @@ func headerLine(line string) (key, value string, ok bool) {
 }
 
 // result reads a benchmark result line: the name, the iterations, then
-// value–unit pairs. ok is false for lines that are not results at all.
-func result(line string) (name string, r Run, ok bool, err error) {
+// value–unit pairs. name is without the GOMAXPROCS suffix, which procs
+// holds (1 without a suffix). ok is false for lines that are not results at
+// all.
+func result(line string) (name string, procs int, r Run, ok bool, err error) {
 	f := strings.Fields(line)
 	if len(f) == 0 || !strings.HasPrefix(f[0], "Benchmark") {
-		return "", Run{}, false, nil
+		return "", 0, Run{}, false, nil
 	}
 	if len(f) < 4 || len(f)%2 != 0 {
 		if len(f) == 1 || !isDigits(f[1]) {
-			return "", Run{}, false, nil // a name printed before a benchmark's log lines
+			return "", 0, Run{}, false, nil // a name printed before a benchmark's log lines
 		}
-		return "", Run{}, false, fmt.Errorf("malformed result %q", line)
+		return "", 0, Run{}, false, fmt.Errorf("malformed result %q", line)
 	}
 	n, err := strconv.Atoi(f[1])
 	if err != nil {
-		return "", Run{}, false, nil // "BenchmarkX ... --- FAIL" and the like
+		return "", 0, Run{}, false, nil // "BenchmarkX ... --- FAIL" and the like
 	}
 	r = Run{Iterations: n, Values: make(map[string]float64, (len(f)-2)/2)}
 	for i := 2; i < len(f); i += 2 {
 		v, err := strconv.ParseFloat(f[i], 64)
 		if err != nil {
-			return "", Run{}, false, fmt.Errorf("value %q of %s: %v", f[i], f[0], err)
+			return "", 0, Run{}, false, fmt.Errorf("value %q of %s: %v", f[i], f[0], err)
 		}
 		r.Values[f[i+1]] = v
 	}
-	return procsSuffix.ReplaceAllString(f[0], ""), r, true, nil
+	name, procs = f[0], 1
+	if m := procsSuffix.FindString(name); m != "" {
+		procs, _ = strconv.Atoi(m[1:])
+		name = name[:len(name)-len(m)]
+	}
+	return name, procs, r, true, nil
 }
 
 func isDigits(s string) bool {

@@ -166,10 +166,25 @@ func shares(counts []int) plotter.Values {
 	return out
 }
 
-// pickCostPlot draws each policy's median pick time against endpoints.
+// pickCostPlot draws each policy's median pick time against endpoints, one
+// plot per -cpu value.
 func pickCostPlot(in *Inputs) ([]*plot.Plot, error) {
+	var out []*plot.Plot
+	for _, cpu := range pickCPUs {
+		p, err := pickCostPlotCPU(in, cpu)
+		if err != nil {
+			return nil, err
+		}
+		if p != nil {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func pickCostPlotCPU(in *Inputs, cpu int) (*plot.Plot, error) {
 	p := plot.New()
-	p.Title.Text = "Pick cost against endpoint count (RunParallel, 2 cores)"
+	p.Title.Text = fmt.Sprintf("Pick cost against endpoint count (RunParallel, -cpu %d)", cpu)
 	p.X.Label.Text = "endpoints (log scale)"
 	p.Y.Label.Text = "ns per pick (log scale)"
 	p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
@@ -180,7 +195,7 @@ func pickCostPlot(in *Inputs) ([]*plot.Plot, error) {
 	for i, s := range pickSeries {
 		var pts plotter.XYs
 		for _, n := range pickSizes {
-			if st, ok := in.Bench.Stat(s.key(n), "ns/op"); ok && st.Median > 0 {
+			if st, ok := in.Bench.Stat(s.key(n, cpu), "ns/op"); ok && st.Median > 0 {
 				pts = append(pts, plotter.XY{X: float64(n), Y: st.Median})
 			}
 		}
@@ -202,5 +217,5 @@ func pickCostPlot(in *Inputs) ([]*plot.Plot, error) {
 	}
 	p.X.Min, p.X.Max = 7, 1400
 	p.Y.Max *= 10 // room for the legend above the lines (log scale)
-	return []*plot.Plot{p}, nil
+	return p, nil
 }

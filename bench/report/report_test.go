@@ -12,20 +12,31 @@ import (
 	"github.com/grpckit/grpckit/bench/lbsim"
 )
 
-// writeResults writes a small results directory: a bench.txt with the
-// wrr pick pairs (met) and the token bucket pair (missed), a simulation and
-// a machine file; everything else is missing.
+// picks is a picks.txt with the wrr pick pairs at -cpu 1 and 2, all met.
+const picks = `goos: linux
+pkg: github.com/grpckit/grpckit/balancer/wrr
+BenchmarkPick/endpoints=10/policy=round_robin 	100	10 ns/op	0 allocs/op
+BenchmarkPick/endpoints=10/policy=round_robin-2 	100	30 ns/op	0 allocs/op
+BenchmarkPick/endpoints=10/policy=grpckit_weighted_round_robin 	100	11 ns/op	0 allocs/op
+BenchmarkPick/endpoints=10/policy=grpckit_weighted_round_robin-2 	100	33 ns/op	0 allocs/op
+BenchmarkPick/endpoints=100/policy=round_robin 	100	10 ns/op	0 allocs/op
+BenchmarkPick/endpoints=100/policy=round_robin-2 	100	30 ns/op	0 allocs/op
+BenchmarkPick/endpoints=100/policy=grpckit_weighted_round_robin 	100	11 ns/op	0 allocs/op
+BenchmarkPick/endpoints=100/policy=grpckit_weighted_round_robin-2 	100	33 ns/op	0 allocs/op
+BenchmarkPick/endpoints=1000/policy=round_robin 	100	10 ns/op	0 allocs/op
+BenchmarkPick/endpoints=1000/policy=round_robin-2 	100	30 ns/op	0 allocs/op
+BenchmarkPick/endpoints=1000/policy=grpckit_weighted_round_robin 	100	11 ns/op	0 allocs/op
+BenchmarkPick/endpoints=1000/policy=grpckit_weighted_round_robin-2 	100	33 ns/op	0 allocs/op
+`
+
+// writeResults writes a small results directory: a picks.txt with the wrr
+// pick pairs at both -cpu values (met), a bench.txt with the token bucket
+// pair (missed), a simulation and a machine file; everything else is
+// missing.
 func writeResults(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	bench := `goos: linux
-pkg: github.com/grpckit/grpckit/balancer/wrr
-BenchmarkPick/endpoints=10/policy=round_robin-2 	100	30 ns/op	0 allocs/op
-BenchmarkPick/endpoints=10/policy=grpckit_weighted_round_robin-2 	100	33 ns/op	0 allocs/op
-BenchmarkPick/endpoints=100/policy=round_robin-2 	100	30 ns/op	0 allocs/op
-BenchmarkPick/endpoints=100/policy=grpckit_weighted_round_robin-2 	100	33 ns/op	0 allocs/op
-BenchmarkPick/endpoints=1000/policy=round_robin-2 	100	30 ns/op	0 allocs/op
-BenchmarkPick/endpoints=1000/policy=grpckit_weighted_round_robin-2 	100	33 ns/op	0 allocs/op
 pkg: github.com/grpckit/grpckit/interceptor/ratelimit
 BenchmarkPerKey/anchor=map+mutex-2 	100	150 ns/op	0 allocs/op
 BenchmarkPerKey/TokenBucket-2 	100	90 ns/op	0 allocs/op
@@ -50,6 +61,9 @@ BenchmarkPerKey/TokenBucket-2 	100	90 ns/op	0 allocs/op
 		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, BenchFile), []byte(bench), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, PicksFile), []byte(picks), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, MachineFile), []byte("go: go1.26.8\ncores: 2\n"), 0o644); err != nil {
@@ -91,7 +105,9 @@ func TestGenerate(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"| wrr, 10 endpoints | 30 ns | 33 ns | 1.10× | ≤ 1.2×, 0 allocs | ✅ meets |",
+		"| wrr, 10 endpoints, -cpu 1 | 10 ns | 11 ns | 1.10× | ≤ 1.2×, 0 allocs | ✅ meets |",
+		"| wrr, 10 endpoints, -cpu 2 | 30 ns | 33 ns | 1.10× | ≤ 1.2×, 0 allocs | ✅ meets |",
+		"| [wrr pick](#wrr-pick) | ≤ 1.2× grpc-go `round_robin` pick at 10, 100, 1000 endpoints, 0 allocs, at `-cpu 1` and `-cpu 2` | grpc-go round_robin picker | 6 of 6 checks within target (see the row) | ✅ meets |",
 		"| 1024 keys, RunParallel | 150 ns | 90 ns | 0.60× | ≤ 0.5×, 0 allocs | ❌ misses |",
 		"p99, p2c vs round_robin, simulation (virtual time): 0.15×",
 		"| go | go1.26.8 |",
@@ -103,7 +119,7 @@ func TestGenerate(t *testing.T) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
-	for _, absent := range []string{strings.ReplaceAll(analysisPick, "\n", " "), PlotCDFLoopback} {
+	for _, absent := range []string{strings.ReplaceAll(analysisWRRPick, "\n", " "), PlotCDFLoopback} {
 		if strings.Contains(doc, absent) {
 			t.Errorf("report has %q, which it should not", absent[:40])
 		}
@@ -137,8 +153,32 @@ func TestWritePairs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s does not parse back: %v", file, err)
 		}
-		if len(s.Order) != 4 { // three wrr sizes and the token bucket
-			t.Errorf("%s holds %d benchmarks, want 4: %v", file, len(s.Order), s.Order)
+		if len(s.Order) != 7 { // three wrr sizes at two -cpu values and the token bucket
+			t.Errorf("%s holds %d benchmarks, want 7: %v", file, len(s.Order), s.Order)
 		}
 	}
+}
+
+// TestPickMissedAtOneCPU: a pick target met at -cpu 1 and missed at -cpu 2
+// is a miss of the row.
+func TestPickMissedAtOneCPU(t *testing.T) {
+	dir := writeResults(t)
+	slow := strings.Replace(picks, "policy=grpckit_weighted_round_robin-2 \t100\t33 ns/op", "policy=grpckit_weighted_round_robin-2 \t100\t40 ns/op", 1)
+	if err := os.WriteFile(filepath.Join(dir, PicksFile), []byte(slow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range EvaluateRows(in, Rows) {
+		if r.Row.ID != "wrr-pick" {
+			continue
+		}
+		if r.Status != Missed {
+			t.Errorf("wrr pick: %v with 10 endpoints at 1.33× under -cpu 2, want a miss", r.Status)
+		}
+		return
+	}
+	t.Fatal("no wrr-pick row")
 }

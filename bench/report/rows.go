@@ -55,14 +55,28 @@ var Rows = []Row{
 		Analysis: analysisTracingUnsampled,
 	},
 	{
-		ID: "pick", What: "wrr / p2c pick",
-		Target: "≤ 1.2× grpc-go `round_robin` pick at 10, 100, 1000 endpoints, 0 allocs", Anchor: "grpc-go round_robin picker",
-		Pairs:    append(pickPairs("balancer/wrr", "wrr", "grpckit_weighted_round_robin"), pickPairs("balancer/p2c", "p2c", "grpckit_p2c")...),
-		Analysis: analysisPick,
+		ID: "wrr-pick", What: "wrr pick",
+		Target: "≤ 1.2× grpc-go `round_robin` pick at 10, 100, 1000 endpoints, 0 allocs, at `-cpu 1` and `-cpu 2`", Anchor: "grpc-go round_robin picker",
+		Pairs:    pickPairs("balancer/wrr", "wrr", "grpckit_weighted_round_robin", "round_robin", 1.2),
+		Analysis: analysisWRRPick,
+	},
+	{
+		ID: "p2c-pick", What: "p2c Pick+Done",
+		Target: "≤ 0.5× grpc-go `least_request_experimental` (choiceCount 2) at 10, 100, 1000 endpoints, 0 allocs, at `-cpu 1` and `-cpu 2`; one monotonic clock read per RPC",
+		Anchor: "grpc-go least_request picker",
+		Pairs: append(pickPairs("balancer/p2c", "p2c", "grpckit_p2c", "least_request_experimental", 0.5),
+			p2cContextPairs()...),
+		Analysis: analysisP2CPick,
+	},
+	{
+		ID: "outlier-pick", What: "outlier ejection around a policy's picker",
+		Target: "≤ +20 ns per Pick+Done over the child's picker alone, at `-cpu 1` and `-cpu 2`", Anchor: "the child policy's picker alone",
+		Pairs:    outlierPairs(),
+		Analysis: analysisOutlierPick,
 	},
 	{
 		ID: "chash-pick", What: "consistent-hash pick",
-		Target: "≤ 0.5× grpc-go `ring_hash` pick with `requestHashHeader`, 0 allocs", Anchor: "grpc-go ring_hash picker",
+		Target: "≤ 0.5× grpc-go `ring_hash` pick with `requestHashHeader`, 0 allocs, at `-cpu 1` and `-cpu 2`", Anchor: "grpc-go ring_hash picker",
 		Pairs:    chashPickPairs(),
 		Analysis: analysisCHashPick,
 	},
@@ -119,41 +133,103 @@ var Rows = []Row{
 // pickSizes are the endpoint counts the pick benchmarks run at.
 var pickSizes = []int{10, 100, 1000}
 
-func pickPairs(pkg, label, policy string) []Pair {
+// pickCPUs are the -cpu values scripts/bench.sh runs the pick benchmarks at
+// (picks.txt); a pick target holds only if it holds at each.
+var pickCPUs = []int{1, 2}
+
+// pickPairs judges policy against anchor in pkg's BenchmarkPick at every
+// size and -cpu value.
+func pickPairs(pkg, label, policy, anchor string, maxRatio float64) []Pair {
 	var out []Pair
-	for _, n := range pickSizes {
-		out = append(out, Pair{
-			Label: fmt.Sprintf("%s, %d endpoints", label, n), Pkg: pkg,
-			Anchor: fmt.Sprintf("BenchmarkPick/endpoints=%d/policy=round_robin", n),
-			Ours:   fmt.Sprintf("BenchmarkPick/endpoints=%d/policy=%s", n, policy),
-			Max:    1.2, ZeroAllocs: true,
-		})
+	for _, cpu := range pickCPUs {
+		for _, n := range pickSizes {
+			out = append(out, Pair{
+				Label: fmt.Sprintf("%s, %d endpoints, -cpu %d", label, n, cpu), Pkg: pkg,
+				Anchor: CPUName(fmt.Sprintf("BenchmarkPick/endpoints=%d/policy=%s", n, anchor), cpu),
+				Ours:   CPUName(fmt.Sprintf("BenchmarkPick/endpoints=%d/policy=%s", n, policy), cpu),
+				Max:    maxRatio, ZeroAllocs: true,
+			})
+		}
+	}
+	return out
+}
+
+// p2cContextPairs set p2c beside round_robin, the cheapest pick, and the
+// clock reads beside p2c: not judged.
+func p2cContextPairs() []Pair {
+	var out []Pair
+	for _, cpu := range pickCPUs {
+		for _, n := range pickSizes {
+			out = append(out, Pair{
+				Label: fmt.Sprintf("p2c vs round_robin, %d endpoints, -cpu %d", n, cpu), Pkg: "balancer/p2c",
+				Anchor: CPUName(fmt.Sprintf("BenchmarkPick/endpoints=%d/policy=round_robin", n), cpu),
+				Ours:   CPUName(fmt.Sprintf("BenchmarkPick/endpoints=%d/policy=grpckit_p2c", n), cpu),
+				Info:   true,
+			})
+		}
+	}
+	for _, cpu := range pickCPUs {
+		for _, clock := range []string{"time.Since", "time.Now"} {
+			out = append(out, Pair{
+				Label: fmt.Sprintf("p2c Pick+Done, 10 endpoints, over one %s, -cpu %d", clock, cpu), Pkg: "balancer/p2c",
+				Anchor: CPUName("BenchmarkClock/"+clock, cpu),
+				Ours:   CPUName("BenchmarkPick/endpoints=10/policy=grpckit_p2c", cpu),
+				Info:   true,
+			})
+		}
+	}
+	return out
+}
+
+// outlierPairs judge what grpckit_outlier_ejection adds to a Pick+Done of
+// round_robin and p2c, healthy and watched, at every -cpu value.
+func outlierPairs() []Pair {
+	var out []Pair
+	for _, cpu := range pickCPUs {
+		for _, n := range []int{10, 100} {
+			for _, c := range []struct{ label, child, ours string }{
+				{"round_robin", "round_robin", "outlier+round_robin"},
+				{"round_robin, every endpoint watched", "round_robin", "outlier+round_robin_watched"},
+				{"p2c", "p2c", "outlier+p2c"},
+			} {
+				out = append(out, Pair{
+					Label: fmt.Sprintf("over %s, %d endpoints, -cpu %d", c.label, n, cpu), Pkg: "balancer/outlier",
+					Anchor: CPUName(fmt.Sprintf("BenchmarkPick/%s/%d", c.child, n), cpu),
+					Ours:   CPUName(fmt.Sprintf("BenchmarkPick/%s/%d", c.ours, n), cpu),
+					Max:    20, Additive: true, ZeroAllocs: true,
+				})
+			}
+		}
 	}
 	return out
 }
 
 func chashPickPairs() []Pair {
 	var out []Pair
-	for _, n := range pickSizes {
-		out = append(out, Pair{
-			Label: fmt.Sprintf("header key, %d endpoints", n), Pkg: "balancer/consistenthash",
-			Anchor: fmt.Sprintf("BenchmarkPick/ring_hash/header/%d", n),
-			Ours:   fmt.Sprintf("BenchmarkPick/consistenthash/header/%d", n),
-			Max:    0.5, ZeroAllocs: true,
-		})
+	for _, cpu := range pickCPUs {
+		for _, n := range pickSizes {
+			out = append(out, Pair{
+				Label: fmt.Sprintf("header key, %d endpoints, -cpu %d", n, cpu), Pkg: "balancer/consistenthash",
+				Anchor: CPUName(fmt.Sprintf("BenchmarkPick/ring_hash/header/%d", n), cpu),
+				Ours:   CPUName(fmt.Sprintf("BenchmarkPick/consistenthash/header/%d", n), cpu),
+				Max:    0.5, ZeroAllocs: true,
+			})
+		}
 	}
-	for _, n := range pickSizes {
-		out = append(out, Pair{
-			Label: fmt.Sprintf("WithKey, %d endpoints", n), Pkg: "balancer/consistenthash",
-			Anchor: fmt.Sprintf("BenchmarkPick/ring_hash/header/%d", n),
-			Ours:   fmt.Sprintf("BenchmarkPick/consistenthash/withkey/%d", n),
-			Info:   true,
-		}, Pair{
-			Label: fmt.Sprintf("WithKey, bounded loads, %d endpoints", n), Pkg: "balancer/consistenthash",
-			Anchor: fmt.Sprintf("BenchmarkPick/ring_hash/header/%d", n),
-			Ours:   fmt.Sprintf("BenchmarkPick/consistenthash/withkey-bounded/%d", n),
-			Info:   true,
-		})
+	for _, cpu := range pickCPUs {
+		for _, n := range pickSizes {
+			out = append(out, Pair{
+				Label: fmt.Sprintf("WithKey, %d endpoints, -cpu %d", n, cpu), Pkg: "balancer/consistenthash",
+				Anchor: CPUName(fmt.Sprintf("BenchmarkPick/ring_hash/header/%d", n), cpu),
+				Ours:   CPUName(fmt.Sprintf("BenchmarkPick/consistenthash/withkey/%d", n), cpu),
+				Info:   true,
+			}, Pair{
+				Label: fmt.Sprintf("WithKey, bounded loads, %d endpoints, -cpu %d", n, cpu), Pkg: "balancer/consistenthash",
+				Anchor: CPUName(fmt.Sprintf("BenchmarkPick/ring_hash/header/%d", n), cpu),
+				Ours:   CPUName(fmt.Sprintf("BenchmarkPick/consistenthash/withkey-bounded/%d", n), cpu),
+				Info:   true,
+			})
+		}
 	}
 	return out
 }

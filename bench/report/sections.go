@@ -10,11 +10,13 @@ type Series struct {
 	Label, Pkg, Format string // Format has a %d for the endpoint count
 }
 
-func (s Series) key(n int) Key { return Key{s.Pkg, fmt.Sprintf(s.Format, n)} }
+// key is the series' benchmark at n endpoints and -cpu cpu.
+func (s Series) key(n, cpu int) Key { return Key{s.Pkg, CPUName(fmt.Sprintf(s.Format, n), cpu)} }
 
 // pickSeries are the policies of the pick-cost table and plot.
 var pickSeries = []Series{
 	{"round_robin (grpc-go)", "balancer/wrr", "BenchmarkPick/endpoints=%d/policy=round_robin"},
+	{"least_request (grpc-go)", "balancer/p2c", "BenchmarkPick/endpoints=%d/policy=least_request_experimental"},
 	{"wrr", "balancer/wrr", "BenchmarkPick/endpoints=%d/policy=grpckit_weighted_round_robin"},
 	{"p2c", "balancer/p2c", "BenchmarkPick/endpoints=%d/policy=grpckit_p2c"},
 	{"ring_hash (grpc-go), header", "balancer/consistenthash", "BenchmarkPick/ring_hash/header/%d"},
@@ -92,22 +94,26 @@ func memorySection(b *strings.Builder, s *Set) {
 }
 
 // otherPairs are comparisons outside the design's table, shown for context.
-var otherPairs = []Pair{
+var otherPairs = append([]Pair{
 	{Label: "breaker, closed, RunParallel: interceptor vs gobreaker Execute", Pkg: "interceptor/breaker", Anchor: "BenchmarkClosed/gobreaker_Execute", Ours: "BenchmarkClosed/interceptor"},
 	{Label: "breaker, closed, serial: interceptor vs gobreaker Execute", Pkg: "interceptor/breaker", Anchor: "BenchmarkClosedSerial/gobreaker_Execute", Ours: "BenchmarkClosedSerial/interceptor"},
 	{Label: "recovery, unary: interceptor vs handler alone", Pkg: "interceptor/recovery", Anchor: "BenchmarkUnary/bare", Ours: "BenchmarkUnary/recovery"},
 	{Label: "recovery, stream: interceptor vs handler alone", Pkg: "interceptor/recovery", Anchor: "BenchmarkStream/bare", Ours: "BenchmarkStream/recovery"},
-	{Label: "zone aware, local zone vs round_robin", Pkg: "balancer/zoneaware", Anchor: "BenchmarkPick/round_robin", Ours: "BenchmarkPick/zoneaware+round_robin/local"},
-	{Label: "zone aware, spilling over vs round_robin", Pkg: "balancer/zoneaware", Anchor: "BenchmarkPick/round_robin", Ours: "BenchmarkPick/zoneaware+round_robin/spill"},
-	{Label: "outlier ejection, 10 endpoints vs round_robin", Pkg: "balancer/outlier", Anchor: "BenchmarkPick/round_robin/10", Ours: "BenchmarkPick/outlier+round_robin/10"},
-	{Label: "outlier ejection, 100 endpoints vs round_robin", Pkg: "balancer/outlier", Anchor: "BenchmarkPick/round_robin/100", Ours: "BenchmarkPick/outlier+round_robin/100"},
-	{Label: "outlier ejection, watched endpoints, 10 vs round_robin", Pkg: "balancer/outlier", Anchor: "BenchmarkPick/round_robin/10", Ours: "BenchmarkPick/outlier+round_robin_watched/10"},
-	{Label: "outlier ejection, watched endpoints, 100 vs round_robin", Pkg: "balancer/outlier", Anchor: "BenchmarkPick/round_robin/100", Ours: "BenchmarkPick/outlier+round_robin_watched/100"},
-	{Label: "outlier ejection over p2c, 10 endpoints vs p2c", Pkg: "balancer/outlier", Anchor: "BenchmarkPick/p2c/10", Ours: "BenchmarkPick/outlier+p2c/10"},
-	{Label: "outlier ejection over p2c, 100 endpoints vs p2c", Pkg: "balancer/outlier", Anchor: "BenchmarkPick/p2c/100", Ours: "BenchmarkPick/outlier+p2c/100"},
-	{Label: "outlier ejection, serial, 100 endpoints vs round_robin", Pkg: "balancer/outlier", Anchor: "BenchmarkPickSerial/round_robin/100", Ours: "BenchmarkPickSerial/outlier+round_robin/100"},
-	{Label: "outlier ejection, serial, watched, 100 endpoints vs round_robin", Pkg: "balancer/outlier", Anchor: "BenchmarkPickSerial/round_robin/100", Ours: "BenchmarkPickSerial/outlier+round_robin_watched/100"},
 	{Label: "token bucket, one key, serial vs rate.AllowN", Pkg: "interceptor/ratelimit", Anchor: "BenchmarkAllow/anchor=rate.AllowN", Ours: "BenchmarkAllow/TokenBucket"},
+}, zonePairs()...)
+
+// zonePairs set grpckit_zone_aware over round_robin beside round_robin at
+// every -cpu value.
+func zonePairs() []Pair {
+	var out []Pair
+	for _, cpu := range pickCPUs {
+		out = append(out,
+			Pair{Label: fmt.Sprintf("zone aware, local zone vs round_robin, -cpu %d", cpu), Pkg: "balancer/zoneaware",
+				Anchor: CPUName("BenchmarkPick/round_robin", cpu), Ours: CPUName("BenchmarkPick/zoneaware+round_robin/local", cpu)},
+			Pair{Label: fmt.Sprintf("zone aware, spilling over vs round_robin, -cpu %d", cpu), Pkg: "balancer/zoneaware",
+				Anchor: CPUName("BenchmarkPick/round_robin", cpu), Ours: CPUName("BenchmarkPick/zoneaware+round_robin/spill", cpu)})
+	}
+	return out
 }
 
 func otherSection(b *strings.Builder, in *Inputs) {
