@@ -10,12 +10,14 @@
 //
 // On a server a call goes through, from the outside in:
 //
-//  1. tracing (interceptor/tracing), a stats handler, so it runs before any
-//     interceptor: the server span exists, with the caller's trace context,
-//     before the other layers run, and it ends after them, so their span
-//     events (a rate-limit rejection) and their status (a recovered panic's
-//     codes.Internal) land on it.
-//  2. recovery (interceptor/recovery), the outermost interceptor, so a panic
+//  1. tracing (interceptor/tracing), the outermost interceptor: the server
+//     span exists, with the caller's trace context, before the other layers
+//     run, and it ends after them, so their span events (a rate-limit
+//     rejection) and their status (a recovered panic's codes.Internal) land
+//     on it. An RPC nobody samples costs the sampling decision and the
+//     propagation of the trace context; WithTracing(tracing.WithStatsHandler())
+//     uses tracing's stats handler instead, at a higher cost per RPC.
+//  2. recovery (interceptor/recovery), right inside tracing, so a panic
 //     anywhere inside it, in the handler, in a user's KeyFunc or Limiter,
 //     becomes codes.Internal instead of a crashed process, and tracing still
 //     sees the call end.
@@ -38,10 +40,9 @@
 //
 // On a client a call goes through:
 //
-//  1. tracing, a stats handler; on a client gRPC runs the interceptors
-//     before the stats handler starts the RPC's span, so the layers below
-//     record their events on the caller's span and a call they refuse gets
-//     no client span.
+//  1. tracing, the outermost interceptor, so the layers below record their
+//     events on the call's client span: a call the limiter holds back or
+//     the breaker refuses has a client span with the decision on it.
 //  2. rate limit, outside the breaker: by default (ratelimit.Unlimited) it
 //     only honours the servers' pushback, holding further calls to that
 //     target and method for as long as a server asked, at most

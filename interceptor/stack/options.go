@@ -126,7 +126,8 @@ type clientOption func(*clientConfig)
 
 func (f clientOption) applyClient(c *clientConfig) { f(c) }
 
-// WithTracing passes opts to tracing.ServerOption or tracing.DialOption.
+// WithTracing passes opts to tracing's interceptors (or, with
+// tracing.WithStatsHandler, to tracing.ServerOption or tracing.DialOption).
 // Tracing is on without it, with the global tracer provider and
 // propagator; the options of several WithTracing add up.
 func WithTracing(opts ...tracing.Option) Option {
@@ -136,7 +137,7 @@ func WithTracing(opts ...tracing.Option) Option {
 	})
 }
 
-// WithoutTracing leaves tracing's stats handler out: the RPCs get no span
+// WithoutTracing leaves tracing out: the RPCs get no span
 // and propagate no trace context.
 func WithoutTracing() Option {
 	return option(func(c *common) { c.noTracing = true })

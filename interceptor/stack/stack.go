@@ -9,9 +9,8 @@ import (
 	"github.com/grpckit/grpckit/interceptor/tracing"
 )
 
-// Server returns the recommended server options: tracing's stats handler
-// (outermost), then chained unary and stream interceptors: recovery, rate
-// limit, handler. Pass them to grpc.NewServer; interceptors added after them
+// Server returns the recommended server options: chained unary and stream
+// interceptors: tracing (outermost), recovery, rate limit, handler. Pass them to grpc.NewServer; interceptors added after them
 // with grpc.ChainUnaryInterceptor or grpc.ChainStreamInterceptor run inside
 // the stack, between the rate limiter and the handler.
 //
@@ -24,10 +23,17 @@ func Server(opts ...ServerOption) ([]grpc.ServerOption, error) {
 		return nil, err
 	}
 	var out []grpc.ServerOption
-	if !c.noTracing {
-		out = append(out, tracing.ServerOption(c.tracing...))
-	}
 	unary, stream := c.interceptors(l)
+	switch {
+	case c.noTracing:
+	case tracing.StatsHandlerPath(c.tracing...):
+		out = append(out, tracing.ServerOption(c.tracing...))
+	default:
+		// Tracing wraps the chain directly rather than through gRPC's,
+		// which would allocate a closure per call to link the two.
+		unary = tracing.WrapUnaryServer(unary, c.tracing...)
+		stream = tracing.WrapStreamServer(stream, c.tracing...)
+	}
 	return append(out, grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream)), nil
 }
 
@@ -54,9 +60,9 @@ func (c *serverConfig) serverLimiter() ratelimit.Limiter {
 	return c.limiter
 }
 
-// Client returns the recommended dial options: tracing's stats handler, then
-// chained unary and stream client interceptors: rate limit (honours
-// grpc-retry-pushback-ms), breaker. Pass them to grpc.NewClient;
+// Client returns the recommended dial options: chained unary and stream
+// client interceptors: tracing, rate limit (honours grpc-retry-pushback-ms),
+// breaker. Pass them to grpc.NewClient;
 // interceptors added after them with grpc.WithChainUnaryInterceptor or
 // grpc.WithChainStreamInterceptor run inside the stack, after the breaker.
 //
@@ -71,7 +77,8 @@ func Client(opts ...ClientOption) ([]grpc.DialOption, error) {
 		return nil, err
 	}
 	var out []grpc.DialOption
-	if !c.noTracing {
+	traced := !c.noTracing && !tracing.StatsHandlerPath(c.tracing...)
+	if !c.noTracing && !traced {
 		out = append(out, tracing.DialOption(c.tracing...))
 	}
 	var unary grpc.UnaryClientInterceptor
@@ -98,6 +105,16 @@ func Client(opts ...ClientOption) ([]grpc.DialOption, error) {
 	}
 	if g != nil {
 		stream = append(stream, g.StreamClientInterceptor())
+	}
+	if traced {
+		// Tracing first, so the limiter's and the breaker's events land
+		// on the client span; it wraps the unary chain directly.
+		stream = append([]grpc.StreamClientInterceptor{tracing.StreamClientInterceptor(c.tracing...)}, stream...)
+		if unary == nil {
+			unary = tracing.UnaryClientInterceptor(c.tracing...)
+		} else {
+			unary = tracing.WrapUnaryClient(unary, c.tracing...)
+		}
 	}
 	if unary == nil {
 		return out, nil

@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,8 +27,7 @@ const (
 	limitEvent    = "grpckit.ratelimit"
 	decisionAttr  = "grpckit.ratelimit.decision"
 	onePerHour    = rate.Limit(1.0 / 3600)
-	manyCalls     = 200
-	breakerTripAt = breaker.DefaultMinRequests
+	manyCalls = 200
 )
 
 // hourly is a limiter admitting one call, then none for an hour.
@@ -135,8 +135,8 @@ func TestRateLimitRejectionOnServerSpan(t *testing.T) {
 }
 
 // TestOpenBreakerFailsFast checks that a call refused by an open breaker
-// fails with Unavailable, never reaches the server, and starts no client
-// span.
+// fails with Unavailable, never reaches the server, and that the breaker's
+// rejection is an event on its client span.
 func TestOpenBreakerFailsFast(t *testing.T) {
 	for _, r := range rpcs {
 		t.Run(r.kind, func(t *testing.T) {
@@ -164,8 +164,11 @@ func TestOpenBreakerFailsFast(t *testing.T) {
 			if n := b.Calls(); n != before {
 				t.Errorf("the server got %d calls, had %d before: the refused call reached it", n, before)
 			}
-			if n := started(rec, trace.SpanKindClient, r.method); n != 1 {
-				t.Errorf("%d client spans, want 1: the refused call started one", n)
+			// Tracing is outermost, so the refused call has a client span
+			// too, with the breaker's event on it.
+			spans := waitEnded(t, rec, trace.SpanKindClient, r.method, 2)
+			if got := events(spans[1]); !slices.Contains(got, "grpckit.breaker.rejected") {
+				t.Errorf("the refused call's client span has events %v, want grpckit.breaker.rejected", got)
 			}
 		})
 	}
@@ -309,8 +312,10 @@ func TestServerRateLimitPerPeer(t *testing.T) {
 	}
 }
 
-// TestWithoutBreaker checks that the default breaker stops calls to a
-// failing server and that WithoutBreaker removes it.
+// TestWithoutBreaker checks that the breaker Client builds stops calls to a
+// failing server at its trip condition and that WithoutBreaker removes it.
+// (The default trip condition, which waits longer for a lone backend, is
+// tested in compose_ext_test.go.)
 func TestWithoutBreaker(t *testing.T) {
 	const calls = 10
 	cases := []struct {
@@ -318,8 +323,8 @@ func TestWithoutBreaker(t *testing.T) {
 		opts []stack.ClientOption
 		want int64 // calls the server got
 	}{
-		{"default", nil, breakerTripAt},
-		{"WithBreakerOptions", []stack.ClientOption{stack.WithBreakerOptions(breaker.WithConsecutiveFailures(5))}, 5},
+		{"WithBreakerOptions ratio", []stack.ClientOption{stack.WithBreakerOptions(breaker.WithFailureRatio(0.6, 3))}, 3},
+		{"WithBreakerOptions consecutive", []stack.ClientOption{stack.WithBreakerOptions(breaker.WithConsecutiveFailures(5))}, 5},
 		{"WithoutBreaker", []stack.ClientOption{stack.WithoutBreaker()}, calls},
 	}
 	for _, tc := range cases {

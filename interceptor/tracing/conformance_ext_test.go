@@ -178,7 +178,7 @@ func views(t *testing.T, inst string, spans []sdktrace.ReadOnlySpan, backendPort
 		}
 		extra := 0
 		for _, kv := range s.Attributes() {
-			val := kv.Value.Emit()
+			val := kv.Value.String()
 			if val == backendPort {
 				val = "backend"
 			}

@@ -57,3 +57,8 @@ func ServerOption(opts ...Option) grpc.ServerOption {
 func DialOption(opts ...Option) grpc.DialOption {
 	return grpc.WithStatsHandler(newHandler(trace.SpanKindClient, opts))
 }
+
+// StatsHandlerPath reports whether opts choose the stats-handler path
+// (WithStatsHandler or WithMeterProvider), for code that puts tracing
+// together with other interceptors, as package stack does.
+func StatsHandlerPath(opts ...Option) bool { return newConfig(opts).statsPath() }
