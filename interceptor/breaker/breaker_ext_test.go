@@ -123,7 +123,7 @@ func TestAllRPCKinds(t *testing.T) {
 		t.Run(k.method, func(t *testing.T) {
 			ctx := testContext(t)
 			srv := greeter.Start(t, kitresolver.Instance{})
-			g := newGroup(t)
+			g := newGroup(t, breaker.WithFailureRatio(0.6, 3))
 			_, client := dial(t, srv.Addr, g)
 			key := service + k.method
 

@@ -179,7 +179,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 func TestStateSteps(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var changes []string
-		g := mustGroup(t, WithOnStateChange(func(key string, from, to State) {
+		g := mustGroup(t, WithFailureRatio(0.6, 3), WithOnStateChange(func(key string, from, to State) {
 			changes = append(changes, fmt.Sprintf("%s: %v->%v", key, from, to))
 		}))
 		unary := g.UnaryClientInterceptor()
@@ -264,7 +264,7 @@ func TestHalfOpenAdmitsAtMostMaxRequests(t *testing.T) {
 }
 
 func halfOpenProbes(t *testing.T, probes uint32) {
-	g := mustGroup(t, WithMaxRequests(probes))
+	g := mustGroup(t, WithFailureRatio(0.6, 3), WithMaxRequests(probes))
 	tripAndWait(t, g)
 
 	release := make(chan struct{})
@@ -309,7 +309,7 @@ func halfOpenProbes(t *testing.T, probes uint32) {
 // not counted and its slot goes to the next call.
 func TestCancelledProbeFreesSlot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		g := mustGroup(t, WithMaxRequests(1))
+		g := mustGroup(t, WithFailureRatio(0.6, 3), WithMaxRequests(1))
 		tripAndWait(t, g)
 		for range 3 {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -393,7 +393,7 @@ func TestCallbackReentry(t *testing.T) {
 // slot.
 func TestInvokerPanicFreesSlot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		g := mustGroup(t, WithMaxRequests(1))
+		g := mustGroup(t, WithFailureRatio(0.6, 3), WithMaxRequests(1))
 		tripAndWait(t, g)
 		func() {
 			defer func() { _ = recover() }()

@@ -64,13 +64,13 @@ func (g *Group) unary(ctx context.Context, method string, req, reply any, cc *gr
 	finished := false
 	defer func() {
 		if !finished { // the invoker panicked: not the backend's doing
-			e.done(t, errExcluded, time.Now())
+			e.done(t, errExcluded, 0, time.Now())
 			e.flush(ctx)
 		}
 	}()
 	err = invoker(ctx, method, req, reply, cc, opts...)
 	finished = true
-	e.done(t, g.outcome(ctx, err, p), time.Now())
+	e.done(t, g.outcome(ctx, err, p), peerID(p.Addr), time.Now())
 	e.flush(ctx)
 	return err
 }
@@ -122,7 +122,7 @@ func (g *Group) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.Clie
 	if err != nil {
 		// gRPC creates a stream before anything is sent, so its errors
 		// come from this side: no endpoint, credentials, the context.
-		e.done(t, errExcluded, time.Now())
+		e.done(t, errExcluded, 0, time.Now())
 		e.flush(ctx)
 		return nil, err
 	}
@@ -240,6 +240,10 @@ func (s *clientStream) finish(result error) {
 // It does not touch stop, which contextDone may run before it is set.
 // Lock order: s.mu, then the entry's.
 func (s *clientStream) record(ctx context.Context, result error) bool {
+	var from uint64
+	if result != errExcluded {
+		from = s.peer()
+	}
 	s.mu.Lock()
 	if s.finished {
 		s.mu.Unlock()
@@ -247,8 +251,18 @@ func (s *clientStream) record(ctx context.Context, result error) bool {
 	}
 	s.finished = true
 	s.probe.Store(false)
-	s.e.done(s.t, result, time.Now())
+	s.e.done(s.t, result, from, time.Now())
 	s.mu.Unlock()
 	s.e.flush(ctx)
 	return true
+}
+
+// peer names the backend of a stream that has ended (see peerID). gRPC's
+// stream context commits the stream to its attempt, so it is read only
+// once the stream has ended, when no retry can follow.
+func (s *clientStream) peer() uint64 {
+	if p, ok := peer.FromContext(s.ClientStream.Context()); ok {
+		return peerID(p.Addr)
+	}
+	return 0
 }

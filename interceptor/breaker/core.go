@@ -72,8 +72,8 @@ func (e *entry) admit(now time.Time) (ticket, error) {
 }
 
 // done records the outcome of an admitted call: nil, errFailure or
-// errExcluded.
-func (e *entry) done(t ticket, result error, now time.Time) {
+// errExcluded, answered by backend peer (see peerID).
+func (e *entry) done(t ticket, result error, peer uint64, now time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.currentLocked(now)
@@ -82,7 +82,7 @@ func (e *entry) done(t ticket, result error, now time.Time) {
 	switch {
 	case t.kind == kindClosed && e.state == StateClosed && e.epoch == t.epoch,
 		t.kind == kindDecided && e.state == StateClosed && e.epoch == t.epoch+1:
-		e.closedOutcomeLocked(result, now)
+		e.closedOutcomeLocked(result, peer, now)
 	case t.kind == kindProbe && e.state == StateHalfOpen && e.epoch == t.epoch:
 		e.probeOutcomeLocked(result, now)
 	case t.kind == kindDecided && e.state == StateHalfOpen && e.epoch == t.epoch && result == errFailure:
@@ -106,18 +106,33 @@ func (e *entry) decide(t ticket, now time.Time) ticket {
 	return ticket{t.epoch, kindDecided}
 }
 
-func (e *entry) closedOutcomeLocked(result error, now time.Time) {
+func (e *entry) closedOutcomeLocked(result error, peer uint64, now time.Time) {
 	switch result {
 	case nil:
-		e.win.success()
+		e.win.success(peer)
 	case errExcluded:
 		e.win.exclusion()
 	default:
-		e.win.failure()
-		if e.g.opts.readyToTrip(e.win.counts()) {
+		e.win.failure(peer, now)
+		if e.g.opts.readyToTrip(e.win.counts()) && e.spreadLocked(now) {
 			e.setStateLocked(StateOpen, now)
 		}
 	}
+}
+
+// spreadLocked is the spread rule (WithSpread): the failures in the window
+// come from more than the configured share of the backends that answered
+// in it, and, if only one backend answered, they have lasted the lone time.
+func (e *entry) spreadLocked(now time.Time) bool {
+	share, lone := e.g.opts.spread, e.g.opts.loneFor
+	if share == 0 && lone == 0 {
+		return true
+	}
+	answered, failing := e.win.spread()
+	if float64(failing) <= share*float64(answered) {
+		return false
+	}
+	return answered > 1 || now.Sub(e.win.since) >= lone
 }
 
 func (e *entry) probeOutcomeLocked(result error, now time.Time) {

@@ -4,11 +4,45 @@
 //
 // Calls are grouped into breakers by a key: the full method by default,
 // the connection's target with WithKey(ByTarget), or any KeyFunc. Each
-// breaker is closed while calls succeed, opens when the trip condition holds
-// (by default at least 60 % failures over at least 3 calls finished in a
-// 10 s window), refuses every call for the open timeout (30 s), then lets
-// at most MaxRequests (3) probes through half-open: that many successes
-// close it, one failure opens it again.
+// breaker is closed while calls succeed, opens when the trip condition holds,
+// refuses every call for the open timeout (30 s), then lets at most
+// MaxRequests (3) probes through half-open: that many successes close it,
+// one failure opens it again.
+//
+// # The default trip condition: the last resort behind outlier ejection
+//
+// A breaker keyed by method covers every backend of the service, while a
+// channel with the grpckit_outlier_ejection policy (balancer/outlier) takes
+// failing backends out one by one:
+//
+//	{"loadBalancingConfig":[{"grpckit_outlier_ejection":{"childPolicy":[{"round_robin":{}}]}}]}
+//
+// The two compose when the breaker opens only for what ejection cannot
+// mend, so by default a closed breaker opens when, over its 10 s window:
+//
+//  1. at least 20 calls finished (DefaultMinRequests) and at least half of
+//     them failed (DefaultFailureRatio), as in Hystrix;
+//  2. the backends that failed at least once are more than half of the
+//     backends that answered (DefaultSpread): failures confined to half of
+//     the backends or fewer (one bad among two or three, two among four)
+//     are left to ejection, which removes up to half of the endpoints by
+//     default, however many calls they failed;
+//  3. and, when a single backend answered in the window, its failures have
+//     lasted 3 s (DefaultLoneFor): it may be the only backend, which the
+//     breaker is for, or merely the first of several to connect after a
+//     start or a resolver update, taking every call until the others are
+//     READY and ejection removes it.
+//
+// So one bad backend among three never opens the breaker, whether it fails
+// from the start or later, and calls go on to the healthy ones while
+// ejection removes it; the breaker opens when every backend, or most of
+// them, fail, and when the only backend has failed for 3 s. Backends are
+// told apart by the peer address of each counted call (the last 16 in a
+// window). WithSpread changes or turns off rules 2 and 3; a trip condition
+// given by WithFailureRatio, WithConsecutiveFailures or WithReadyToTrip
+// replaces all three unless WithSpread is given too. Without ejection on
+// the channel, the rules still keep one bad backend among several from
+// opening the breaker, and the balancer keeps sending it its share.
 //
 // A refused call fails with codes.Unavailable and a message naming the
 // method, e.g. "breaker: /greeter.v1.Greeter/SayHello: circuit open",

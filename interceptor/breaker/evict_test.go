@@ -18,7 +18,7 @@ func call(t *testing.T, g *Group, key string, result error) {
 	if err != nil {
 		t.Fatalf("%s: %v", key, err)
 	}
-	e.done(tk, result, time.Now())
+	e.done(tk, result, 0, time.Now())
 }
 
 // TestMaxKeysBound: however many keys come by, a Group holds at most
@@ -57,7 +57,7 @@ func TestIdleEviction(t *testing.T) {
 		if diff := cmp.Diff([]string{"in flight", "new", "open"}, got); diff != "" {
 			t.Errorf("keys after the idle timeout (-want +got):\n%s", diff)
 		}
-		e.done(inFlight, errFailure, time.Now())
+		e.done(inFlight, errFailure, 0, time.Now())
 		if got := g.State("in flight"); got != StateOpen {
 			t.Errorf("the long call's failure: state %v, want open", got)
 		}
@@ -80,7 +80,7 @@ func TestEvictionUnderLoad(t *testing.T) {
 					t.Errorf("%s: %v", key, err)
 					return
 				}
-				e.done(tk, nil, time.Now())
+				e.done(tk, nil, 0, time.Now())
 			}
 		})
 	}
@@ -120,7 +120,7 @@ func TestLateOutcomes(t *testing.T) {
 		e := g.get(method)
 		long, _ := e.admit(time.Now())
 		time.Sleep(5 * DefaultInterval)
-		e.done(long, errFailure, time.Now())
+		e.done(long, errFailure, 0, time.Now())
 		if got := g.State(method); got != StateOpen {
 			t.Fatalf("a failure five windows after its call began: state %v, want open", got)
 		}
@@ -133,7 +133,7 @@ func TestLateOutcomes(t *testing.T) {
 		if got := g.State(method); got != StateHalfOpen {
 			t.Fatalf("one of two probes decided: state %v, want half-open", got)
 		}
-		e.done(p1, errFailure, time.Now()) // fails mid-stream, still half-open
+		e.done(p1, errFailure, 0, time.Now()) // fails mid-stream, still half-open
 		if got := g.State(method); got != StateOpen {
 			t.Fatalf("decided probe failing while half-open: state %v, want open", got)
 		}
@@ -145,8 +145,8 @@ func TestLateOutcomes(t *testing.T) {
 		if got := g.State(method); got != StateClosed {
 			t.Fatalf("two probes decided: state %v, want closed", got)
 		}
-		e.done(a, nil, time.Now())
-		e.done(b, errFailure, time.Now())
+		e.done(a, nil, 0, time.Now())
+		e.done(b, errFailure, 0, time.Now())
 		if got := g.State(method); got != StateOpen {
 			t.Errorf("decided probe failing after the breaker closed: state %v, want open", got)
 		}

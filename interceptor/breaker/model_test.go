@@ -51,7 +51,7 @@ func randomSequence(t *testing.T, seed uint64) {
 			held[i] = e.decide(held[i], time.Now())
 		case op < 9 && len(held) > 0:
 			i := rng.IntN(len(held))
-			e.done(held[i], results[rng.IntN(len(results))], time.Now())
+			e.done(held[i], results[rng.IntN(len(results))], 0, time.Now())
 			held = append(held[:i], held[i+1:]...)
 		default:
 			time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)

@@ -14,12 +14,41 @@ import (
 )
 
 // Defaults used when the matching option is not given.
+//
+// A breaker keyed by method stands in front of every backend of a service,
+// so its defaults are chosen for a channel that also ejects failing
+// backends one by one (the grpckit_outlier_ejection policy) and for the
+// breaker to be the last resort: it opens when the service as a whole
+// fails, not when one backend among several does.
+//
+//   - Volume and ratio, as Hystrix's: at least 20 calls finished in the
+//     10 s window, at least half of them failures. Fewer calls are too few
+//     to tell a failing service from bad luck; with round robin over n
+//     backends one bad backend fails about 1/n of the calls, under half
+//     for n >= 3.
+//   - Spread: the failures come from more than half of the backends that
+//     answered in the window. Failures confined to half of the backends or
+//     fewer are left to outlier ejection, which takes out up to half of
+//     them by default (maxEjectionPercent 50), however fast they fail and
+//     whatever share of the calls they took; over half, ejection cannot
+//     help and the breaker opens.
+//   - Lone backend: when a single backend answered in the window, its
+//     failures open the breaker only once they have lasted 3 s. It may be
+//     the only backend, or the first of several to connect after a start
+//     or a resolver update, taking every call until the others are READY;
+//     3 s lets them connect, and lets outlier ejection remove it, before a
+//     method-wide breaker refuses calls for 30 s. A service whose one
+//     backend fails gets 3 s more of calls than without the rule.
+//   - Open timeout 30 s and 3 probes: as gobreaker and Hystrix-like
+//     breakers do; the probes go wherever the balancer sends them.
 const (
 	DefaultMaxRequests  = 3                // half-open probes
 	DefaultInterval     = 10 * time.Second // closed-state counting window
 	DefaultOpenTimeout  = 30 * time.Second // open period before half-open
-	DefaultFailureRatio = 0.6              // trip at >= 60 % failures ...
-	DefaultMinRequests  = 3                // ... over at least 3 finished calls
+	DefaultFailureRatio = 0.5              // trip at >= 50 % failures ...
+	DefaultMinRequests  = 20               // ... over at least 20 finished calls ...
+	DefaultSpread       = 0.5              // ... from over half of the backends that answered ...
+	DefaultLoneFor      = 3 * time.Second  // ... and, from a lone backend, lasting 3 s
 	DefaultMaxKeys      = 10000            // breakers a Group holds (see Group)
 	DefaultIdleTimeout  = 10 * time.Minute // a closed, unused breaker is forgotten
 )
@@ -74,6 +103,10 @@ type options struct {
 	bucketPeriod  time.Duration
 	openTimeout   time.Duration
 	readyToTrip   func(Counts) bool
+	spread        float64       // WithSpread's share
+	loneFor       time.Duration // WithSpread's lone time, at most half the window
+	tripSet       bool          // a trip condition was given
+	spreadSet     bool          // WithSpread was given
 	isFailure     func(error) bool
 	onStateChange StateChangeFunc
 	meterProvider metric.MeterProvider
@@ -88,6 +121,8 @@ func defaultOptions() options {
 		interval:    DefaultInterval,
 		openTimeout: DefaultOpenTimeout,
 		readyToTrip: failureRatio(DefaultFailureRatio, DefaultMinRequests),
+		spread:      DefaultSpread,
+		loneFor:     DefaultLoneFor,
 		isFailure:   newCodeSet(DefaultFailureCodes).isFailure,
 		maxKeys:     DefaultMaxKeys,
 		idle:        DefaultIdleTimeout,
@@ -109,6 +144,12 @@ func buildOptions(opts []Option) (options, error) {
 	// A breaker idle for its whole window holds no count that matters;
 	// a shorter idle timeout could forget failures still in the window.
 	o.idle = max(o.idle, o.interval)
+	if o.tripSet && !o.spreadSet {
+		o.spread, o.loneFor = 0, 0 // a trip condition given alone decides alone
+	}
+	// A fixed window forgets its failures when it restarts: a lone time
+	// as long as the window could never be reached.
+	o.loneFor = min(o.loneFor, o.interval/2)
 	if o.meterProvider == nil {
 		o.meterProvider = otel.GetMeterProvider()
 	}
@@ -178,38 +219,72 @@ func WithOpenTimeout(d time.Duration) Option {
 // WithFailureRatio trips a closed breaker when at least ratio of the calls
 // finished in the window failed, once at least minRequests have finished.
 // Calls still in flight and cancelled calls are not counted. The default is
-// WithFailureRatio(0.6, 3).
+// WithFailureRatio(0.5, 20) with WithSpread(0.5, 3*time.Second); given
+// without WithSpread it replaces both (see WithSpread).
 func WithFailureRatio(ratio float64, minRequests uint32) Option {
 	return func(o *options) {
 		if !(ratio > 0 && ratio <= 1) || minRequests == 0 {
 			o.fail("failure ratio %v must be in (0, 1] and min requests %d at least 1", ratio, minRequests)
 			return
 		}
-		o.readyToTrip = failureRatio(ratio, minRequests)
+		o.readyToTrip, o.tripSet = failureRatio(ratio, minRequests), true
 	}
 }
 
 // WithConsecutiveFailures trips a closed breaker after n failures in a row.
+// Given without WithSpread, it replaces the spread rule too.
 func WithConsecutiveFailures(n uint32) Option {
 	return func(o *options) {
 		if n == 0 {
 			o.fail("consecutive failures must be at least 1")
 			return
 		}
-		o.readyToTrip = func(c Counts) bool { return c.ConsecutiveFailures >= n }
+		o.readyToTrip, o.tripSet = func(c Counts) bool { return c.ConsecutiveFailures >= n }, true
 	}
 }
 
 // WithReadyToTrip replaces the trip condition. f runs under the breaker's
 // lock after every failure in the closed state; it must not call back into
-// the breaker.
+// the breaker. Given without WithSpread, it replaces the spread rule too.
 func WithReadyToTrip(f func(Counts) bool) Option {
 	return func(o *options) {
 		if f == nil {
 			o.fail("nil ReadyToTrip")
 			return
 		}
-		o.readyToTrip = f
+		o.readyToTrip, o.tripSet = f, true
+	}
+}
+
+// WithSpread sets the spread rule, which holds a closed breaker closed,
+// whatever the trip condition says, while the failures in its window look
+// like a few bad backends rather than a failing service:
+//
+//   - unless the backends that failed at least once in the window are more
+//     than share (in [0, 1)) of the backends that answered in it;
+//   - and, when a single backend answered in the window, until the
+//     window has held failures without a break for lone (at most half the
+//     window; with a fixed window, since it last restarted).
+//
+// A backend is a peer address of a call that reached the network and was
+// counted; a window tells apart the last 16 it heard from. The default,
+// WithSpread(0.5, 3*time.Second), leaves one bad backend among three or
+// more to per-endpoint outlier ejection (see the package documentation).
+// WithSpread(0, 0) turns the rule off: the trip condition alone decides.
+//
+// The rule is part of the default trip condition. A trip condition given
+// by WithFailureRatio, WithConsecutiveFailures or WithReadyToTrip replaces
+// the whole default, the spread rule included, unless WithSpread is given
+// as well (in any order): WithFailureRatio(0.5, 50) alone trips on the
+// ratio alone, with WithSpread(DefaultSpread, DefaultLoneFor) beside it
+// the rule still holds the breaker for one bad backend.
+func WithSpread(share float64, lone time.Duration) Option {
+	return func(o *options) {
+		if !(share >= 0 && share < 1) || lone < 0 {
+			o.fail("spread share %v must be in [0, 1) and lone time %v not negative", share, lone)
+			return
+		}
+		o.spread, o.loneFor, o.spreadSet = share, lone, true
 	}
 }
 

@@ -30,7 +30,7 @@ func (s headerlessStream) Context() context.Context     { return s.ctx }
 func TestHalfOpenProbeBoundStress(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const probes = 3
-		g := mustGroup(t, WithMaxRequests(probes))
+		g := mustGroup(t, WithFailureRatio(0.6, 3), WithMaxRequests(probes))
 		tripAndWait(t, g)
 		var live, reached atomic.Int64
 		unary := func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {

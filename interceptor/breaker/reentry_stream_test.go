@@ -23,7 +23,7 @@ func TestCallbackReentryFromStreamProbe(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var g *Group
 		var nested atomic.Int64
-		g = mustGroup(t, WithMaxRequests(1), WithOnStateChange(func(key string, _, to State) {
+		g = mustGroup(t, WithFailureRatio(0.6, 3), WithMaxRequests(1), WithOnStateChange(func(key string, _, to State) {
 			if to != StateClosed {
 				return
 			}

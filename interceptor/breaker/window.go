@@ -12,12 +12,19 @@ import "time"
 // breaker's closed period and reported capped by the window's totals: a
 // streak longer than the window's failures began before the window, and
 // then every outcome in the window belongs to it, so the cap is exact.
+//
+// It also keeps what the spread rule needs (see peers.go): the backends
+// heard from in the window, and since when the window has held failures
+// without a break (since; zero when it holds none).
 type window struct {
 	period  time.Duration // one bucket's length
 	buckets []Counts      // a ring; Consecutive* unused
 	head    int           // the current bucket
 	start   time.Time     // when the current bucket began
 	total   Counts        // sums over buckets, and the streaks
+	seq     uint64        // the current bucket's number, from 1
+	since   time.Time     // when the failures in the window began
+	peers   [maxPeers]peerSlot
 }
 
 func newWindow(interval, bucket time.Duration) window {
@@ -31,7 +38,9 @@ func newWindow(interval, bucket time.Duration) window {
 // reset empties the window; its first bucket begins at now.
 func (w *window) reset(now time.Time) {
 	clear(w.buckets)
+	clear(w.peers[:])
 	w.total, w.head, w.start = Counts{}, 0, now
+	w.seq, w.since = 1, time.Time{}
 }
 
 // advance expires the buckets that ended before now.
@@ -53,6 +62,10 @@ func (w *window) advance(now time.Time) {
 		w.head = (w.head + 1) % len(w.buckets)
 		w.expire(&w.buckets[w.head])
 		w.start = w.start.Add(w.period)
+		w.seq++
+	}
+	if w.total.TotalFailures == 0 {
+		w.since = time.Time{}
 	}
 }
 
@@ -70,14 +83,21 @@ func (w *window) request() {
 	w.total.Requests++
 }
 
-func (w *window) success() {
+// success records a success answered by backend peer.
+func (w *window) success(peer uint64) {
+	w.peerOutcome(peer, false)
 	w.buckets[w.head].TotalSuccesses++
 	w.total.TotalSuccesses++
 	w.total.ConsecutiveSuccesses++
 	w.total.ConsecutiveFailures = 0
 }
 
-func (w *window) failure() {
+// failure records a failure of backend peer at now.
+func (w *window) failure(peer uint64, now time.Time) {
+	if w.total.TotalFailures == 0 {
+		w.since = now
+	}
+	w.peerOutcome(peer, true)
 	w.buckets[w.head].TotalFailures++
 	w.total.TotalFailures++
 	w.total.ConsecutiveFailures++

@@ -56,12 +56,20 @@
 //
 // The default breaker is a breaker.Group with breaker.New's defaults, one
 // breaker per method; WithBreaker shares a Group built by the caller (to read
-// its state), WithBreakerOptions configures the one Client builds. Among
-// those defaults, a server's rejection (codes.ResourceExhausted) counts as a
-// failure; the limiter in front of the breaker keeps that to one rejection per
-// pushback, so with the default trip condition a server that throttles a
-// client opens its breaker only if it rejects at least 60 % of the calls
-// that still reach it. breaker.WithFailureCodes changes that.
+// its state), WithBreakerOptions configures the one Client builds. Those
+// defaults make the breaker the last resort behind per-endpoint outlier
+// ejection (balancer/outlier, which the channel's service config selects,
+// e.g. {"loadBalancingConfig":[{"grpckit_outlier_ejection":{"childPolicy":
+// [{"round_robin":{}}]}}]}): it opens when at least 20 calls finished in
+// its 10 s window, at least half of them failed, and the failures came from
+// more than half of the backends that answered, or from the only one for
+// 3 s. One bad backend among three never opens it; ejection removes that
+// backend while the others serve. See the breaker package for the reasoning.
+// Among those defaults, a server's rejection (codes.ResourceExhausted)
+// counts as a failure; the limiter in front of the breaker keeps that to one
+// rejection per pushback, so a server that throttles a client opens its
+// breaker only if it rejects at least half of the calls that still reach
+// it. breaker.WithFailureCodes changes that.
 //
 // Every layer can be configured or left out with an option (WithoutTracing,
 // WithoutRateLimit, WithoutBreaker); recovery is always on. Options are

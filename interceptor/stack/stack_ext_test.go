@@ -23,11 +23,11 @@ import (
 )
 
 const (
-	statusAttr    = "rpc.response.status_code"
-	limitEvent    = "grpckit.ratelimit"
-	decisionAttr  = "grpckit.ratelimit.decision"
-	onePerHour    = rate.Limit(1.0 / 3600)
-	manyCalls = 200
+	statusAttr   = "rpc.response.status_code"
+	limitEvent   = "grpckit.ratelimit"
+	decisionAttr = "grpckit.ratelimit.decision"
+	onePerHour   = rate.Limit(1.0 / 3600)
+	manyCalls    = 200
 )
 
 // hourly is a limiter admitting one call, then none for an hour.
