@@ -2,6 +2,7 @@ package p2c
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc/balancer"
 	"google.golang.org/grpc/codes"
@@ -49,7 +50,8 @@ func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 		return res, nil
 	}
 	c := callPool.Get().(*call)
-	c.stats, c.params, c.start = e.stats, p.params, p.params.now()
+	c.start.Store(p.params.now())
+	c.stats.Store(e.stats) // last: finish takes the call by swapping it out
 	res.Done = c.done
 	return res, nil
 }
@@ -101,11 +103,19 @@ func (prm *params) sample(info balancer.DoneInfo, rtt float64) (float64, bool) {
 
 // call is one sampled RPC in flight. Calls are pooled: done is bound once,
 // when the call is created, so handing it to gRPC allocates nothing.
+//
+// gRPC calls a pick's Done once. A caller that calls it again (a wrapping
+// picker with a bug) must not break the policy: the first finish swaps
+// stats out, so a second one before the call is reused does nothing; after
+// it was reused, it finishes the new pick's call early, and that pick's own
+// Done then does nothing. Either way every use of a call ends its in-flight
+// count once, on its own endpoint, and at worst one latency is measured
+// short. The fields are atomics because such a stale Done may run while
+// another goroutine reuses the call.
 type call struct {
-	stats  *stats
-	params *params
-	start  int64
-	done   func(balancer.DoneInfo)
+	stats atomic.Pointer[stats] // nil while the call is idle
+	start atomic.Int64
+	done  func(balancer.DoneInfo)
 }
 
 // callPool holds idle calls. Its New is set in init: finish refers to the pool.
@@ -120,12 +130,16 @@ func newCall() any {
 }
 
 // finish is a sampled pick's Done: it ends the RPC's in-flight count and feeds
-// its latency to the estimate. gRPC calls it at most once per pick.
+// its latency to the estimate.
 func (c *call) finish(info balancer.DoneInfo) {
-	s, prm, start := c.stats, c.params, c.start
-	c.stats, c.params = nil, nil
+	s := c.stats.Swap(nil)
+	if s == nil {
+		return // finished already
+	}
+	start := c.start.Load()
 	callPool.Put(c)
-	s.inflight.Add(-1)
+	s.release()
+	prm := s.params.Load()
 	now := prm.now()
 	if rtt, ok := prm.sample(info, float64(now-start)); ok {
 		s.observe(rtt, now)

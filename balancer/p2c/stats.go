@@ -138,7 +138,7 @@ func (s *stats) rescale(prm *params, now int64) {
 // finish is the Done of a pick whose latency is not sampled: it ends the
 // in-flight count and still charges the error penalty.
 func (s *stats) finish(info balancer.DoneInfo) {
-	s.inflight.Add(-1)
+	s.release()
 	if info.Err == nil {
 		return
 	}
@@ -150,6 +150,17 @@ func (s *stats) finish(info balancer.DoneInfo) {
 	}
 }
 
+// release ends one RPC's in-flight count. A Done called more often than
+// gRPC does (see call) would take the count below zero, making the endpoint
+// look idle for good; a release that does is undone, so the count never
+// stays below zero and is zero again once the endpoint is idle. Pick reads
+// a count that is below zero for a moment as zero (logCount).
+func (s *stats) release() {
+	if s.inflight.Add(-1) < 0 {
+		s.inflight.Add(1)
+	}
+}
+
 // logTable holds ln(k) for small in-flight counts.
 var logTable = func() (t [256]float64) {
 	for k := 1; k < len(t); k++ {
@@ -158,10 +169,13 @@ var logTable = func() (t [256]float64) {
 	return t
 }()
 
-// logCount returns ln(k) for k >= 1.
+// logCount returns ln(k) for k >= 1, and 0 (ln 1) for smaller k.
 func logCount(k int64) float64 {
-	if k < int64(len(logTable)) {
-		return logTable[k]
+	if uint64(k) < uint64(len(logTable)) {
+		return logTable[k] // logTable[0] is 0
+	}
+	if k < 1 {
+		return 0
 	}
 	return math.Log(float64(k))
 }
