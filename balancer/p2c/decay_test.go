@@ -292,3 +292,35 @@ func TestHugeWeightsAreCapped(t *testing.T) {
 		}
 	}
 }
+
+// TestObserveAcrossTagWrap: an observation that read the params, then lost
+// the processor while DecayTime changed tagCount times (so that its params'
+// tag names another decay time again), must not store a key under its stale
+// decay time: the estimate stays what it was.
+func TestObserveAcrossTagWrap(t *testing.T) {
+	now := int64(1000 * time.Second)
+	p := newPolicy(func() int64 { return now }, func() uint64 { return 0 })
+	s := p.NewState(resolver.Endpoint{}, now)
+	s.observe(float64(time.Millisecond), now-int64(time.Second)) // a second ago: the next observation blends
+	stale := p.params.Load()
+	for i := range tagCount {
+		cfg := defaultConfig()
+		cfg.DecayTime = shard.Duration(time.Second * time.Duration(1+i%2))
+		if err := p.SetConfig(cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cur := p.params.Load(); cur.tag != stale.tag || cur.tau == stale.tau {
+		t.Fatalf("after %d changes: tag %d, tau %v; want the stale tag %d under another tau than %v", tagCount, cur.tag, cur.tau, stale.tag, stale.tau)
+	}
+	// The stale observation resumes: it reads the key and tries to store.
+	want := s.estimate(now)
+	s.tryObserve(stale, float64(time.Millisecond), now)
+	if got := s.estimate(now); math.Abs(got/want-1) > 1e-9 {
+		t.Errorf("estimate %v after a stale observation across a tag wrap, want it left at %v", time.Duration(got), time.Duration(want))
+	}
+	s.observe(float64(2*time.Millisecond), now)
+	if got := s.estimate(now); math.Abs(got/float64(2*time.Millisecond)-1) > 1e-6 {
+		t.Errorf("estimate %v after observing 2ms, want 2ms", time.Duration(got))
+	}
+}

@@ -67,11 +67,14 @@ func (prm *params) decode(k uint64, now int64) float64 {
 // cancelled out. Estimates below 1ns are stored as 1ns.
 //
 // A key is only meaningful with the τ it was stored under, so the low
-// mantissa bits of every key carry a tag naming that τ (the precision lost is
-// 2^-44, far below the estimate's noise). When DecayTime changes, the policy
-// rescales every live key to the new τ (rescale); an observation that raced
-// with the change still decodes its key with the right τ, and rescales it
-// after. Updates are compare-and-swap loops, so none is lost to a rescale.
+// mantissa bits of every key carry a tag naming that τ (see below for the
+// precision this costs). When DecayTime changes, the policy rescales every
+// live key to the new τ (rescale), one change after the other; an
+// observation that raced with the change decodes its key with the τ of its
+// tag and stores under params that were current when it read the key (see
+// tryObserve), so a tag is never read with another change's τ, however many
+// changes an observation overlaps. Updates are compare-and-swap loops, so
+// none is lost to a rescale.
 type stats struct {
 	inflight atomic.Int64
 	key      atomic.Uint64 // float64 bits of ln(estimate in ns at t) + t/τ, tagged
@@ -101,27 +104,34 @@ func (s *stats) estimate(now int64) float64 {
 // observe folds a response that took rtt nanoseconds, seen at now, into the
 // estimate.
 func (s *stats) observe(rtt float64, now int64) {
-	var prm *params
-	for {
-		prm = s.params.Load()
-		k := s.key.Load()
-		w := 1.0
-		if d := now - s.stamp.Load(); d > 0 {
-			w = math.Exp(-float64(d) / prm.tau)
-		}
-		cur := prm.decode(k, now)
-		next := rtt
-		if rtt < cur {
-			next = cur + (rtt-cur)*(1-w)
-		}
-		if s.key.CompareAndSwap(k, prm.encode(next, now)) {
-			break
-		}
+	for !s.tryObserve(s.params.Load(), rtt, now) {
 	}
 	s.stamp.Store(now)
-	if cur := s.params.Load(); cur != prm {
-		s.rescale(cur, now) // DecayTime changed meanwhile
+}
+
+// tryObserve folds the response in under prm, params read before the key,
+// and reports whether it stored the result. It stores nothing when the
+// params changed before it read the key: that key may carry a tag prm cannot
+// read (after tagCount changes of DecayTime prm's own tag names another
+// decay time). Once the key is read under current params, a change before
+// the store either rescaled the key, so the compare-and-swap fails, or will
+// rescale it after the store, decoding the tag prm wrote, which no later
+// change can reuse before that rescale is done.
+func (s *stats) tryObserve(prm *params, rtt float64, now int64) bool {
+	k := s.key.Load()
+	if s.params.Load() != prm {
+		return false
 	}
+	w := 1.0
+	if d := now - s.stamp.Load(); d > 0 {
+		w = math.Exp(-float64(d) / prm.tau)
+	}
+	cur := prm.decode(k, now)
+	next := rtt
+	if rtt < cur {
+		next = cur + (rtt-cur)*(1-w)
+	}
+	return s.key.CompareAndSwap(k, prm.encode(next, now))
 }
 
 // rescale stores the key again under prm's tau, keeping the estimate at now,
