@@ -64,7 +64,8 @@ func Example() {
 func Example_tokenInTarget() {
 	conn, err := grpc.NewClient("consul:///greeter?token=s3cr3t",
 		grpc.WithResolvers(consul.NewBuilder()),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -77,4 +78,21 @@ func Example_tokenInTarget() {
 	// Output:
 	// Unavailable
 	// consul: a target must not carry a token (gRPC logs targets); set CONSUL_HTTP_TOKEN or CONSUL_HTTP_TOKEN_FILE, or use consul.WithToken / consul.WithTokenFile
+}
+
+// One list of CommonOptions configures the resolver and the registrar alike;
+// each side adds its own options, whose type says which side they are for.
+func Example_commonOptions() {
+	common := []consul.CommonOption{
+		consul.WithRequestTimeout(2 * time.Second),
+		consul.WithBackoff(kitresolver.Backoff{Base: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 1.6, Jitter: 0.2}),
+	}
+	bopts := []consul.Option{consul.WithSnapshotDir("/var/cache/greeter")}
+	ropts := []consul.RegisterOption{consul.WithWaitPassing()}
+	for _, o := range common {
+		bopts = append(bopts, o)
+		ropts = append(ropts, o)
+	}
+	builder := consul.NewBuilder(bopts...) // for grpc.WithResolvers
+	_, _ = builder, ropts                  // for consul.Register(ctx, cli, inst, ropts...)
 }
