@@ -1,0 +1,81 @@
+package shedding
+
+import (
+	"context"
+	"strings"
+
+	"google.golang.org/grpc/metadata"
+)
+
+// Criticality says how important a call is: under overload the limiter
+// sheds Sheddable calls first and Critical calls last. The zero value is
+// Default.
+type Criticality int8
+
+// The criticalities, from the first shed to the last.
+const (
+	Sheddable Criticality = -1 // batch work, prefetches, retries that can wait
+	Default   Criticality = 0  // an ordinary call
+	Critical  Criticality = 1  // a call a user waits for and that must not fail
+)
+
+// CriticalityHeader is the metadata key a client sets to "critical",
+// "default" or "sheddable" to say how important its call is. Other values,
+// and several values, read as Default.
+const CriticalityHeader = "grpckit-criticality"
+
+// String returns the header value of c.
+func (c Criticality) String() string {
+	switch {
+	case c < Default:
+		return "sheddable"
+	case c > Default:
+		return "critical"
+	}
+	return "default"
+}
+
+type criticalityKey struct{}
+
+// WithCriticality returns a copy of ctx that makes the calls of a server
+// interceptor running with it (set by an interceptor chained before the
+// limiter, say after authentication) as important as c. It takes precedence
+// over CriticalityHeader. On a client, set the header instead:
+//
+//	ctx = metadata.AppendToOutgoingContext(ctx, shedding.CriticalityHeader, "sheddable")
+func WithCriticality(ctx context.Context, c Criticality) context.Context {
+	return context.WithValue(ctx, criticalityKey{}, c)
+}
+
+// CriticalityFrom returns the criticality of a server call: the one
+// WithCriticality set, else the one CriticalityHeader names, else Default.
+func CriticalityFrom(ctx context.Context) Criticality {
+	if c, ok := ctx.Value(criticalityKey{}).(Criticality); ok {
+		return max(Sheddable, min(c, Critical))
+	}
+	v := metadata.ValueFromIncomingContext(ctx, CriticalityHeader)
+	if len(v) != 1 {
+		return Default
+	}
+	return parseCriticality(v[0])
+}
+
+func parseCriticality(s string) Criticality {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "critical":
+		return Critical
+	case "sheddable":
+		return Sheddable
+	}
+	return Default
+}
+
+// neverShed reports whether method belongs to a service that must answer
+// however loaded the server is: health checks (a shed health check would
+// make the balancer or the registry take a busy server out, moving its load
+// to the others) and server reflection.
+func neverShed(method string) bool {
+	return strings.HasPrefix(method, "/grpc.health.v1.Health/") ||
+		strings.HasPrefix(method, "/grpc.reflection.v1.ServerReflection/") ||
+		strings.HasPrefix(method, "/grpc.reflection.v1alpha.ServerReflection/")
+}

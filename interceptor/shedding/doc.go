@@ -1,0 +1,70 @@
+// Package shedding protects a gRPC server from overload with an adaptive
+// limit that learns the server's capacity from what it observes, with
+// nothing to configure: no rate, no concurrency, no latency target.
+//
+//	l := shedding.New()
+//	srv := grpc.NewServer(
+//		grpc.ChainUnaryInterceptor(shedding.UnaryServerInterceptor(l)),
+//		grpc.ChainStreamInterceptor(shedding.StreamServerInterceptor(l)))
+//
+// Package stack puts it in the server stack with stack.WithShedding.
+//
+// # What it observes, and why
+//
+// A Go server whose CPUs are saturated does not queue calls in its
+// interceptors: every call gets a goroutine at once, and the goroutines
+// queue in the scheduler's run queue before any interceptor runs. A handler
+// shorter than the scheduler's 10 ms time slice then keeps its CPU until it
+// ends, so the calls in flight between an interceptor's entry and exit never
+// exceed the number of CPUs however long the queue in front of them: a limit
+// on that count (what gradient and BBR-style limiters count) sees nothing,
+// and the handler's own latency barely moves. The queue shows instead in how
+// long the process's goroutines wait for a CPU, which the runtime measures
+// (runtime/metrics, /sched/latencies:seconds), at no cost per call.
+//
+// So every 100 ms the Limiter compares that scheduling delay (the 90th
+// percentile of the window's wake-ups) with the latency of the calls it
+// admitted (at least 1 ms). Above it, the server is overloaded, and the
+// Limiter sets an admission rate from Little's law: the calls the server
+// just completed per second are its capacity now, less what it takes to
+// drain the queue found within half a second (at most half of it, at least
+// 5 %). While calls are still shed but the delay is back under the latency,
+// the rate grows by 5 % a window; after a second with neither overload nor a
+// shed call the Limiter stands down and admits everything again. A server
+// that is not overloaded sheds nothing.
+//
+// Calls are admitted at the rate by the generic cell rate algorithm: one
+// atomic compare-and-swap per call, no lock, no allocation (the
+// criticality header is read only while shedding). Unary calls and streams
+// share the rate; a stream counts when it opens and, once admitted, is never
+// cut short.
+//
+// # Who is shed first
+//
+// A call's Criticality decides: Sheddable calls are admitted only while the
+// rate is not exceeded, Default calls may run ahead of it by the queueing
+// delay the server tolerates (the calls' latency), Critical ones by four
+// times that. Under overload, sheddable calls go first and critical calls
+// last. Clients set the CriticalityHeader metadata; a server interceptor
+// chained before the limiter can decide with WithCriticality instead (after
+// authentication, say). Health checks (grpc.health.v1) and server reflection
+// are never shed nor counted: a shed health check would make a balancer or
+// a registry take a busy server out and move its load to the others.
+//
+// # What a shed call gets
+//
+// codes.ResourceExhausted, naming the method, with the grpc-retry-pushback-ms
+// trailer (ratelimit.PushbackTrailer, in the same form as package ratelimit
+// sends it) set to the latency the server shows now: the calls' latency
+// plus the scheduling delay. gRPC's retry policy and package ratelimit's
+// client interceptors honour it.
+//
+// # Limits
+//
+// The scheduling delay is the whole process's: several servers in one
+// process (or a client sharing it) shed together. A server overloaded by
+// something other than its CPUs (a database that slows down) shows no
+// scheduling delay and is not protected; a deadline on the downstream call
+// and the client's breaker are the tools there. Stats returns the estimate,
+// for dashboards and the overload benchmark (bench/overload).
+package shedding

@@ -1,0 +1,122 @@
+package shedding
+
+import (
+	"math"
+	"time"
+)
+
+// The estimator's constants. None is a capacity or a rate: they say how
+// fast to react, and the rate itself is learned.
+const (
+	// windowLength is how often the estimator looks at what it observed.
+	windowLength = 100 * time.Millisecond
+	// minTarget is the least queueing delay taken for overload, so that the
+	// scheduler's ordinary jitter does not shed calls of microseconds.
+	minTarget = time.Millisecond
+	// drainTime is how fast a queue found above the target is drained: the
+	// admission rate drops below the throughput by the queue's excess over
+	// drainTime.
+	drainTime = 500 * time.Millisecond
+	// calmWindows is how many windows in a row with neither overload nor a
+	// shed call end the limiting.
+	calmWindows = 10
+	// The bounds of one window's change of the rate.
+	minDecrease = 0.5
+	maxDecrease = 0.95
+	increase    = 1.05
+	// minRate keeps the admission rate from reaching 0.
+	minRate = 1.0
+)
+
+// window is what the limiter observed during one estimation window.
+type window struct {
+	length time.Duration // how long it lasted
+	done   int64         // calls that ended (unary) or opened (streams) after admission
+	timed  int64         // unary calls among done, whose latency is summed in latency
+	sum    time.Duration // summed latency of the timed calls
+	shed   int64         // calls shed
+	queue  time.Duration // how long the process's goroutines waited for a CPU (90th percentile)
+}
+
+// estimate is what the limiter enforces until the next window.
+type estimate struct {
+	rate       float64       // admitted calls per second; 0 admits every call
+	latency    time.Duration // smoothed latency of admitted unary calls
+	queue      time.Duration // the last window's scheduling delay
+	target     time.Duration // the scheduling delay above which the server is overloaded
+	overloaded bool          // the last window's delay was above target
+}
+
+// estimator learns the admission rate from one window to the next. It is
+// pure logic, not safe for concurrent use: the limiter feeds it from the one
+// goroutine that closes a window.
+//
+// The server is overloaded when the slowest tenth of its goroutines wait for
+// a CPU longer than a call takes (at least minTarget): calls then queue up
+// before any interceptor runs. While it is, the rate is set to the
+// throughput just measured (Little's law: what the server completes is its
+// capacity), less enough to drain the queue within drainTime. While it is
+// not and calls are still being shed, the rate grows by 5 % a window; after
+// calmWindows windows with neither overload nor a shed call the limiter
+// stands down and admits every call again.
+type estimator struct {
+	est        estimate
+	throughput float64 // smoothed calls per second
+	calm       int     // windows in a row with neither overload nor a shed call
+}
+
+// next takes one window's observations and returns the new estimate.
+func (e *estimator) next(w window) estimate {
+	if w.length <= 0 {
+		return e.est
+	}
+	thr := float64(w.done) / w.length.Seconds()
+	e.throughput = smooth(e.throughput, thr, 0.5)
+	if w.timed > 0 {
+		lat := w.sum / time.Duration(w.timed)
+		e.est.latency = time.Duration(smooth(float64(e.est.latency), float64(lat), 0.3))
+	}
+	e.est.queue = w.queue
+	e.est.target = max(e.est.latency, minTarget)
+	e.est.overloaded = w.queue > e.est.target
+	switch {
+	case e.est.overloaded:
+		e.calm = 0
+		e.est.rate = e.decrease(w)
+	case e.est.rate == 0:
+	case w.shed == 0 && e.calm+1 >= calmWindows:
+		e.calm, e.est.rate = 0, 0
+	default:
+		if w.shed == 0 {
+			e.calm++
+		} else {
+			e.calm = 0
+		}
+		e.est.rate *= increase
+	}
+	return e.est
+}
+
+// decrease is the rate under overload: the throughput less the queue's
+// excess over the target drained within drainTime (5 % to half of it), never
+// above the rate in force nor below half of it.
+func (e *estimator) decrease(w window) float64 {
+	excess := float64(w.queue-e.est.target) / float64(drainTime)
+	f := math.Min(math.Max(1-excess, minDecrease), maxDecrease)
+	thr := math.Max(e.throughput, float64(w.done)/w.length.Seconds())
+	r := thr * f
+	if e.est.rate > 0 {
+		r = math.Min(r, e.est.rate)
+		r = math.Max(r, e.est.rate*minDecrease)
+	}
+	return math.Max(r, minRate)
+}
+
+// smooth is an exponentially weighted moving average taking a share alpha
+// of v, or v itself as the first value.
+func smooth(avg, v, alpha float64) float64 {
+	if avg == 0 {
+		return v
+	}
+	return avg + alpha*(v-avg)
+}

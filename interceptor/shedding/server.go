@@ -1,0 +1,95 @@
+package shedding
+
+import (
+	"context"
+	"math"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/grpclog"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/grpckit/grpckit/interceptor/ratelimit"
+)
+
+var logger = grpclog.Component("grpckit-shedding")
+
+// UnaryServerInterceptor sheds unary calls with l when the server is
+// overloaded; a nil l is New(). A shed call fails with
+// codes.ResourceExhausted naming the method, with the grpc-retry-pushback-ms
+// trailer (ratelimit.PushbackTrailer) set to the latency the server shows
+// now. Health checks and reflection are never shed.
+func UnaryServerInterceptor(l *Limiter) grpc.UnaryServerInterceptor {
+	if l == nil {
+		l = New()
+	}
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if neverShed(info.FullMethod) {
+			return handler(ctx, req)
+		}
+		start := l.now()
+		if !l.allow(ctx, start) {
+			d, err := l.reject(info.FullMethod)
+			_ = grpc.SetTrailer(ctx, pushbackMD(d))
+			return nil, err
+		}
+		l.start()
+		defer func() { l.end(start, l.now()) }()
+		return handler(ctx, req)
+	}
+}
+
+// StreamServerInterceptor sheds streams with l when they open, like
+// UnaryServerInterceptor: a stream counts as one call when it opens, and
+// once admitted it is never cut short.
+func StreamServerInterceptor(l *Limiter) grpc.StreamServerInterceptor {
+	if l == nil {
+		l = New()
+	}
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if neverShed(info.FullMethod) {
+			return handler(srv, ss)
+		}
+		if !l.allow(ss.Context(), l.now()) {
+			d, err := l.reject(info.FullMethod)
+			ss.SetTrailer(pushbackMD(d))
+			return err
+		}
+		l.start()
+		l.opened()
+		defer l.endStream()
+		return handler(srv, ss)
+	}
+}
+
+// allow decides on a call arriving at now; its criticality is read only
+// while the limiter sheds.
+func (l *Limiter) allow(ctx context.Context, now int64) bool {
+	if now >= l.windowEnd.Load() {
+		l.closeWindow(now)
+	}
+	if l.interval.Load() == 0 {
+		return true
+	}
+	return l.admit(now, CriticalityFrom(ctx))
+}
+
+// reject counts a shed call of method and returns its pushback and status.
+func (l *Limiter) reject(method string) (time.Duration, error) {
+	d := l.shedCall()
+	if logger.V(2) {
+		logger.Infof("shedding: %s shed, retry in %v", method, d)
+	}
+	return d, status.Errorf(codes.ResourceExhausted, "shedding: %s shed: the server is overloaded, retry in %v", method, d)
+}
+
+// pushbackMD is the trailer that asks the client to wait d before retrying,
+// in whole milliseconds rounded up, at least 1, as package ratelimit sends
+// it.
+func pushbackMD(d time.Duration) metadata.MD {
+	ms := max(int64(math.Ceil(float64(d)/float64(time.Millisecond))), 1)
+	return metadata.Pairs(ratelimit.PushbackTrailer, strconv.FormatInt(ms, 10))
+}
