@@ -11,6 +11,9 @@ import (
 	"github.com/hashicorp/consul/api"
 	"google.golang.org/grpc/grpclog"
 	"google.golang.org/grpc/resolver"
+
+	kitresolver "github.com/grpckit/grpckit/resolver"
+	"github.com/grpckit/grpckit/resolver/internal/watchshare"
 )
 
 // Scheme is the target scheme the Builder serves.
@@ -18,9 +21,12 @@ const Scheme = "consul"
 
 var logger = grpclog.Component("grpckit-consul")
 
-// builder builds a watcher per channel. It holds no global state.
+// builder builds the resolvers of its channels. Channels that resolve the
+// same service with the same query share one watcher (see shareKey). It
+// holds no global state.
 type builder struct {
-	cfg builderConfig
+	cfg     builderConfig
+	watches watchshare.Group[shareKey]
 }
 
 // NewBuilder returns a resolver.Builder for consul:// targets, to be passed to
@@ -52,14 +58,23 @@ func (b *builder) Build(t resolver.Target, cc resolver.ClientConn, _ resolver.Bu
 	if err != nil {
 		return nil, fmt.Errorf("consul: %w", err)
 	}
+	// The agent policy is checked for every channel, sharing or not.
 	cli, err := b.newClient(tgt)
 	if err != nil {
 		return nil, err
 	}
-	w := newWatcher(cc, cli, tgt, &b.cfg, snap)
-	w.rebuild = func() (*agentClient, error) { return b.newClient(tgt) }
-	go w.run()
-	return w, nil
+	pub := kitresolver.NewPublisher(cc, snap)
+	m := b.watches.Join(keyOf(tgt), pub, b.cfg.backoff, func(h *watchshare.Hub) func() {
+		w := newWatcher(h, cli, tgt, &b.cfg)
+		cli = nil // the watcher owns it
+		w.rebuild = func() (*agentClient, error) { return b.newClient(tgt) }
+		go w.run()
+		return w.stop
+	})
+	if cli != nil { // joined a running watcher
+		cli.close()
+	}
+	return m, nil
 }
 
 // agentClient is an API client and what the watcher must clean up or hide.

@@ -10,16 +10,19 @@ import (
 	"google.golang.org/grpc/status"
 
 	kitresolver "github.com/grpckit/grpckit/resolver"
+	"github.com/grpckit/grpckit/resolver/internal/watchshare"
 )
 
-// watcher is the resolver of one channel: a goroutine that runs blocking
-// health queries for the target's service and publishes what they return.
+// watcher is the watch of one target, shared by every channel of the
+// builder that resolves the same service with the same query (see
+// shareKey): a goroutine that runs blocking health queries for the target's
+// service and publishes what they return to the channels.
 //
 // Every field below done is owned by the run goroutine.
 type watcher struct {
 	cli     *agentClient                 // owned by the run goroutine until done
 	rebuild func() (*agentClient, error) // a new client, reading the token file again
-	pub     *kitresolver.Publisher
+	hub     *watchshare.Hub
 	tgt     target
 	cfg     *builderConfig
 	ctx     context.Context
@@ -36,25 +39,21 @@ type watcher struct {
 	republish  bool                   // publish even an unchanged set
 }
 
-// newWatcher returns the resolver of tgt; snap, if not nil, keeps its last
-// good set.
-func newWatcher(cc resolver.ClientConn, cli *agentClient, tgt target, cfg *builderConfig, snap *kitresolver.Snapshot) *watcher {
+// newWatcher returns the watch of tgt, publishing to hub. No channel's
+// ResolveNow reaches it: blocking queries already deliver every change as it
+// happens, and a failed query is retried on its own backoff.
+func newWatcher(hub *watchshare.Hub, cli *agentClient, tgt target, cfg *builderConfig) *watcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &watcher{
-		cli: cli, pub: kitresolver.NewPublisher(cc, snap), tgt: tgt, cfg: cfg,
+		cli: cli, hub: hub, tgt: tgt, cfg: cfg,
 		ctx: ctx, cancel: cancel, done: make(chan struct{}),
 	}
 }
 
-// ResolveNow does nothing: blocking queries already deliver every change as
-// it happens, and a failed query is retried on its own backoff.
-func (w *watcher) ResolveNow(resolver.ResolveNowOptions) {}
-
-// Close stops the watcher and waits for its goroutines to exit.
-func (w *watcher) Close() {
+// stop stops the watcher and waits for its goroutine to exit.
+func (w *watcher) stop() {
 	w.cancel()
 	<-w.done
-	w.pub.Close()
 	w.cli.close()
 }
 
@@ -133,19 +132,20 @@ func (w *watcher) waitTime(now time.Time) time.Duration {
 	return wait
 }
 
-// fail handles a failed query: report it if nothing was ever published (the
-// last good set stays otherwise), back off, and read afresh next time, since
-// the agent may have restarted with lower indexes. The next answer is
-// published even if the set did not change: that tells the Publisher the
-// agent answers again, so it goes on refreshing the snapshot's time.
+// fail handles a failed query: report it to the channels that have no set
+// yet (the others keep their last good set), back off
+// (watchshare.RetryDelay), and read afresh next time, since the agent may
+// have restarted with lower indexes. The next answer is published even if
+// the set did not change: that tells the Publishers the agent answers
+// again, so they go on refreshing the snapshot's time.
 func (w *watcher) fail(err error) {
-	if !w.pub.Fail(err) {
+	if !w.hub.Fail(err) {
 		vlogf("grpckit/consul: %s: %v", w.tgt.service, err)
 	}
 	w.index = 0
 	w.recovering = true
 	w.republish = true
-	w.notBefore = time.Now().Add(w.cfg.backoff.Delay(w.attempt))
+	w.notBefore = time.Now().Add(watchshare.RetryDelay(w.cfg.backoff, w.attempt))
 	w.attempt++
 }
 
@@ -174,47 +174,37 @@ func (w *watcher) handle(start time.Time, entries []*api.ServiceEntry, got uint6
 	}
 }
 
-// publish sends insts to the channel if they differ from the last set, and
+// publish sends insts to the channels if they differ from the last set, and
 // reports whether it did. An empty set replacing a non-empty one (or a
-// snapshot's set in service) is held back while recovering. An UpdateState
-// error for a non-empty set is retried after a backoff; for an empty set it
-// is the balancer saying it has nothing to pick from (grpc-go's policies
-// answer balancer.ErrBadResolverState), not a registry error: the channel
-// has the empty set and the blocking query goes on, so the first instance to
-// come back is seen at once.
+// snapshot's set in service in some channel) is held back while recovering.
+// A channel that rejects a non-empty set is offered it again after a
+// backoff (see watchshare.Member); for an empty set the rejection is the
+// balancer saying it has nothing to pick from (grpc-go's policies answer
+// balancer.ErrBadResolverState), not a registry error: the channel has the
+// empty set and the blocking query goes on, so the first instance to come
+// back is seen at once.
 func (w *watcher) publish(insts []kitresolver.Instance) bool {
-	if w.pub.Published() && !w.republish && equalInstances(insts, w.last) {
+	if w.hub.Answered() && !w.republish && equalInstances(insts, w.last) {
 		return false
 	}
-	if len(insts) == 0 && (len(w.last) > 0 || w.pub.Stale()) && time.Now().Before(w.holdUntil) {
+	if len(insts) == 0 && (len(w.last) > 0 || w.hub.Stale()) && time.Now().Before(w.holdUntil) {
 		vlogf("grpckit/consul: %s: no instances right after recovery; keeping the last set until %v", w.tgt.service, w.holdUntil.Format(time.RFC3339))
 		return false
 	}
-	err := w.send(insts)
-	switch {
-	case err != nil && len(insts) > 0:
-		vlogf("grpckit/consul: %s: channel rejected %d instances: %v", w.tgt.service, len(insts), err)
-		w.republish = true
-		w.index = 0
-		w.notBefore = time.Now().Add(w.cfg.backoff.Delay(w.attempt))
-		w.attempt++
-		return true
-	case err != nil:
-		vlogf("grpckit/consul: %s: published no instances; the balancer has none to pick from: %v", w.tgt.service, err)
-	default:
-		vlogf("grpckit/consul: %s: published %d instances", w.tgt.service, len(insts))
-	}
+	w.hub.Publish(w.endpoints(insts))
+	vlogf("grpckit/consul: %s: published %d instances", w.tgt.service, len(insts))
 	w.last, w.republish, w.attempt = insts, false, 0
 	return true
 }
 
-// send publishes insts: sorted by address as every grpckit resolver does,
-// or, when the target sets near, in Consul's order, nearest first.
-func (w *watcher) send(insts []kitresolver.Instance) error {
+// endpoints returns the endpoints of insts: sorted by address as every
+// grpckit resolver publishes them, or, when the target sets near, in
+// Consul's order, nearest first.
+func (w *watcher) endpoints(insts []kitresolver.Instance) []resolver.Endpoint {
 	if w.tgt.near == "" {
-		return w.pub.Publish(insts)
+		return kitresolver.Endpoints(insts)
 	}
-	return w.pub.PublishEndpoints(orderedEndpoints(w.tgt.service, insts))
+	return orderedEndpoints(w.tgt.service, insts)
 }
 
 // logNotes logs what is newly wrong with entries (skipped, or their weight

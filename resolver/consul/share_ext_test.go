@@ -1,0 +1,276 @@
+package consul_test
+
+import (
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/resolver"
+
+	"github.com/grpckit/grpckit/internal/testutil"
+	"github.com/grpckit/grpckit/resolver/consul"
+)
+
+// countingAgent is a reverse proxy to the agent that counts the health
+// queries for one service: all of them, those in flight, and the most in
+// flight at once.
+type countingAgent struct {
+	srv  *httptest.Server
+	path string
+
+	mu          sync.Mutex
+	total       int
+	inFlight    int
+	maxInFlight int
+}
+
+func startCountingAgent(t testing.TB, service string) *countingAgent {
+	t.Helper()
+	up, err := url.Parse("http://" + agent.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{}
+	rp := httputil.NewSingleHostReverseProxy(up)
+	rp.Transport = tr
+	rp.ErrorLog = log.New(io.Discard, "", 0) // a closing channel cancels its query
+	c := &countingAgent{path: "/v1/health/service/" + service}
+	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == c.path {
+			c.begin()
+			defer c.end()
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		c.srv.CloseClientConnections()
+		c.srv.Close()
+		tr.CloseIdleConnections()
+	})
+	return c
+}
+
+func (c *countingAgent) begin() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.total++
+	c.inFlight++
+	c.maxInFlight = max(c.maxInFlight, c.inFlight)
+}
+
+func (c *countingAgent) end() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.inFlight--
+}
+
+func (c *countingAgent) counts() (total, inFlight, maxInFlight int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.total, c.inFlight, c.maxInFlight
+}
+
+func (c *countingAgent) target(service string, query ...string) string {
+	t := "consul://" + c.srv.Listener.Addr().String() + "/" + service
+	if len(query) > 0 {
+		t += "?" + query[0]
+	}
+	return t
+}
+
+func registerAt(t testing.TB, cli *api.Client, service, id string, port int) {
+	t.Helper()
+	reg := &api.AgentServiceRegistration{ID: id, Name: service, Address: "127.0.0.1", Port: port}
+	if err := cli.Agent().ServiceRegister(reg); err != nil {
+		t.Fatalf("registering %s: %v", id, err)
+	}
+	t.Cleanup(func() { _ = cli.Agent().ServiceDeregister(id) })
+}
+
+func hasIDs(want ...string) func(resolver.State) bool {
+	slices.Sort(want)
+	return func(s resolver.State) bool {
+		var got []string
+		for _, inst := range instances(s) {
+			got = append(got, inst.ID)
+		}
+		slices.Sort(got)
+		return slices.Equal(got, want)
+	}
+}
+
+// waitLast polls until cc's newest state satisfies ok.
+func waitLast(t testing.TB, cc *testutil.ResolverClientConn, ok func(resolver.State) bool) {
+	t.Helper()
+	ctx := timeoutCtx(t, testutil.DefaultTimeout)
+	for {
+		if s, have := cc.LastState(); have && ok(s) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			s, _ := cc.LastState()
+			t.Fatalf("no matching state before the deadline; last %v", instances(s))
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// TestSharedWatch500Channels resolves one service from 500 channels of one
+// builder: the agent sees one blocking query at a time, every channel
+// converges on every change, a channel built late has the current set when
+// Build returns, and the query ends with the last channel.
+func TestSharedWatch500Channels(t *testing.T) {
+	t.Parallel()
+	const channels = 500
+	const service = "greeter-share500"
+	cli := agent.Client()
+	registerAt(t, cli, service, "s1", 1001)
+	proxy := startCountingAgent(t, service)
+	b := consul.NewBuilder()
+
+	rs := make([]resolver.Resolver, channels)
+	ccs := make([]*testutil.ResolverClientConn, channels)
+	closeAll := sync.OnceFunc(func() {
+		for _, r := range rs {
+			if r != nil {
+				r.Close()
+			}
+		}
+	})
+	defer closeAll()
+	u, _ := url.Parse(proxy.target(service))
+	for i := range rs {
+		ccs[i] = testutil.NewResolverClientConn()
+		r, err := b.Build(resolver.Target{URL: *u}, ccs[i], resolver.BuildOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs[i] = r
+	}
+	for _, cc := range ccs {
+		waitLast(t, cc, hasIDs("s1"))
+	}
+	// The raw blocking query, to time a change by.
+	_, meta, err := cli.Health().Service(service, "", true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round, id := range []string{"s2", "s3"} {
+		rawDone := make(chan time.Time, 1)
+		go func() {
+			_, _, _ = cli.Health().Service(service, "", true, (&api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: 30 * time.Second}).WithContext(timeoutCtx(t, time.Minute)))
+			rawDone <- time.Now()
+		}()
+		time.Sleep(50 * time.Millisecond) // let the raw query block; it only times
+		start := time.Now()
+		registerAt(t, cli, service, id, 1002+round)
+		want := []string{"s1", "s2", "s3"}[:round+2]
+		for _, cc := range ccs {
+			waitLast(t, cc, hasIDs(want...))
+		}
+		all := time.Since(start)
+		t.Logf("change %d: raw blocking query returned after %v, all %d channels after %v", round, (<-rawDone).Sub(start), channels, all)
+		_, meta, err = cli.Health().Service(service, "", true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	cc := testutil.NewResolverClientConn()
+	late, err := b.Build(resolver.Target{URL: *u}, cc, resolver.BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, ok := cc.LastState()
+	late.Close()
+	if !ok || !hasIDs("s1", "s2", "s3")(s) {
+		t.Fatalf("a channel joining late has %v (any: %t) when Build returns, want s1, s2, s3", instances(s), ok)
+	}
+
+	total, _, maxInFlight := proxy.counts()
+	if maxInFlight != 1 {
+		t.Fatalf("the agent saw %d health queries at once from %d channels, want 1", maxInFlight, channels)
+	}
+	// One query to start, one per change, and a few more the agent may
+	// end early (its wait jitter, a change of index with the same set).
+	if total > 10 {
+		t.Fatalf("the agent saw %d health queries for 2 changes, want at most 10", total)
+	}
+	closeAll()
+	ctx := timeoutCtx(t, testutil.DefaultTimeout)
+	for _, inFlight, _ := proxy.counts(); inFlight != 0; _, inFlight, _ = proxy.counts() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d health queries still in flight after every channel closed", inFlight)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// TestSharedWatchKeys: targets asking different questions (tags, health
+// filter, near) get watches of their own; tag order does not matter.
+func TestSharedWatchKeys(t *testing.T) {
+	t.Parallel()
+	const service = "greeter-sharekeys"
+	cli := agent.Client()
+	registerAt(t, cli, service, "k1", 1001)
+	proxy := startCountingAgent(t, service)
+	b := consul.NewBuilder()
+	targets := []string{
+		proxy.target(service),
+		proxy.target(service, "tag=a&tag=b"),
+		proxy.target(service, "tag=b&tag=a"), // shares with the one above
+		proxy.target(service, "healthy=false"),
+		proxy.target(service, "near=_agent"),
+		proxy.target(service), // shares with the first
+	}
+	for _, tg := range targets {
+		buildResolver(t, b, tg)
+	}
+	ctx := timeoutCtx(t, testutil.DefaultTimeout)
+	for _, inFlight, _ := proxy.counts(); inFlight != 4; _, inFlight, _ = proxy.counts() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d blocking queries in flight, want 4", inFlight)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // a fifth would start now, if one were made
+	if _, inFlight, maxInFlight := proxy.counts(); inFlight != 4 || maxInFlight != 4 {
+		t.Fatalf("%d blocking queries in flight (%d at most), want 4", inFlight, maxInFlight)
+	}
+}
+
+// TestSharedWatchIdleChannel lets one of two channels sharing a watch go
+// idle: the other keeps getting changes, and the idle one, woken, is served
+// by the current set.
+func TestSharedWatchIdleChannel(t *testing.T) {
+	t.Parallel()
+	const service = "greeter-shareidle"
+	cli := agent.Client()
+	startBackend(t, cli, service, "i1")
+	b := consul.NewBuilder()
+	busy, _ := dial(t, target(service), b)
+	idle, idleConn := dial(t, target(service), b, grpc.WithIdleTimeout(300*time.Millisecond))
+	waitServedBy(t, busy, "i1")
+	waitServedBy(t, idle, "i1")
+	ctx := timeoutCtx(t, testutil.DefaultTimeout)
+	for s := idleConn.GetState(); s.String() != "IDLE"; s = idleConn.GetState() {
+		if !idleConn.WaitForStateChange(ctx, s) {
+			t.Fatalf("channel still %v at the deadline, want IDLE", s)
+		}
+	}
+	startBackend(t, cli, service, "i2")
+	waitServedBy(t, busy, "i1", "i2")
+	waitServedBy(t, idle, "i1", "i2")
+}
