@@ -7,7 +7,9 @@
 //		grpc.ChainUnaryInterceptor(shedding.UnaryServerInterceptor(l)),
 //		grpc.ChainStreamInterceptor(shedding.StreamServerInterceptor(l)))
 //
-// Package stack puts it in the server stack with stack.WithShedding.
+// Package stack puts one in every server stack (stack.WithShedding,
+// stack.WithoutShedding). WrapUnary and WrapStream run another interceptor
+// inside the limiter without gRPC's per-call chaining closure.
 //
 // # What it observes, and why
 //
@@ -24,8 +26,12 @@
 //
 // So every 100 ms the Limiter compares that scheduling delay (the 90th
 // percentile of the window's wake-ups) with the latency of the calls it
-// admitted (at least 1 ms). Above it, the server is overloaded, and the
-// Limiter sets an admission rate from Little's law: the calls the server
+// admitted (at least 1 ms). Above it, and with the admitted calls keeping at
+// least a quarter of the CPUs busy (throughput × latency, Little's law, over
+// GOMAXPROCS: a server whose few calls wait behind other work gains nothing
+// from shedding them), the server is overloaded. After two such windows in a
+// row (one alone is more often a pause of the machine than a queue) the
+// Limiter sets an admission rate, from Little's law again: the calls the server
 // just completed per second are its capacity now, less what it takes to
 // drain the queue found within half a second (at most half of it, at least
 // 5 %). While calls are still shed but the delay is back under the latency,

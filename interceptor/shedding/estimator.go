@@ -26,6 +26,15 @@ const (
 	increase    = 1.05
 	// minRate keeps the admission rate from reaching 0.
 	minRate = 1.0
+	// startWindows is how many overloaded windows in a row start the
+	// shedding: one alone is more often a pause of the machine than a queue.
+	startWindows = 2
+	// minBusy is the least share of the CPUs the admitted calls must keep
+	// busy (throughput × latency, Little's law, over GOMAXPROCS) for a queue
+	// to count as theirs: a server whose few calls wait behind other work
+	// (another process's, a batch job in the same process) gains nothing from
+	// shedding them.
+	minBusy = 0.25
 )
 
 // window is what the limiter observed during one estimation window.
@@ -52,17 +61,21 @@ type estimate struct {
 // goroutine that closes a window.
 //
 // The server is overloaded when the slowest tenth of its goroutines wait for
-// a CPU longer than a call takes (at least minTarget): calls then queue up
-// before any interceptor runs. While it is, the rate is set to the
+// a CPU longer than a call takes (at least minTarget), and its calls keep
+// at least minBusy of the CPUs busy: calls then queue up before any
+// interceptor runs. Once it has been for startWindows windows, and while it
+// is, the rate is set to the
 // throughput just measured (Little's law: what the server completes is its
 // capacity), less enough to drain the queue within drainTime. While it is
 // not and calls are still being shed, the rate grows by 5 % a window; after
 // calmWindows windows with neither overload nor a shed call the limiter
 // stands down and admits every call again.
 type estimator struct {
+	procs      float64 // GOMAXPROCS; 0 leaves out the minBusy check
 	est        estimate
 	throughput float64 // smoothed calls per second
 	calm       int     // windows in a row with neither overload nor a shed call
+	over       int     // overloaded windows in a row
 }
 
 // next takes one window's observations and returns the new estimate.
@@ -78,12 +91,18 @@ func (e *estimator) next(w window) estimate {
 	}
 	e.est.queue = w.queue
 	e.est.target = max(e.est.latency, minTarget)
-	e.est.overloaded = w.queue > e.est.target
+	busy := thr * e.est.latency.Seconds()
+	e.est.overloaded = w.queue > e.est.target && busy >= minBusy*e.procs
+	if e.est.overloaded {
+		e.over++
+	} else {
+		e.over = 0
+	}
 	switch {
-	case e.est.overloaded:
+	case e.est.overloaded && (e.est.rate > 0 || e.over >= startWindows):
 		e.calm = 0
 		e.est.rate = e.decrease(w)
-	case e.est.rate == 0:
+	case e.est.overloaded, e.est.rate == 0:
 	case w.shed == 0 && e.calm+1 >= calmWindows:
 		e.calm, e.est.rate = 0, 0
 	default:

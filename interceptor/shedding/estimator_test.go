@@ -28,15 +28,17 @@ func TestEstimatorSteps(t *testing.T) {
 		{"a queue under the target is no overload", []window{{length: windowLength, done: 100, timed: 100, sum: 100 * 2 * ms, queue: 2 * ms}},
 			estimate{latency: 2 * ms, queue: 2 * ms, target: 2 * ms}},
 		// 1000 calls/s, queue 48 ms over the target: 1 - 48/500 = 0.904.
-		{"overload sets the rate to the throughput less the drain", []window{over},
+		{"one overloaded window does not start the shedding", []window{over},
+			estimate{latency: 2 * ms, queue: 50 * ms, target: 2 * ms, overloaded: true}},
+		{"overload sets the rate to the throughput less the drain", []window{over, over},
 			estimate{rate: 904, latency: 2 * ms, queue: 50 * ms, target: 2 * ms, overloaded: true}},
-		{"a queue far over the target halves it at most", []window{{length: windowLength, done: 100, timed: 100, sum: 100 * 2 * ms, queue: time.Second}},
+		{"a queue far over the target halves it at most", []window{over, {length: windowLength, done: 100, timed: 100, sum: 100 * 2 * ms, queue: time.Second}},
 			estimate{rate: 500, latency: 2 * ms, queue: time.Second, target: 2 * ms, overloaded: true}},
-		{"a calm window while shedding raises the rate by 5 %", []window{over, calmWindow(10)},
+		{"a calm window while shedding raises the rate by 5 %", []window{over, over, calmWindow(10)},
 			estimate{rate: 904 * 1.05, latency: 2 * ms, target: 2 * ms}},
 		{"the target is at least minTarget", []window{{length: windowLength, done: 100, timed: 100, sum: 100 * 10 * time.Microsecond, queue: 900 * time.Microsecond}},
 			estimate{latency: 10 * time.Microsecond, queue: 900 * time.Microsecond, target: minTarget}},
-		{"an empty window changes nothing", []window{over, {}},
+		{"an empty window changes nothing", []window{over, over, {}},
 			estimate{rate: 904, latency: 2 * ms, queue: 50 * ms, target: 2 * ms, overloaded: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,7 +58,9 @@ func TestEstimatorSteps(t *testing.T) {
 // nor a shed call end the limiting, and a shed call restarts the count.
 func TestEstimatorStandsDown(t *testing.T) {
 	var e estimator
-	e.next(window{length: windowLength, done: 100, timed: 100, sum: 100 * 2 * ms, queue: 50 * ms})
+	for range startWindows {
+		e.next(window{length: windowLength, done: 100, timed: 100, sum: 100 * 2 * ms, queue: 50 * ms})
+	}
 	for i := range calmWindows - 1 {
 		if got := e.next(calmWindow(0)); got.rate == 0 {
 			t.Fatalf("stood down after %d calm windows, want %d", i+1, calmWindows)
@@ -173,5 +177,26 @@ func TestEstimatorModelHalving(t *testing.T) {
 		t.Errorf("rate last outside ±25%% of the new capacity %v after the halving, want within 5s", after)
 	} else {
 		t.Logf("converged %v after the halving; rate now %.0f", after, est.rate)
+	}
+}
+
+// TestEstimatorBusyGate: a queue the server's own calls do not cause (they
+// keep less than minBusy of the CPUs busy) sheds nothing.
+func TestEstimatorBusyGate(t *testing.T) {
+	e := estimator{procs: 8}
+	// 100 calls/s of 2 ms keep 0.2 CPUs busy, under 0.25 × 8.
+	w := window{length: windowLength, done: 10, timed: 10, sum: 10 * 2 * ms, queue: time.Second}
+	for range 10 {
+		if got := e.next(w); got.rate != 0 || got.overloaded {
+			t.Fatalf("%+v with the calls keeping 0.2 of 8 CPUs busy, want no shedding", got)
+		}
+	}
+	// 1000 calls/s of 2 ms keep 2 CPUs busy: the same queue is theirs.
+	w.done, w.timed, w.sum = 100, 100, 100*2*ms
+	for range startWindows {
+		e.next(w)
+	}
+	if got := e.next(w); got.rate == 0 {
+		t.Fatalf("%+v with the calls keeping 2 of 8 CPUs busy, want shedding", got)
 	}
 }

@@ -1,6 +1,7 @@
 package shedding
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,7 +77,7 @@ func New() *Limiter {
 // and the time with now (nanoseconds since the Limiter's epoch; nil for the
 // monotonic clock).
 func newLimiter(probe func() time.Duration, now func() int64) *Limiter {
-	l := &Limiter{epoch: time.Now(), probe: probe}
+	l := &Limiter{epoch: time.Now(), probe: probe, est: estimator{procs: float64(runtime.GOMAXPROCS(0))}}
 	l.now = now
 	if l.now == nil {
 		l.now = func() int64 { return int64(time.Since(l.epoch)) }

@@ -29,7 +29,7 @@ func newFake() (*Limiter, *fakeClock, *fakeProbe) {
 // over their latency, so that the rate becomes a fraction of what completed.
 func overload(l *Limiter, c *fakeClock, p *fakeProbe) {
 	p.set(time.Second)
-	for range 100 {
+	for range startWindows * 100 {
 		start := c.now()
 		if l.allow(context.Background(), start) {
 			l.start()
@@ -37,7 +37,7 @@ func overload(l *Limiter, c *fakeClock, p *fakeProbe) {
 		}
 		c.advance(windowLength / 100)
 	}
-	l.allow(context.Background(), c.now()) // closes the window
+	l.allow(context.Background(), c.now()) // closes the last window
 	p.set(0)
 }
 

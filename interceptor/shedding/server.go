@@ -23,12 +23,22 @@ var logger = grpclog.Component("grpckit-shedding")
 // trailer (ratelimit.PushbackTrailer) set to the latency the server shows
 // now. Health checks and reflection are never shed.
 func UnaryServerInterceptor(l *Limiter) grpc.UnaryServerInterceptor {
+	return WrapUnary(l, callHandler)
+}
+
+// WrapUnary is UnaryServerInterceptor(l) running inner between the limiter
+// and the handler, linked without the closure per call that gRPC's chain
+// allocates. A nil inner calls the handler.
+func WrapUnary(l *Limiter, inner grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
 	if l == nil {
 		l = New()
 	}
+	if inner == nil {
+		inner = callHandler
+	}
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if neverShed(info.FullMethod) {
-			return handler(ctx, req)
+			return inner(ctx, req, info, handler)
 		}
 		start := l.now()
 		if !l.allow(ctx, start) {
@@ -38,7 +48,7 @@ func UnaryServerInterceptor(l *Limiter) grpc.UnaryServerInterceptor {
 		}
 		l.start()
 		defer func() { l.end(start, l.now()) }()
-		return handler(ctx, req)
+		return inner(ctx, req, info, handler)
 	}
 }
 
@@ -46,12 +56,21 @@ func UnaryServerInterceptor(l *Limiter) grpc.UnaryServerInterceptor {
 // UnaryServerInterceptor: a stream counts as one call when it opens, and
 // once admitted it is never cut short.
 func StreamServerInterceptor(l *Limiter) grpc.StreamServerInterceptor {
+	return WrapStream(l, callStreamHandler)
+}
+
+// WrapStream is StreamServerInterceptor(l) running inner between the
+// limiter and the handler, as WrapUnary does. A nil inner calls the handler.
+func WrapStream(l *Limiter, inner grpc.StreamServerInterceptor) grpc.StreamServerInterceptor {
 	if l == nil {
 		l = New()
 	}
+	if inner == nil {
+		inner = callStreamHandler
+	}
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		if neverShed(info.FullMethod) {
-			return handler(srv, ss)
+			return inner(srv, ss, info, handler)
 		}
 		if !l.allow(ss.Context(), l.now()) {
 			d, err := l.reject(info.FullMethod)
@@ -61,8 +80,16 @@ func StreamServerInterceptor(l *Limiter) grpc.StreamServerInterceptor {
 		l.start()
 		l.opened()
 		defer l.endStream()
-		return handler(srv, ss)
+		return inner(srv, ss, info, handler)
 	}
+}
+
+func callHandler(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	return handler(ctx, req)
+}
+
+func callStreamHandler(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return handler(srv, ss)
 }
 
 // allow decides on a call arriving at now; its criticality is read only

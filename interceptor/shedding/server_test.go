@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -248,5 +249,42 @@ func waitInFlight(t *testing.T, l *Limiter, n int64) {
 			t.Fatalf("%d calls in flight, want %d", l.Stats().InFlight, n)
 		case <-time.After(time.Millisecond):
 		}
+	}
+}
+
+// TestWrap: the wrapped interceptor runs inside the limiter for admitted
+// calls only, for unary calls and streams.
+func TestWrap(t *testing.T) {
+	var unary, stream atomic.Int64
+	l, clock, probe := newFake()
+	r := greeter.Start(t, kitresolver.Instance{ID: "w"},
+		grpc.ChainUnaryInterceptor(WrapUnary(l, func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			unary.Add(1)
+			return h(ctx, req)
+		})),
+		grpc.ChainStreamInterceptor(WrapStream(l, func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			stream.Add(1)
+			return h(srv, ss)
+		})))
+	cc, err := grpc.NewClient(r.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	c := greeterv1.NewGreeterClient(cc)
+	var tr metadata.MD
+	for _, r := range rpcs {
+		if err := r.call(timeout(t), c, &tr); err != nil {
+			t.Fatalf("%s: %v", r.kind, err)
+		}
+	}
+	saturate(t, l, clock, probe)
+	for _, r := range rpcs {
+		if err := r.call(timeout(t), c, &tr); status.Code(err) != codes.ResourceExhausted {
+			t.Fatalf("%s while saturated: %v, want ResourceExhausted", r.kind, err)
+		}
+	}
+	if unary.Load() != 1 || stream.Load() != 3 {
+		t.Fatalf("inner ran for %d unary calls and %d streams, want 1 and 3 (the admitted ones)", unary.Load(), stream.Load())
 	}
 }
