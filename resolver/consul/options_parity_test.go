@@ -7,11 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/resolver"
 
 	kitresolver "github.com/grpckit/grpckit/resolver"
 	"github.com/grpckit/grpckit/resolver/consul"
+	"github.com/grpckit/grpckit/resolver/etcd"
 )
 
 // optionKinds are the option types both registry packages declare: an
@@ -112,14 +114,18 @@ func TestOptionsShareStyleAndNames(t *testing.T) {
 
 // TestCommonOptionsServeBothSides: one list of CommonOptions configures the
 // resolver and the registrar, and an invalid one fails both at construction
-// with the same error naming it.
+// with the same error naming it, which is the error etcd gives for the same
+// option with the same value.
 func TestCommonOptionsServeBothSides(t *testing.T) {
+	inst := kitresolver.Instance{Service: "s", Addr: "127.0.0.1:1"}
 	for _, tt := range []struct {
 		opt     consul.CommonOption
+		etcdOpt etcd.CommonOption
 		wantErr string
 	}{
-		{consul.WithRequestTimeout(0), "consul: WithRequestTimeout(0s): want > 0"},
-		{consul.WithBackoff(kitresolver.Backoff{}), "consul: WithBackoff: "},
+		{consul.WithRequestTimeout(0), etcd.WithRequestTimeout(0), "WithRequestTimeout(0s): want > 0"},
+		{consul.WithRequestTimeout(-time.Second), etcd.WithRequestTimeout(-time.Second), "WithRequestTimeout(-1s): want > 0"},
+		{consul.WithBackoff(kitresolver.Backoff{}), etcd.WithBackoff(kitresolver.Backoff{}), "WithBackoff: backoff base 0s and max 0s"},
 	} {
 		common := []consul.CommonOption{consul.WithBackoff(kitresolver.DefaultBackoff), tt.opt}
 		var bopts []consul.Option
@@ -129,13 +135,17 @@ func TestCommonOptionsServeBothSides(t *testing.T) {
 			ropts = append(ropts, o)
 		}
 		_, err := consul.NewBuilder(bopts...).Build(resolver.Target{}, nil, resolver.BuildOptions{})
-		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-			t.Errorf("Build with %q = %v, want an error containing it", tt.wantErr, err)
+		if err == nil || !strings.HasPrefix(err.Error(), "consul: "+tt.wantErr) {
+			t.Errorf("Build = %v, want an error starting consul: %s", err, tt.wantErr)
 		}
-		// Register refuses the options before it talks to any agent.
-		_, err = consul.Register(t.Context(), nil, kitresolver.Instance{Service: "s", Addr: "127.0.0.1:1"}, ropts...)
-		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-			t.Errorf("Register with %q = %v, want an error containing it", tt.wantErr, err)
+		// Both Registers refuse the options before they use the client.
+		_, err = consul.Register(t.Context(), nil, inst, ropts...)
+		if err == nil || !strings.HasPrefix(err.Error(), "consul: "+tt.wantErr) {
+			t.Fatalf("consul.Register = %v, want an error starting consul: %s", err, tt.wantErr)
+		}
+		_, etcdErr := etcd.Register(t.Context(), nil, inst, tt.etcdOpt)
+		if etcdErr == nil || strings.TrimPrefix(etcdErr.Error(), "etcd: ") != strings.TrimPrefix(err.Error(), "consul: ") {
+			t.Errorf("the same bad option: etcd.Register = %v, consul.Register = %v; want one error but for the package name", etcdErr, err)
 		}
 	}
 }

@@ -156,7 +156,7 @@ func newRegisterConfig(opts []RegisterOption) (registerConfig, error) {
 		o.applyRegister(&c)
 	}
 	if c.ttl < time.Second {
-		return c, fmt.Errorf("etcd: TTL %v is below etcd's minimum of 1s", c.ttl)
+		return c, fmt.Errorf("etcd: WithTTL(%v): below etcd's minimum of 1s", c.ttl)
 	}
 	if !c.backoffSet {
 		c.backoff.Max = min(c.backoff.Max, c.ttl/3)
@@ -167,11 +167,11 @@ func newRegisterConfig(opts []RegisterOption) (registerConfig, error) {
 // validate reports a configuration that cannot work.
 func (c config) validate() error {
 	if err := c.backoff.Validate(); err != nil {
-		return fmt.Errorf("etcd: %w", err)
+		return fmt.Errorf("etcd: WithBackoff: %w", err)
 	}
 	switch {
 	case c.requestTimeout <= 0:
-		return errors.New("etcd: request timeout must be positive")
+		return fmt.Errorf("etcd: WithRequestTimeout(%v): want > 0", c.requestTimeout)
 	case c.snapshotSet && c.snapshotDir == "":
 		return errors.New(`etcd: WithSnapshotDir(""): want a directory`)
 	case c.maxAgeSet && c.snapshotMaxAge <= 0:

@@ -45,3 +45,23 @@ func TestValidateRefusesNonNumberBackoff(t *testing.T) {
 		})
 	}
 }
+
+// TestRegisterOptionErrorsNameTheOption: a bad option fails Register before
+// the client is used, with an error that names the option and its value, in
+// the form package consul uses for the same options.
+func TestRegisterOptionErrorsNameTheOption(t *testing.T) {
+	inst := kitresolver.Instance{Service: "s", Addr: "127.0.0.1:1"}
+	for _, tt := range []struct {
+		opt     RegisterOption
+		wantErr string
+	}{
+		{WithTTL(500 * time.Millisecond), "etcd: WithTTL(500ms): below etcd's minimum of 1s"},
+		{WithRequestTimeout(0), "etcd: WithRequestTimeout(0s): want > 0"},
+		{WithBackoff(kitresolver.Backoff{Base: time.Second}), "etcd: WithBackoff: backoff base 1s and max 0s"},
+	} {
+		_, err := Register(t.Context(), nil, inst, tt.opt)
+		if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
+			t.Errorf("Register = %v, want an error starting %q", err, tt.wantErr)
+		}
+	}
+}

@@ -113,12 +113,12 @@ func (r *Registration) revokeAbandoned() {
 }
 
 func newRegistration(cli *clientv3.Client, inst kitresolver.Instance, opts []RegisterOption) (*Registration, error) {
-	if cli == nil {
-		return nil, errors.New("etcd: Register was given a nil client")
-	}
 	cfg, err := newRegisterConfig(opts)
 	if err != nil {
 		return nil, err
+	}
+	if cli == nil {
+		return nil, errors.New("etcd: Register was given a nil client")
 	}
 	if inst.ID == "" {
 		inst.ID = inst.Addr

@@ -66,7 +66,7 @@ func TestRegisterRejectsBadConfig(t *testing.T) {
 		{"bad service", kitresolver.Instance{Service: "a/b", Addr: "127.0.0.1:1"}, nil, "service name"},
 		{"listener wildcard", kitresolver.Instance{Service: "greeter", Addr: "[::]:50051"}, nil, `not the listener's ":50051"`},
 		{"huge weight", kitresolver.Instance{Service: "greeter", Addr: "127.0.0.1:1", Weight: 10001}, nil, "weight"},
-		{"short TTL", good, []etcd.RegisterOption{etcd.WithTTL(500 * time.Millisecond)}, "TTL 500ms"},
+		{"short TTL", good, []etcd.RegisterOption{etcd.WithTTL(500 * time.Millisecond)}, "WithTTL(500ms)"},
 		{"bad backoff", good, []etcd.RegisterOption{etcd.WithBackoff(kitresolver.Backoff{Base: time.Second, Max: time.Second, Multiplier: 0.5})}, "multiplier"},
 	}
 	for _, tt := range tests {
