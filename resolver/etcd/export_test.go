@@ -23,3 +23,17 @@ func watcherOf(r resolver.Resolver) *watcher {
 
 // Watches returns how many watches the builder b runs.
 func Watches(b resolver.Builder) int { return b.(*builder).watches.Watches() }
+
+// TotalListAttempts returns how many times the watches of the resolvers rs
+// tried to list their service, failures included, each watch counted once.
+func TotalListAttempts(rs []resolver.Resolver) int64 {
+	seen := map[*watcher]bool{}
+	var n int64
+	for _, r := range rs {
+		if w := watcherOf(r); !seen[w] {
+			seen[w] = true
+			n += w.listAttempts.Load()
+		}
+	}
+	return n
+}
