@@ -21,11 +21,23 @@
 //     anywhere inside it, in the handler, in a user's KeyFunc or Limiter,
 //     becomes codes.Internal instead of a crashed process, and tracing still
 //     sees the call end.
-//  3. rate limit (interceptor/ratelimit), just before the handler, so a
+//  3. adaptive load shedding (interceptor/shedding), which learns the
+//     server's capacity with nothing to configure and sheds only while the
+//     server is overloaded, sheddable calls first, never health checks. A
+//     shed call is codes.ResourceExhausted with the grpc-retry-pushback-ms
+//     trailer.
+//  4. rate limit (interceptor/ratelimit), just before the handler, so a
 //     rejected call costs the server as little as possible and the handler
 //     runs only for admitted calls. A rejection is codes.ResourceExhausted
 //     with the grpc-retry-pushback-ms trailer.
-//  4. the handler, and any interceptor the caller chains after these options.
+//  5. the handler, and any interceptor the caller chains after these options.
+//
+// The default protection against overload is the adaptive limiter: it needs
+// no guess, sheds nothing until the server's CPUs are saturated by its own
+// calls, and then admits what the server completes (see package shedding for
+// how, and for what it does not protect from). WithShedding shares a
+// Limiter, to read its Stats; WithoutShedding leaves it out. It comes before
+// the rate limiter, whose per-caller budgets apply to the calls it admits.
 //
 // The server has no rate limiter unless WithLimiter gives one. No fixed rate
 // is a safe default: a per-peer budget that suits one service refuses
@@ -72,7 +84,7 @@
 // it. breaker.WithFailureCodes changes that.
 //
 // Every layer can be configured or left out with an option (WithoutTracing,
-// WithoutRateLimit, WithoutBreaker); recovery is always on. Options are
+// WithoutShedding, WithoutRateLimit, WithoutBreaker); recovery is always on. Options are
 // evaluated once, when Server or Client is called, and an invalid or
 // conflicting set (WithLimiter with WithoutRateLimit, say) is an error
 // prefixed "stack: " naming the options at fault.

@@ -7,6 +7,7 @@ import (
 	"github.com/grpckit/grpckit/interceptor/breaker"
 	"github.com/grpckit/grpckit/interceptor/ratelimit"
 	"github.com/grpckit/grpckit/interceptor/recovery"
+	"github.com/grpckit/grpckit/interceptor/shedding"
 	"github.com/grpckit/grpckit/interceptor/tracing"
 )
 
@@ -45,6 +46,10 @@ type common struct {
 type serverConfig struct {
 	common
 	recovery []recovery.Option
+
+	shedder    *shedding.Limiter
+	sheddings  int  // how many WithShedding were given
+	noShedding bool // WithoutShedding was given
 }
 
 type clientConfig struct {
@@ -96,6 +101,17 @@ func newClientConfig(opts []ClientOption) *clientConfig {
 	}
 	c.check()
 	return c
+}
+
+// check adds the server's own conflicts to the shared ones.
+func (c *serverConfig) check() {
+	c.common.check()
+	if c.sheddings > 1 {
+		c.fail("WithShedding given %d times; give one Limiter", c.sheddings)
+	}
+	if c.sheddings > 0 && c.noShedding {
+		c.fail("WithShedding and WithoutShedding both given")
+	}
 }
 
 // check adds the client's own conflicts to the shared ones.
@@ -174,6 +190,26 @@ func WithoutRateLimit() Option {
 // several WithRecovery add up.
 func WithRecovery(opts ...recovery.Option) ServerOption {
 	return serverOption(func(c *serverConfig) { c.recovery = append(c.recovery, opts...) })
+}
+
+// WithShedding makes the server's adaptive limiter l (see package
+// shedding), so the caller can share it between servers or read its Stats.
+// Without it Server makes one with shedding.New. A nil l is an error.
+func WithShedding(l *shedding.Limiter) ServerOption {
+	return serverOption(func(c *serverConfig) {
+		c.sheddings++
+		if l == nil {
+			c.fail("WithShedding: nil Limiter")
+			return
+		}
+		c.shedder = l
+	})
+}
+
+// WithoutShedding leaves the adaptive limiter out: an overloaded server
+// then queues every call until its deadline.
+func WithoutShedding() ServerOption {
+	return serverOption(func(c *serverConfig) { c.noShedding = true })
 }
 
 // WithBreaker makes the client's breaker interceptors use g, so the caller

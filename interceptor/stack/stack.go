@@ -6,6 +6,7 @@ import (
 	"github.com/grpckit/grpckit/interceptor/breaker"
 	"github.com/grpckit/grpckit/interceptor/ratelimit"
 	"github.com/grpckit/grpckit/interceptor/recovery"
+	"github.com/grpckit/grpckit/interceptor/shedding"
 	"github.com/grpckit/grpckit/interceptor/tracing"
 )
 
@@ -37,18 +38,30 @@ func Server(opts ...ServerOption) ([]grpc.ServerOption, error) {
 	return append(out, grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream)), nil
 }
 
-// interceptors returns the server's recovery interceptors, wrapping the rate
-// limiter of l unless l is nil.
+// interceptors returns the server's interceptors: recovery, wrapping the
+// adaptive limiter unless WithoutShedding, wrapping the rate limiter of l
+// unless l is nil.
 func (c *serverConfig) interceptors(l ratelimit.Limiter) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
-	if l == nil {
+	var unary grpc.UnaryServerInterceptor
+	var stream grpc.StreamServerInterceptor
+	if l != nil {
+		// KeyPeer first, so that a ratelimit.WithKey in the options wins.
+		rl := append([]ratelimit.Option{ratelimit.WithKey(ratelimit.KeyPeer)}, c.limiterOpts...)
+		unary, stream = ratelimit.UnaryServerInterceptor(l, rl...), ratelimit.StreamServerInterceptor(l, rl...)
+	}
+	if !c.noShedding {
+		s := c.shedder
+		if s == nil {
+			s = shedding.New()
+		}
+		unary, stream = shedding.WrapUnary(s, unary), shedding.WrapStream(s, stream)
+	}
+	if unary == nil {
 		return recovery.UnaryServerInterceptor(c.recovery...), recovery.StreamServerInterceptor(c.recovery...)
 	}
-	// KeyPeer first, so that a ratelimit.WithKey in the options wins.
-	rl := append([]ratelimit.Option{ratelimit.WithKey(ratelimit.KeyPeer)}, c.limiterOpts...)
-	// Recovery wraps the limiter directly rather than through gRPC's chain,
-	// which would allocate a closure per call to link the two.
-	return recovery.WrapUnary(ratelimit.UnaryServerInterceptor(l, rl...), c.recovery...),
-		recovery.WrapStream(ratelimit.StreamServerInterceptor(l, rl...), c.recovery...)
+	// Each layer wraps the next directly rather than through gRPC's chain,
+	// which would allocate a closure per call to link them.
+	return recovery.WrapUnary(unary, c.recovery...), recovery.WrapStream(stream, c.recovery...)
 }
 
 // serverLimiter returns the server's limiter: the one given, or nil (no
