@@ -2,6 +2,7 @@ package wrr
 
 import (
 	"math"
+	"math/bits"
 	"sync/atomic"
 	"time"
 
@@ -17,14 +18,26 @@ import (
 type picker struct {
 	children []balancer.Picker // the READY endpoints' pickfirst pickers, by address
 	schedule []uint32          // one period: indices into children
+	recip    uint64            // modRecip(len(schedule)), for slot
 	next     atomic.Uint32     // picks so far, including the inherited phase
 }
 
 // Pick returns the next endpoint of the schedule.
 func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 	i := p.next.Add(1) - 1
-	return p.children[p.schedule[i%uint32(len(p.schedule))]].Pick(info)
+	return p.children[p.schedule[p.slot(i)]].Pick(info)
 }
+
+// slot returns i % len(p.schedule) with two multiplications instead of a
+// division (Lemire, Kaser and Kurz, "Faster remainder by direct
+// computation", 2019): exact for 32-bit i and n.
+func (p *picker) slot(i uint32) uint32 {
+	hi, _ := bits.Mul64(p.recip*uint64(i), uint64(len(p.schedule)))
+	return uint32(hi)
+}
+
+// modRecip returns the reciprocal slot multiplies by: ⌈2^64 / n⌉.
+func modRecip(n int) uint64 { return math.MaxUint64/uint64(n) + 1 }
 
 // phase returns how far through its period p is, in [0, 1).
 func (p *picker) phase() float64 {
@@ -80,6 +93,7 @@ func (p *policy) Picker(ready []shard.Ready[struct{}], now int64) (balancer.Pick
 		children: make([]balancer.Picker, len(ready)),
 		schedule: schedule(weights(ready, window, now)),
 	}
+	np.recip = modRecip(len(np.schedule))
 	for i, r := range ready {
 		np.children[i] = r.Picker
 	}
