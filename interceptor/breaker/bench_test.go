@@ -12,6 +12,13 @@ func noopInvoker(context.Context, string, any, any, *grpc.ClientConn, ...grpc.Ca
 	return nil
 }
 
+// peerInvoker is noopInvoker that fills the call's grpc.Peer with a TCP
+// address, as gRPC does, so the breaker notes which backend answered.
+func peerInvoker(_ context.Context, _ string, _, _ any, _ *grpc.ClientConn, opts ...grpc.CallOption) error {
+	reached(opts)
+	return nil
+}
+
 // gobreakerAnchor is raw gobreaker with the same settings the Group uses.
 func gobreakerAnchor() *gobreaker.CircuitBreaker[struct{}] {
 	o := defaultOptions()
@@ -58,6 +65,15 @@ func BenchmarkClosed(b *testing.B) {
 			}
 		})
 	})
+	b.Run("interceptor_peer", func(b *testing.B) {
+		unary := mustNew(nil).UnaryClientInterceptor()
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				_ = unary(ctx, method, nil, nil, nil, peerInvoker)
+			}
+		})
+	})
 }
 
 // BenchmarkClosedSerial is BenchmarkClosed on one goroutine, where no lock
@@ -78,6 +94,13 @@ func BenchmarkClosedSerial(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			_ = unary(ctx, method, nil, nil, nil, noopInvoker)
+		}
+	})
+	b.Run("interceptor_peer", func(b *testing.B) {
+		unary := mustNew(nil).UnaryClientInterceptor()
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = unary(ctx, method, nil, nil, nil, peerInvoker)
 		}
 	})
 }
