@@ -1,0 +1,149 @@
+package overload
+
+import (
+	"context"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/grpckit/grpckit/interceptor/shedding"
+)
+
+// Halving is the run where the handler's cost doubles midway: grpckit's
+// limiter at twice the first capacity, which is four times the second.
+type Halving struct {
+	Offered  float64 // calls sent per second
+	SwitchAt float64 // when the cost doubled, in seconds since the start
+	// SettledRate is the median limit over the last third of the run, and
+	// ConvergedAfter how long after the switch the limit came within
+	// ±Band of it for good, in seconds (-1: never).
+	SettledRate    float64
+	Band           float64
+	ConvergedAfter float64
+	// GoodputBefore and GoodputAfter are the goodputs of the second before
+	// the switch and of the last third of the run, as shares of the
+	// capacity then (the measured one, and half of it).
+	GoodputBefore, GoodputAfter float64
+	Points                      []Point // the limiter every 100 ms
+	Bins                        []Bin   // the calls per 500 ms
+}
+
+// Point is grpckit's limiter at one time.
+type Point struct {
+	T          float64 // seconds since the start
+	Rate       float64 // calls per second admitted; 0 while not shedding
+	QueueDelay float64 // ms
+	Latency    float64 // ms
+	Overloaded bool
+}
+
+// Bin sums up the calls sent in [T, T+0.5 s).
+type Bin struct {
+	T        float64
+	Goodput  float64 // OK calls per second
+	Shed     int
+	Late     int
+	P99      float64 // ms, of the calls not shed
+	Accepted int
+}
+
+const (
+	binLength  = 500 * time.Millisecond
+	sampleStep = 100 * time.Millisecond
+	band       = 0.25
+)
+
+func runHalving(ctx context.Context, cfg Config, capacity float64, iters, chunk int64) (*Halving, error) {
+	s, c, stop, err := target(Grpckit, iters, chunk, capacity)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	h := &Halving{Offered: 2 * capacity, SwitchAt: (cfg.Halving / 3).Seconds(), Band: band}
+	switchAt := cfg.Halving / 3
+	timer := time.AfterFunc(switchAt, func() { s.iters.Store(2 * iters) })
+	defer timer.Stop()
+	pts, stopSampling := sample(s.limiter)
+	calls := drive(ctx, c, func(time.Duration) float64 { return h.Offered }, cfg.Halving, cfg.Deadline, 7)
+	h.Points = stopSampling()
+	h.Bins = bins(calls, cfg.Halving, capacity)
+	h.settle(pts(), cfg.Halving)
+	before := summarize(calls, switchAt-time.Second, switchAt, capacity)
+	after := summarize(calls, cfg.Halving*2/3, cfg.Halving, capacity/2)
+	h.GoodputBefore, h.GoodputAfter = before.GoodputShare, after.GoodputShare
+	return h, ctx.Err()
+}
+
+// sample records l every sampleStep until the returned stop is called,
+// which returns the points.
+func sample(l *shedding.Limiter) (func() []Point, func() []Point) {
+	var (
+		mu  sync.Mutex
+		pts []Point
+	)
+	start := time.Now()
+	t := time.NewTicker(sampleStep)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			st := l.Stats()
+			mu.Lock()
+			pts = append(pts, Point{T: time.Since(start).Seconds(), Rate: st.Rate, QueueDelay: ms(st.QueueDelay), Latency: ms(st.Latency), Overloaded: st.Overloaded})
+			mu.Unlock()
+		}
+	})
+	get := func() []Point {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(pts)
+	}
+	return get, func() []Point { close(done); wg.Wait(); return get() }
+}
+
+// settle finds the settled rate and when the limit reached it for good.
+func (h *Halving) settle(pts []Point, d time.Duration) {
+	h.ConvergedAfter = -1
+	var last []float64
+	for _, p := range pts {
+		if p.T >= (d * 2 / 3).Seconds() {
+			last = append(last, p.Rate)
+		}
+	}
+	if len(last) == 0 {
+		return
+	}
+	slices.Sort(last)
+	h.SettledRate = last[len(last)/2]
+	conv := -1.0
+	for _, p := range pts {
+		if p.T < h.SwitchAt {
+			continue
+		}
+		in := h.SettledRate > 0 && math.Abs(p.Rate-h.SettledRate) <= band*h.SettledRate
+		switch {
+		case !in:
+			conv = -1
+		case conv < 0:
+			conv = p.T - h.SwitchAt
+		}
+	}
+	h.ConvergedAfter = conv
+}
+
+// bins sums up the calls per binLength.
+func bins(calls []call, d time.Duration, capacity float64) []Bin {
+	var out []Bin
+	for from := time.Duration(0); from < d; from += binLength {
+		st := summarize(calls, from, from+binLength, capacity)
+		out = append(out, Bin{T: from.Seconds(), Goodput: st.Goodput, Shed: st.Shed, Late: st.Late, P99: st.P99, Accepted: st.Sent - st.Shed})
+	}
+	return out
+}

@@ -1,0 +1,211 @@
+package overload
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+
+	greeterv1 "github.com/grpckit/grpckit/proto/greeter/v1"
+)
+
+// Config is an overload run.
+type Config struct {
+	Cost     time.Duration // CPU work of one call
+	Measure  time.Duration // how long each capacity measurement runs
+	Loads    []float64     // offered loads, as multiples of the measured capacity
+	Warmup   time.Duration // the start of each step, left out of its figures
+	Step     time.Duration // how long each protection runs at each load, warmup included
+	Deadline time.Duration // every call's deadline
+	// Halving is how long the capacity-halving run lasts; the cost doubles
+	// at a third of it. 0 skips that run.
+	Halving time.Duration
+}
+
+// DefaultConfig is the run of scripts/bench.sh: about two minutes.
+var DefaultConfig = Config{
+	Cost:     2 * time.Millisecond,
+	Measure:  2 * time.Second,
+	Loads:    []float64{0.5, 1, 2, 4},
+	Warmup:   time.Second,
+	Step:     4 * time.Second,
+	Deadline: time.Second,
+	Halving:  15 * time.Second,
+}
+
+// File is what bench/cmd/overload writes.
+type File struct {
+	Config Config
+	// Capacity is the first capacity measured, which the halving run is
+	// driven from; each load's steps measure it again first, as the
+	// machine's other load changes it (Step.Capacity).
+	Capacity Capacity
+	Steps    []Step
+	Halving  *Halving `json:",omitempty"`
+}
+
+// Capacity is what the unprotected server did under a closed loop of
+// callers, enough to keep every core busy.
+type Capacity struct {
+	Callers int
+	Rate    float64 // successful calls per second
+	// P50 and P99 are the latencies of those calls, in milliseconds.
+	P50, P99 float64
+}
+
+// Step is one protection at one load.
+type Step struct {
+	Protection string
+	Load       float64 // offered load, a multiple of the capacity
+	Capacity   float64 // the capacity measured just before this load's steps, in calls per second
+	Offered    float64 // calls sent per second
+	Sent       int     // calls sent after the warmup
+	OK         int     // of those, answered within their deadline
+	Shed       int     // refused with codes.ResourceExhausted
+	Late       int     // failed with codes.DeadlineExceeded
+	Other      int     // failed otherwise
+	Goodput    float64 // OK calls per second
+	// GoodputShare is Goodput over the measured capacity.
+	GoodputShare float64
+	// P50 and P99 are latencies of the calls not shed (answered, late or
+	// failed), in milliseconds.
+	P50, P99 float64
+}
+
+// Run measures the capacity, then runs every protection at every load, and
+// the halving run if cfg asks for it.
+func Run(ctx context.Context, cfg Config) (*File, error) {
+	runtime.GC()
+	chunk := calibrate(50 * time.Microsecond)
+	iters := chunk * int64(cfg.Cost/(50*time.Microsecond))
+	f := &File{Config: cfg}
+	var err error
+	if f.Capacity, err = measureCapacity(ctx, cfg.Measure, iters, chunk); err != nil {
+		return nil, err
+	}
+	for i, load := range cfg.Loads {
+		capacity := f.Capacity
+		if i > 0 {
+			if capacity, err = measureCapacity(ctx, cfg.Measure, iters, chunk); err != nil {
+				return nil, err
+			}
+		}
+		// The protections take turns, starting with another one at each load.
+		for j := range Protections {
+			p := Protections[(i+j)%len(Protections)]
+			st, err := runStep(ctx, cfg, p, load, capacity.Rate, iters, chunk)
+			if err != nil {
+				return nil, err
+			}
+			f.Steps = append(f.Steps, st)
+		}
+	}
+	slices.SortStableFunc(f.Steps, func(a, b Step) int {
+		return slices.Index(Protections, a.Protection) - slices.Index(Protections, b.Protection)
+	})
+	if cfg.Halving > 0 {
+		if f.Halving, err = runHalving(ctx, cfg, f.Capacity.Rate, iters, chunk); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// dial connects to addr and returns a client and a function closing it.
+func dial(addr string) (greeterv1.GreeterClient, func(), error) {
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, nil, err
+	}
+	return greeterv1.NewGreeterClient(cc), func() { _ = cc.Close() }, nil
+}
+
+// target is a server behind protection and a client connected to it.
+func target(protection string, iters, chunk int64, capacity float64) (*server, greeterv1.GreeterClient, func(), error) {
+	s, err := serve(protection, iters, chunk, capacity)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, closeConn, err := dial(s.addr)
+	if err != nil {
+		s.grpc.Stop()
+		return nil, nil, nil, err
+	}
+	return s, c, func() { closeConn(); s.grpc.Stop() }, nil
+}
+
+func measureCapacity(ctx context.Context, d time.Duration, iters, chunk int64) (Capacity, error) {
+	_, c, stop, err := target(None, iters, chunk, 0)
+	if err != nil {
+		return Capacity{}, err
+	}
+	defer stop()
+	n := 4 * runtime.GOMAXPROCS(0)
+	closedLoop(ctx, c, n, d/4) // warm up
+	r, lats := closedLoop(ctx, c, n, d)
+	if r == 0 {
+		return Capacity{}, fmt.Errorf("overload: no call succeeded while measuring the capacity")
+	}
+	slices.Sort(lats)
+	return Capacity{Callers: n, Rate: r, P50: ms(percentile(lats, 0.5)), P99: ms(percentile(lats, 0.99))}, nil
+}
+
+func runStep(ctx context.Context, cfg Config, protection string, load, capacity float64, iters, chunk int64) (Step, error) {
+	_, c, stop, err := target(protection, iters, chunk, capacity)
+	if err != nil {
+		return Step{}, err
+	}
+	defer stop()
+	offered := load * capacity
+	calls := drive(ctx, c, func(time.Duration) float64 { return offered }, cfg.Step, cfg.Deadline, uint64(load*1000))
+	st := summarize(calls, cfg.Warmup, cfg.Step, capacity)
+	st.Protection, st.Load, st.Capacity = protection, load, capacity
+	return st, ctx.Err()
+}
+
+// summarize sums up the calls sent in [from, to).
+func summarize(calls []call, from, to time.Duration, capacity float64) Step {
+	var st Step
+	var lats []time.Duration
+	for _, c := range calls {
+		if c.at < from || c.at >= to {
+			continue
+		}
+		st.Sent++
+		switch c.code {
+		case codes.OK:
+			st.OK++
+		case codes.ResourceExhausted:
+			st.Shed++
+			continue
+		case codes.DeadlineExceeded:
+			st.Late++
+		default:
+			st.Other++
+		}
+		lats = append(lats, c.latency)
+	}
+	secs := (to - from).Seconds()
+	st.Offered = float64(st.Sent) / secs
+	st.Goodput = float64(st.OK) / secs
+	st.GoodputShare = st.Goodput / capacity
+	slices.Sort(lats)
+	st.P50, st.P99 = ms(percentile(lats, 0.5)), ms(percentile(lats, 0.99))
+	return st
+}
+
+// percentile returns the q-quantile of sorted (nearest rank), 0 for none.
+func percentile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := min(int(q*float64(len(sorted))), len(sorted)-1)
+	return sorted[i]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
