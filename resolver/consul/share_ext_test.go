@@ -1,6 +1,7 @@
 package consul_test
 
 import (
+	"context"
 	"io"
 	"log"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/grpc/resolver"
 
 	"github.com/grpckit/grpckit/internal/testutil"
+	kitresolver "github.com/grpckit/grpckit/resolver"
 	"github.com/grpckit/grpckit/resolver/consul"
 )
 
@@ -31,6 +33,9 @@ type countingAgent struct {
 	total       int
 	inFlight    int
 	maxInFlight int
+	failing     bool                     // answer 503 to the health queries
+	failures    int                      // health queries answered 503
+	cancels     map[*http.Request]func() // of the health queries in flight
 }
 
 func startCountingAgent(t testing.TB, service string) *countingAgent {
@@ -46,8 +51,13 @@ func startCountingAgent(t testing.TB, service string) *countingAgent {
 	c := &countingAgent{path: "/v1/health/service/" + service}
 	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == c.path {
-			c.begin()
-			defer c.end()
+			ctx, ok := c.begin(r)
+			defer c.end(r)
+			if !ok {
+				http.Error(w, "agent failing (test)", http.StatusServiceUnavailable)
+				return
+			}
+			r = r.WithContext(ctx)
 		}
 		rp.ServeHTTP(w, r)
 	}))
@@ -59,18 +69,53 @@ func startCountingAgent(t testing.TB, service string) *countingAgent {
 	return c
 }
 
-func (c *countingAgent) begin() {
+// begin counts a health query and returns the context to forward it with,
+// or false when the agent is failing.
+func (c *countingAgent) begin(r *http.Request) (context.Context, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.total++
 	c.inFlight++
 	c.maxInFlight = max(c.maxInFlight, c.inFlight)
+	if c.failing {
+		c.failures++
+		return nil, false
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	if c.cancels == nil {
+		c.cancels = map[*http.Request]func(){}
+	}
+	c.cancels[r] = cancel
+	return ctx, true
 }
 
-func (c *countingAgent) end() {
+func (c *countingAgent) end(r *http.Request) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.inFlight--
+	if cancel := c.cancels[r]; cancel != nil {
+		cancel()
+		delete(c.cancels, r)
+	}
+}
+
+// setFailing makes the health queries fail, those in flight too, or
+// stops that.
+func (c *countingAgent) setFailing(failing bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.failing = failing
+	if failing {
+		for _, cancel := range c.cancels {
+			cancel()
+		}
+	}
+}
+
+func (c *countingAgent) failed() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failures
 }
 
 func (c *countingAgent) counts() (total, inFlight, maxInFlight int) {
@@ -273,4 +318,83 @@ func TestSharedWatchIdleChannel(t *testing.T) {
 	startBackend(t, cli, service, "i2")
 	waitServedBy(t, busy, "i1", "i2")
 	waitServedBy(t, idle, "i1", "i2")
+}
+
+// TestSharedWatchOutage: the agent fails every health query under 20
+// channels sharing a watch. The watch retries; every channel keeps the last
+// good set and is never told of an error; the agent asked by all of them no
+// more often than one channel's backoff allows; when the agent answers
+// again, a change reaches them all.
+func TestSharedWatchOutage(t *testing.T) {
+	t.Parallel()
+	const channels = 20
+	const service = "greeter-shareoutage"
+	cli := agent.Client()
+	registerAt(t, cli, service, "o1", 1001)
+	proxy := startCountingAgent(t, service)
+	bo := kitresolver.Backoff{Base: 50 * time.Millisecond, Max: 10 * time.Second, Multiplier: 2, Jitter: 0.2}
+	b := consul.NewBuilder(consul.WithBackoff(bo))
+	ccs := make([]*testutil.ResolverClientConn, channels)
+	rs := make([]resolver.Resolver, channels)
+	u, _ := url.Parse(proxy.target(service))
+	for i := range ccs {
+		ccs[i] = testutil.NewResolverClientConn()
+		r, err := b.Build(resolver.Target{URL: *u}, ccs[i], resolver.BuildOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.Close)
+		rs[i] = r
+	}
+	for _, cc := range ccs {
+		waitLast(t, cc, hasIDs("o1"))
+	}
+
+	start := time.Now()
+	proxy.setFailing(true)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() { // gRPC calls ResolveNow on every failed connection
+		defer close(stopped)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+				for _, r := range rs {
+					r.ResolveNow(resolver.ResolveNowOptions{})
+				}
+			}
+		}
+	}()
+	time.Sleep(2 * time.Second) // the observation window; the ceiling follows from its real length
+	close(stop)
+	<-stopped
+	failed, elapsed := proxy.failed(), time.Since(start)
+	// Waits between retries last at least (1-Jitter)·Base·Multiplier^i.
+	ceiling, sum := 1, time.Duration(0)
+	for d := time.Duration((1 - bo.Jitter) * float64(bo.Base)); sum+d <= elapsed; d = time.Duration(float64(d) * bo.Multiplier) {
+		sum += d
+		ceiling++
+	}
+	t.Logf("%d failed queries from %d channels in %v; one channel's backoff allows at most %d", failed, channels, elapsed.Round(time.Millisecond), ceiling)
+	if failed < 2 {
+		t.Fatalf("%d failed queries in %v; want the watch to keep retrying", failed, elapsed)
+	}
+	if failed > ceiling {
+		t.Fatalf("%d failed queries from %d channels in %v; one channel's backoff allows at most %d", failed, channels, elapsed, ceiling)
+	}
+	for i, cc := range ccs {
+		if err, ok := cc.Errors.Drain(); ok {
+			t.Fatalf("channel %d was told %v during the outage; want the last good set kept quietly", i, err)
+		}
+		if s, _ := cc.LastState(); !hasIDs("o1")(s) {
+			t.Fatalf("channel %d has %v during the outage, want the last good set [o1]", i, instances(s))
+		}
+	}
+
+	proxy.setFailing(false)
+	registerAt(t, cli, service, "o2", 1002)
+	for _, cc := range ccs {
+		waitLast(t, cc, hasIDs("o1", "o2"))
+	}
 }
