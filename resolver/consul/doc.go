@@ -9,7 +9,7 @@
 // # Resolver
 //
 // NewBuilder returns the builder to pass to grpc.NewClient with
-// grpc.WithResolvers. Each channel's resolver runs blocking queries on the
+// grpc.WithResolvers. The resolver runs blocking queries on the
 // agent's health endpoint for the service and publishes the instances, sorted
 // by address, each carrying its kitresolver.Instance (ID, weight from
 // Weights.Passing, or Weights.Warning for an instance in warning when the
@@ -67,6 +67,34 @@
 // balancer.ErrBadResolverState) is not an error: the channel fails its RPCs
 // fast with Unavailable and the blocking query goes on, so the first instance
 // to come back is served at once.
+//
+// # One blocking query per query
+//
+// Every channel of one builder whose target asks the agent the same query
+// (agent, service, the set of tags, dc, healthy, near and stale; the
+// builder holds the configuration and the token) shares one watcher: the
+// agent sees one blocking query at a time per builder and query, however
+// many channels dial it. The agent policy is still checked for every
+// channel. The first channel starts the watcher; a channel that joins later
+// gets its current set (or, before the first answer, its error) when Build
+// returns; the last one to close stops it (an idle channel,
+// grpc.WithIdleTimeout, closes its resolver and joins again when it wakes).
+// The rules above hold for every channel sharing the watcher: a failure
+// keeps every channel on the last good set, and no channel's ResolveNow
+// makes it query sooner than its backoff allows. Each channel keeps its own
+// state and snapshot: a state one channel rejects is offered again to that
+// channel alone, without a new query. Sharing also keeps a process under the
+// agent's limit of concurrent connections per client (http_max_conns_per_client,
+// 200 by default), which hundreds of unshared channels would pass.
+//
+// After an agent restart or outage the queries of many processes are spread:
+// the first retry after a failure waits its backoff step plus a uniformly
+// random wait of up to one second (up to WithBackoff's Max when that is
+// shorter), so processes that lost the agent in the same instant come back
+// over a second rather than within a few milliseconds; later retries of a
+// long outage keep that spread. The bound: a process queries at most 1 s
+// plus one backoff step (Max·(1+Jitter), 12 s by default) after the agent
+// answers again, keeping its last good set meanwhile.
 //
 // # Cold start from a snapshot
 //

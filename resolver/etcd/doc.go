@@ -65,8 +65,9 @@
 // empties the set. A state the channel rejects is offered again after a
 // backoff, unless it is empty: grpc-go's balancers reject an empty list
 // (balancer.ErrBadResolverState) yet the channel has it, so it is published
-// once and not again while the service stays empty. Build never blocks and Close stops the watch and waits for
-// it. ResolveNow, which gRPC calls on every failed connection, does nothing:
+// once and not again while the service stays empty. Build never blocks, and
+// the Close of the last channel sharing the watch (see below) stops it and
+// waits for it. ResolveNow, which gRPC calls on every failed connection, does nothing:
 // a live watch keeps the set current, and after an error the service is
 // listed again at most once per backoff step, as grpc-go's DNS resolver does,
 // so etcd is not re-listed many times a second when etcd and the backends
@@ -74,6 +75,31 @@
 //
 // Each endpoint carries its Instance (kitresolver.InstanceFrom) and grpc-go's
 // weight attribute.
+//
+// # One watch per service
+//
+// Every channel of one builder that resolves a service shares one watch:
+// etcd sees one watcher per builder and service, however many channels (one
+// per worker, per tenant, per test) dial it. The first channel starts the
+// watch; a channel that joins later gets its current set (or, before the
+// first answer, its error) when Build returns; the last one to close stops it
+// (an idle channel, grpc.WithIdleTimeout, closes its resolver and rebuilds it
+// when it wakes, joining the watch again). Everything above holds for every
+// channel sharing the watch: one failure keeps every channel on the last good
+// set, one list serves them all, and no channel's ResolveNow makes the watch
+// list sooner than its backoff allows. Each channel keeps its own state and
+// snapshot: a state one channel rejects is offered again to that channel
+// alone. Builders share nothing; use one builder per etcd client.
+//
+// After a registry restart or outage the re-lists of many processes are
+// spread: the first retry after a working watch breaks waits its backoff step
+// plus a uniformly random wait of up to one second (up to WithBackoff's Max
+// when that is shorter), so processes that lost etcd in the same instant come
+// back over a second rather than within a few milliseconds; later retries of
+// a long outage keep that spread and each step's own ±jitter adds to it. The
+// bound: a process lists at most 1 s plus one backoff step (Max·(1+Jitter),
+// 12 s by default) after etcd answers again, keeping its last good set
+// meanwhile.
 //
 // # Cold start from a snapshot
 //
