@@ -92,9 +92,10 @@
 // random wait of up to one second (up to WithBackoff's Max when that is
 // shorter), so processes that lost the agent in the same instant come back
 // over a second rather than within a few milliseconds; later retries of a
-// long outage keep that spread. The bound: a process queries at most 1 s
-// plus one backoff step (Max·(1+Jitter), 12 s by default) after the agent
-// answers again, keeping its last good set meanwhile.
+// long outage keep that spread. The bound: a process queries again at most
+// one backoff step after the agent answers again (Max·(1+Jitter), 12 s by
+// default; Base·(1+Jitter) plus 1 s for the first retry), keeping its last
+// good set meanwhile.
 //
 // # Cold start from a snapshot
 //

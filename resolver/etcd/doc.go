@@ -97,9 +97,9 @@
 // when that is shorter), so processes that lost etcd in the same instant come
 // back over a second rather than within a few milliseconds; later retries of
 // a long outage keep that spread and each step's own ±jitter adds to it. The
-// bound: a process lists at most 1 s plus one backoff step (Max·(1+Jitter),
-// 12 s by default) after etcd answers again, keeping its last good set
-// meanwhile.
+// bound: a process lists again at most one backoff step after etcd answers
+// again (Max·(1+Jitter), 12 s by default; Base·(1+Jitter) plus 1 s for the
+// first retry), keeping its last good set meanwhile.
 //
 // # Cold start from a snapshot
 //
