@@ -26,13 +26,13 @@ func Example() {
 	defer func() { _ = tp.Shutdown(context.Background()) }()
 	opts := []tracing.Option{tracing.WithTracerProvider(tp), tracing.WithPropagators(w3c)}
 
-	srv, err := greeter.Serve(kitresolver.Instance{ID: "a"}, tracing.ServerOption(opts...))
+	srv, err := greeter.Serve(kitresolver.Instance{ID: "a"}, tracing.ServerOptions(opts...)...)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer srv.Stop()
 	cc, err := grpc.NewClient(srv.Addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()), tracing.DialOption(opts...))
+		append(tracing.DialOptions(opts...), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -145,7 +145,7 @@ func (c *methodCache) get(fullMethod string, mode semconvMode) *methodInfo {
 // methodAttrs returns the attributes otelgrpc gives a span of fullMethod.
 func methodAttrs(fullMethod string, mode semconvMode) []attribute.KeyValue {
 	if !strings.HasPrefix(fullMethod, "/") {
-		if mode == semconvNew {
+		if mode != semconvOld {
 			return []attribute.KeyValue{semconv.RPCSystemNameGRPC}
 		}
 		return nil // otelgrpc gives no attribute at all here
