@@ -46,6 +46,11 @@ func run(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	// The policy is built, and checked, before anything starts.
+	lb, err := greeterapp.Policy(*balancer, *zone)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	reg, cleanup, err := greeterapp.Setup(ctx, *service+"-client", &rf)
@@ -53,9 +58,7 @@ func run(args []string) error {
 		return err
 	}
 	defer cleanup()
-	conn, err := greeterapp.Dial(greeterapp.ClientConfig{
-		Service: *service, Registry: reg, Balancer: *balancer, LocalZone: *zone,
-	})
+	conn, err := greeterapp.Dial(greeterapp.ClientConfig{Service: *service, Registry: reg, Policy: lb})
 	if err != nil {
 		return err
 	}

@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/resolver"
 
-	// The policies register themselves when imported.
 	"github.com/grpckit/grpckit/balancer/consistenthash"
+	"github.com/grpckit/grpckit/balancer/lbconfig"
 	"github.com/grpckit/grpckit/balancer/outlier"
 	"github.com/grpckit/grpckit/balancer/p2c"
 	"github.com/grpckit/grpckit/balancer/wrr"
@@ -19,42 +20,37 @@ import (
 	"github.com/grpckit/grpckit/interceptor/stack"
 )
 
-// HashHeader is the metadata header the consistent-hash configurations of
-// ServiceConfig read the key from.
+// HashHeader is the metadata header the consistent-hash policy of Policy
+// reads the key from.
 const HashHeader = "x-user-id"
 
-// Balancers are the names ServiceConfig takes, in the order the demo runs
-// them.
+// Balancers are the names Policy takes, in the order the demo runs them.
 var Balancers = []string{"round_robin", "wrr", "consistenthash", "p2c", "zoneaware", "outlier"}
 
-// ServiceConfig returns a service config selecting the named balancer:
-// "round_robin" (grpc-go's), "wrr", "consistenthash" (keyed by HashHeader or
-// consistenthash.WithKey), "p2c", "zoneaware" (local zone localZone, wrr
+// Policy returns the load-balancing policy named by balancer, built with
+// the policy packages' typed builders: "round_robin" (grpc-go's), "wrr",
+// "consistenthash" (keyed by HashHeader or consistenthash.WithKey, loads
+// bounded at 1.25× the mean), "p2c", "zoneaware" (local zone localZone, wrr
 // inside each zone, so the local zone's backends share its calls by weight)
-// or "outlier" (outlier ejection over wrr). lbConfig, when
-// not empty, is the policy's JSON configuration in place of the default one.
-func ServiceConfig(balancer, localZone, lbConfig string) (string, error) {
-	var name, cfg string
+// or "outlier" (outlier ejection over wrr, after 5 failures in a row, for 5s
+// at first).
+func Policy(balancer, localZone string) (lbconfig.Policy, error) {
 	switch balancer {
 	case "round_robin":
-		name, cfg = "round_robin", `{}`
+		return lbconfig.RoundRobin(), nil
 	case "wrr":
-		name, cfg = wrr.Name, `{}`
+		return wrr.Policy()
 	case "consistenthash":
-		name, cfg = consistenthash.Name, fmt.Sprintf(`{"hashHeader":%q,"loadFactor":1.25}`, HashHeader)
+		return consistenthash.Policy(consistenthash.WithHashHeader(HashHeader), consistenthash.WithLoadFactor(1.25))
 	case "p2c":
-		name, cfg = p2c.Name, `{}`
+		return p2c.Policy()
 	case "zoneaware":
-		name, cfg = zoneaware.Name, fmt.Sprintf(`{"localZone":%q,"childPolicy":[{%q:{}}]}`, localZone, wrr.Name)
+		return zoneaware.Policy(lbconfig.Must(wrr.Policy()), zoneaware.WithLocalZone(localZone))
 	case "outlier":
-		name, cfg = outlier.Name, fmt.Sprintf(`{"consecutiveFailures":5,"baseEjectionTime":"5s","childPolicy":[{%q:{}}]}`, wrr.Name)
-	default:
-		return "", fmt.Errorf("greeterapp: unknown balancer %q (want one of %s)", balancer, strings.Join(Balancers, ", "))
+		return outlier.Policy(lbconfig.Must(wrr.Policy()),
+			outlier.WithConsecutiveFailures(5), outlier.WithBaseEjectionTime(5*time.Second))
 	}
-	if lbConfig != "" {
-		cfg = lbConfig
-	}
-	return fmt.Sprintf(`{"loadBalancingConfig":[{%q:%s}]}`, name, cfg), nil
+	return lbconfig.Policy{}, fmt.Errorf("greeterapp: unknown balancer %q (want one of %s)", balancer, strings.Join(Balancers, ", "))
 }
 
 // ClientConfig configures Dial.
@@ -63,8 +59,10 @@ type ClientConfig struct {
 	Service string
 	// Registry is where the service is resolved.
 	Registry Registry
-	// Balancer and LocalZone select the policy (see ServiceConfig);
-	// Balancer defaults to "wrr".
+	// Policy is the load-balancing policy. When it is the zero Policy,
+	// Balancer and LocalZone select one (see Policy); Balancer defaults to
+	// "wrr".
+	Policy              lbconfig.Policy
 	Balancer, LocalZone string
 	// Resolver, when set, replaces Registry.Builder() (to wrap it, say).
 	Resolver resolver.Builder
@@ -81,9 +79,12 @@ func Dial(cfg ClientConfig) (*grpc.ClientConn, error) {
 	if err := cfg.Registry.validate(); err != nil {
 		return nil, err
 	}
-	sc, err := ServiceConfig(cmp.Or(cfg.Balancer, "wrr"), cfg.LocalZone, "")
-	if err != nil {
-		return nil, err
+	lb := cfg.Policy
+	if lb.IsZero() {
+		var err error
+		if lb, err = Policy(cmp.Or(cfg.Balancer, "wrr"), cfg.LocalZone); err != nil {
+			return nil, err
+		}
 	}
 	opts, err := stack.Client(cfg.Stack...)
 	if err != nil {
@@ -96,7 +97,7 @@ func Dial(cfg ClientConfig) (*grpc.ClientConn, error) {
 	opts = append(opts,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithResolvers(rb),
-		grpc.WithDefaultServiceConfig(sc),
+		lb.DialOption(),
 		grpc.WithChainUnaryInterceptor(consistenthash.UnaryClientInterceptor()),
 		grpc.WithChainStreamInterceptor(consistenthash.StreamClientInterceptor()),
 	)

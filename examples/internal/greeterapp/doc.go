@@ -9,6 +9,6 @@
 // for the resolvers to drop it, GracefulStop.
 //
 // A client (Dial) resolves etcd:///greeter or consul:///greeter with
-// grpckit's resolvers, balances with the policy named by ServiceConfig and
+// grpckit's resolvers, balances with the policy Policy builds and
 // calls through the recommended client stack.
 package greeterapp

@@ -6,14 +6,14 @@ import (
 	"github.com/grpckit/grpckit/examples/internal/greeterapp"
 )
 
-func ExampleServiceConfig() {
-	sc, err := greeterapp.ServiceConfig("zoneaware", "eu-1a", "")
+func ExamplePolicy() {
+	lb, err := greeterapp.Policy("zoneaware", "eu-1a")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(sc)
-	_, err = greeterapp.ServiceConfig("random", "", "")
+	fmt.Println(lb.ServiceConfig())
+	_, err = greeterapp.Policy("random", "")
 	fmt.Println(err)
 	// Output:
 	// {"loadBalancingConfig":[{"grpckit_zone_aware":{"localZone":"eu-1a","childPolicy":[{"grpckit_weighted_round_robin":{}}]}}]}

@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
 	kitresolver "github.com/grpckit/grpckit/resolver"
 )
 
@@ -30,25 +33,27 @@ func TestInstanceFor(t *testing.T) {
 	}
 }
 
-// TestServiceConfigs checks that every balancer's service config is valid
-// JSON naming a grpckit or grpc-go policy, and that lbConfig replaces the
-// default configuration.
-func TestServiceConfigs(t *testing.T) {
+// TestPolicies checks that every balancer's policy builds, names a grpckit
+// or grpc-go policy, and is a service config grpc.NewClient accepts; and
+// that Dial without a registry is refused.
+func TestPolicies(t *testing.T) {
 	for _, b := range Balancers {
-		sc, err := ServiceConfig(b, "z", "")
+		lb, err := Policy(b, "z")
 		if err != nil {
-			t.Fatalf("ServiceConfig(%q): %v", b, err)
+			t.Fatalf("Policy(%q): %v", b, err)
 		}
 		var v struct {
 			LB []map[string]json.RawMessage `json:"loadBalancingConfig"`
 		}
-		if err := json.Unmarshal([]byte(sc), &v); err != nil || len(v.LB) != 1 {
-			t.Errorf("ServiceConfig(%q) = %s: not one policy (%v)", b, sc, err)
+		if err := json.Unmarshal([]byte(lb.ServiceConfig()), &v); err != nil || len(v.LB) != 1 || v.LB[0][lb.Name()] == nil {
+			t.Errorf("Policy(%q) = %s: not one policy (%v)", b, lb.ServiceConfig(), err)
 		}
-	}
-	sc, err := ServiceConfig("wrr", "", `{"slowStartWindow":"5s"}`)
-	if err != nil || !strings.Contains(sc, `"grpckit_weighted_round_robin":{"slowStartWindow":"5s"}`) {
-		t.Errorf("ServiceConfig with lbConfig = %s, %v", sc, err)
+		cc, err := grpc.NewClient("passthrough:///unused", grpc.WithTransportCredentials(insecure.NewCredentials()), lb.DialOption())
+		if err != nil {
+			t.Errorf("Policy(%q): grpc.NewClient refused %s: %v", b, lb.ServiceConfig(), err)
+			continue
+		}
+		cc.Close()
 	}
 	if _, err := Dial(ClientConfig{}); err == nil || !strings.Contains(err.Error(), "exactly one of") {
 		t.Errorf("Dial without a registry: %v, want an error naming the registry", err)
