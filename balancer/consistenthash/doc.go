@@ -3,10 +3,17 @@
 // weighted rendezvous winners, optional bounded loads, and affinity that
 // survives backends flapping and the fleet growing or shrinking.
 //
-// Select it by Name in the service config and give requests a key, either per
-// call with WithKey or through a metadata header named in the config:
+// Select it with the service config Policy builds, checked by the policy's
+// parser (see package lbconfig), and give requests a key, either per call
+// with WithKey or through a metadata header named in the config:
 //
-//	grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"grpckit_consistent_hash":{"hashHeader":"x-user-id","loadFactor":1.25}}]}`)
+//	lb, err := consistenthash.Policy(consistenthash.WithHashHeader("x-user-id"), consistenthash.WithLoadFactor(1.25))
+//	...
+//	conn, err := grpc.NewClient(target, grpc.WithResolvers(b), lb.DialOption())
+//
+// In JSON it is
+// {"loadBalancingConfig":[{"grpckit_consistent_hash":{"hashHeader":"x-user-id","loadFactor":1.25}}]};
+// see LBConfig for every field.
 //
 // A key's hash selects one of ringSize slots. The table gives every slot to
 // one endpoint, chosen among all the endpoints the resolver reports, whatever

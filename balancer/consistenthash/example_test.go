@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/resolver/manual"
 
 	"github.com/grpckit/grpckit/balancer/consistenthash"
+	"github.com/grpckit/grpckit/balancer/lbconfig"
 	"github.com/grpckit/grpckit/internal/greeter"
 	greeterv1 "github.com/grpckit/grpckit/proto/greeter/v1"
 	kitresolver "github.com/grpckit/grpckit/resolver"
@@ -28,7 +29,7 @@ func Example() {
 	r.InitialState(resolver.State{Endpoints: kitresolver.Endpoints(insts)})
 	conn, _ := grpc.NewClient("example:///greeter", grpc.WithResolvers(r),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"grpckit_consistent_hash":{"hashHeader":"x-user-id"}}]}`))
+		lbconfig.Must(consistenthash.Policy(consistenthash.WithHashHeader("x-user-id"))).DialOption())
 	defer conn.Close()
 	client := greeterv1.NewGreeterClient(conn)
 

@@ -4,8 +4,16 @@
 // takes an endpoint that keeps failing out of the child's rotation for a
 // while, without a service mesh or xDS.
 //
-// Importing the package registers the policy. Select it in the service
-// config:
+// Importing the package registers the policy. Policy builds the service
+// config that selects it, around any child policy, checked by the policies'
+// parsers (see package lbconfig); its options (WithConsecutiveFailures and
+// the others) set the fields below:
+//
+//	lb, err := outlier.Policy(lbconfig.RoundRobin(), outlier.WithConsecutiveFailures(3))
+//	...
+//	conn, err := grpc.NewClient(target, grpc.WithResolvers(b), lb.DialOption())
+//
+// In JSON, with the defaults:
 //
 //	{"loadBalancingConfig":[{"grpckit_outlier_ejection":{
 //	    "consecutiveFailures":5,

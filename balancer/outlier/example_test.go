@@ -13,7 +13,8 @@ import (
 	"google.golang.org/grpc/resolver/manual"
 	"google.golang.org/grpc/status"
 
-	_ "github.com/grpckit/grpckit/balancer/outlier" // registers grpckit_outlier_ejection
+	"github.com/grpckit/grpckit/balancer/lbconfig"
+	"github.com/grpckit/grpckit/balancer/outlier"
 	"github.com/grpckit/grpckit/internal/greeter"
 	greeterv1 "github.com/grpckit/grpckit/proto/greeter/v1"
 	kitresolver "github.com/grpckit/grpckit/resolver"
@@ -35,14 +36,17 @@ func Example() {
 		}
 		insts = append(insts, g.Instance())
 	}
+	lb, err := outlier.Policy(lbconfig.RoundRobin(),
+		outlier.WithConsecutiveFailures(2), outlier.WithBaseEjectionTime(time.Minute), outlier.WithMaxEjectionPercent(50))
+	if err != nil {
+		log.Fatal(err)
+	}
 	r := manual.NewBuilderWithScheme("example")
 	r.InitialState(resolver.State{Endpoints: kitresolver.Endpoints(insts)})
 	conn, err := grpc.NewClient("example:///greeter",
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithResolvers(r),
-		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"grpckit_outlier_ejection":{
-			"consecutiveFailures":2,"baseEjectionTime":"1m","maxEjectionPercent":50,
-			"childPolicy":[{"round_robin":{}}]}}]}`))
+		lb.DialOption())
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -5,16 +5,20 @@
 // they answer slowly; a call is never sent to the most loaded endpoint unless
 // it is one of only two.
 //
-// The policy registers itself as Name; select it in the service config:
+// The policy registers itself as Name; Policy builds the service config
+// that selects it, checked by the policy's parser (see package lbconfig):
 //
-//	grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"grpckit_p2c":{}}]}`)
+//	conn, err := grpc.NewClient(target, grpc.WithResolvers(b), lbconfig.Must(p2c.Policy()).DialOption())
+//
+// In JSON it is {"loadBalancingConfig":[{"grpckit_p2c":{}}]}, and the
+// options below are the fields decayTime, errorPenalty and slowStartWindow.
 //
 // The latency estimate takes a slower answer at once and decays towards zero
-// with the configured decayTime (default 10s), so an endpoint that gets no
+// with the configured decay time (WithDecayTime, default 10s), so an endpoint that gets no
 // traffic is tried again. Changing decayTime in a live configuration keeps
 // every endpoint's current estimate, which then decays with the new value.
 // ResourceExhausted and Unavailable answers count as
-// at least errorPenalty (default 1s), so a backend that fails fast does not
+// at least the error penalty (WithErrorPenalty, default 1s), so a backend that fails fast does not
 // look fast; answers to calls the caller cancelled do not count. A new
 // endpoint starts at the mean estimate of the others. Per-endpoint load lives
 // in the balancer and survives picker rebuilds. Durations that make no sense
@@ -24,7 +28,7 @@
 //
 // Weights come from the endpoint's Instance (see resolver.WeightOf), else
 // grpc-go's weight attribute, else 1, and at most resolver.MaxWeight. With
-// {"slowStartWindow":"30s"} an endpoint that becomes READY starts at a tenth
+// WithSlowStartWindow(30*time.Second) an endpoint that becomes READY starts at a tenth
 // of its weight and ramps up linearly over the window, restarting if it
 // leaves READY.
 //

@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
 
-	_ "github.com/grpckit/grpckit/balancer/p2c" // registers grpckit_p2c
+	"github.com/grpckit/grpckit/balancer/p2c"
 	"github.com/grpckit/grpckit/internal/greeter"
 	greeterv1 "github.com/grpckit/grpckit/proto/greeter/v1"
 	kitresolver "github.com/grpckit/grpckit/resolver"
@@ -26,12 +26,16 @@ func Example() {
 	}
 	defer backend.Stop()
 
+	lb, err := p2c.Policy(p2c.WithDecayTime(5*time.Second), p2c.WithErrorPenalty(500*time.Millisecond))
+	if err != nil {
+		log.Fatal(err)
+	}
 	r := manual.NewBuilderWithScheme("example")
 	r.InitialState(resolver.State{Endpoints: kitresolver.Endpoints([]kitresolver.Instance{backend.Instance()})})
 	conn, err := grpc.NewClient("example:///greeter",
 		grpc.WithResolvers(r),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"grpckit_p2c":{"decayTime":"5s","errorPenalty":"500ms"}}]}`))
+		lb.DialOption())
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -6,9 +6,12 @@
 // Weights are static: an endpoint's Instance weight as grpckit's resolvers set
 // it (see resolver.WeightOf), else grpc-go's weight attribute, else 1, and at
 // most resolver.MaxWeight whatever the endpoint claims. The policy registers
-// itself as Name; select it in the service config:
+// itself as Name; Policy builds the service config that selects it, checked
+// by the policy's parser (see package lbconfig):
 //
-//	grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"grpckit_weighted_round_robin":{}}]}`)
+//	conn, err := grpc.NewClient(target, grpc.WithResolvers(b), lbconfig.Must(wrr.Policy()).DialOption())
+//
+// In JSON it is {"loadBalancingConfig":[{"grpckit_weighted_round_robin":{}}]}.
 //
 // Each endpoint gets a pickfirst child through grpc-go's endpointsharding, as
 // grpc-go's own round_robin does. Pickers are immutable snapshots holding one
@@ -18,7 +21,7 @@
 // continues at the same point of its period as the one it replaces, so
 // rebuilds do not favour the endpoints early in the period.
 //
-// With {"slowStartWindow":"30s"} an endpoint that becomes READY starts at a
+// With WithSlowStartWindow(30*time.Second) ({"slowStartWindow":"30s"}) an endpoint that becomes READY starts at a
 // tenth of its weight and ramps up linearly over the window; an endpoint that
 // leaves READY and returns starts again. Slow start is off by default; a
 // window under MinSlowStartWindow (1s) is refused.

@@ -11,7 +11,8 @@ import (
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
 
-	_ "github.com/grpckit/grpckit/balancer/wrr" // registers grpckit_weighted_round_robin
+	"github.com/grpckit/grpckit/balancer/lbconfig"
+	"github.com/grpckit/grpckit/balancer/wrr"
 	"github.com/grpckit/grpckit/internal/greeter"
 	greeterv1 "github.com/grpckit/grpckit/proto/greeter/v1"
 	kitresolver "github.com/grpckit/grpckit/resolver"
@@ -37,7 +38,7 @@ func Example() {
 	conn, err := grpc.NewClient("example:///greeter",
 		grpc.WithResolvers(r),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"grpckit_weighted_round_robin":{}}]}`))
+		lbconfig.Must(wrr.Policy()).DialOption())
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -3,9 +3,15 @@
 // data centre) while that zone can take them, and spills over to the other
 // zones in proportion when it cannot, without a service mesh or xDS.
 //
-// Importing the package registers the policy. Select it in the service
-// config, with any registered policy as the child that balances inside a
-// zone:
+// Importing the package registers the policy. Policy builds the service
+// config that selects it, with any policy as the child that balances inside
+// a zone, checked by the policies' parsers (see package lbconfig):
+//
+//	lb, err := zoneaware.Policy(lbconfig.Must(p2c.Policy()), zoneaware.WithLocalZone("eu-1a"))
+//	...
+//	conn, err := grpc.NewClient(target, grpc.WithResolvers(b), lb.DialOption())
+//
+// In JSON, with every field:
 //
 //	{"loadBalancingConfig":[{"grpckit_zone_aware":{
 //	    "localZone":"eu-1a", "panicThreshold":0.5, "minClusterSize":0,

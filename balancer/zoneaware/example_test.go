@@ -11,7 +11,8 @@ import (
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
 
-	_ "github.com/grpckit/grpckit/balancer/zoneaware" // registers grpckit_zone_aware
+	"github.com/grpckit/grpckit/balancer/lbconfig"
+	"github.com/grpckit/grpckit/balancer/zoneaware"
 	"github.com/grpckit/grpckit/internal/greeter"
 	greeterv1 "github.com/grpckit/grpckit/proto/greeter/v1"
 	kitresolver "github.com/grpckit/grpckit/resolver"
@@ -31,13 +32,16 @@ func Example() {
 	}
 	// A registry resolver (etcd:///greeter, consul:///greeter) fills in the
 	// zones; here a manual resolver stands in.
+	lb, err := zoneaware.Policy(lbconfig.RoundRobin(), zoneaware.WithLocalZone("eu-1b"))
+	if err != nil {
+		log.Fatal(err)
+	}
 	r := manual.NewBuilderWithScheme("example")
 	r.InitialState(resolver.State{Endpoints: kitresolver.Endpoints(insts)})
 	conn, err := grpc.NewClient("example:///greeter",
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithResolvers(r),
-		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"grpckit_zone_aware":{
-			"localZone":"eu-1b","childPolicy":[{"round_robin":{}}]}}]}`))
+		lb.DialOption())
 	if err != nil {
 		log.Fatal(err)
 	}
