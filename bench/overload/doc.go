@@ -9,8 +9,10 @@
 // doubles the handler's cost midway, halving the capacity, and records
 // grpckit's limit over time.
 //
-// Client and server run in one process and share the machine's cores; the
-// protections take turns at each load so that a change in the machine's
-// other load hits them alike. aegis is a dependency of this benchmark only:
+// The server runs in a child process (the same binary, see MaybeServe), so
+// that the load generator's goroutines do not share its Go scheduler, but
+// client and server share the machine's cores. The capacity is measured again
+// before each load, and the protections take turns at each load, so that a
+// change in the machine's other load hits them alike. aegis is a dependency of this benchmark only:
 // no library package imports it.
 package overload

@@ -6,8 +6,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/grpckit/grpckit/interceptor/shedding"
 )
 
 // Halving is the run where the handler's cost doubles midway: grpckit's
@@ -55,16 +53,16 @@ const (
 )
 
 func runHalving(ctx context.Context, cfg Config, capacity float64, iters, chunk int64) (*Halving, error) {
-	s, c, stop, err := target(Grpckit, iters, chunk, capacity)
+	ch, c, stop, err := target(Grpckit, iters, chunk, capacity)
 	if err != nil {
 		return nil, err
 	}
 	defer stop()
 	h := &Halving{Offered: 2 * capacity, SwitchAt: (cfg.Halving / 3).Seconds(), Band: band}
 	switchAt := cfg.Halving / 3
-	timer := time.AfterFunc(switchAt, func() { s.iters.Store(2 * iters) })
+	timer := time.AfterFunc(switchAt, func() { _ = ch.double() })
 	defer timer.Stop()
-	pts, stopSampling := sample(s.limiter)
+	pts, stopSampling := sample(ch)
 	calls := drive(ctx, c, func(time.Duration) float64 { return h.Offered }, cfg.Halving, cfg.Deadline, 7)
 	h.Points = stopSampling()
 	h.Bins = bins(calls, cfg.Halving, capacity)
@@ -75,9 +73,9 @@ func runHalving(ctx context.Context, cfg Config, capacity float64, iters, chunk 
 	return h, ctx.Err()
 }
 
-// sample records l every sampleStep until the returned stop is called,
-// which returns the points.
-func sample(l *shedding.Limiter) (func() []Point, func() []Point) {
+// sample records the limiter of ch's server every sampleStep until the
+// returned stop is called, which returns the points.
+func sample(ch *child) (func() []Point, func() []Point) {
 	var (
 		mu  sync.Mutex
 		pts []Point
@@ -94,7 +92,10 @@ func sample(l *shedding.Limiter) (func() []Point, func() []Point) {
 				return
 			case <-t.C:
 			}
-			st := l.Stats()
+			st, err := ch.stats()
+			if err != nil {
+				return
+			}
 			mu.Lock()
 			pts = append(pts, Point{T: time.Since(start).Seconds(), Rate: st.Rate, QueueDelay: ms(st.QueueDelay), Latency: ms(st.Latency), Overloaded: st.Overloaded})
 			mu.Unlock()

@@ -125,18 +125,19 @@ func dial(addr string) (greeterv1.GreeterClient, func(), error) {
 	return greeterv1.NewGreeterClient(cc), func() { _ = cc.Close() }, nil
 }
 
-// target is a server behind protection and a client connected to it.
-func target(protection string, iters, chunk int64, capacity float64) (*server, greeterv1.GreeterClient, func(), error) {
-	s, err := serve(protection, iters, chunk, capacity)
+// target starts a server behind protection in a child process and returns
+// it, a client connected to it and a function stopping both.
+func target(protection string, iters, chunk int64, capacity float64) (*child, greeterv1.GreeterClient, func(), error) {
+	ch, err := startChild(protection, iters, chunk, capacity)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	c, closeConn, err := dial(s.addr)
+	c, closeConn, err := dial(ch.addr)
 	if err != nil {
-		s.grpc.Stop()
+		ch.stop()
 		return nil, nil, nil, err
 	}
-	return s, c, func() { closeConn(); s.grpc.Stop() }, nil
+	return ch, c, func() { closeConn(); ch.stop() }, nil
 }
 
 func measureCapacity(ctx context.Context, d time.Duration, iters, chunk int64) (Capacity, error) {

@@ -20,6 +20,7 @@ import (
 )
 
 func main() {
+	overload.MaybeServe() // a child process serving for the run
 	out := flag.String("out", "overload.json", "file to write the results to")
 	cfg := overload.DefaultConfig
 	flag.DurationVar(&cfg.Cost, "cost", cfg.Cost, "CPU work of one call")

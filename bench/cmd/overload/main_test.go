@@ -4,10 +4,13 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/grpckit/grpckit/bench/overload"
 )
 
 // aegis samples the CPU from goroutines its packages' init functions start.
 func TestMain(m *testing.M) {
+	overload.MaybeServe() // the test binary is the servers' child process too
 	goleak.VerifyTestMain(m,
 		goleak.IgnoreTopFunction("github.com/go-kratos/aegis/ratelimit/bbr.cpuproc"),
 		goleak.IgnoreTopFunction("github.com/go-kratos/aegis/internal/cpu.init.0.func1"))
