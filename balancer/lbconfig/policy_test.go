@@ -148,3 +148,27 @@ func TestMustPanics(t *testing.T) {
 	}()
 	lbconfig.Must(p2c.Policy(p2c.WithDecayTime(-1)))
 }
+
+// TestEmbeddedInServiceConfig checks that a Policy marshalled inside a
+// service config of the caller's, beside a method config with a retry
+// policy, is a service config grpc.NewClient accepts.
+func TestEmbeddedInServiceConfig(t *testing.T) {
+	zones := lbconfig.Must(zoneaware.Policy(lbconfig.Must(p2c.Policy()), zoneaware.WithLocalZone("a")))
+	sc, err := json.Marshal(map[string]any{
+		"loadBalancingConfig": []lbconfig.Policy{zones, lbconfig.RoundRobin()},
+		"methodConfig": []any{map[string]any{
+			"name":    []any{map[string]string{"service": "greeter.v1.Greeter"}},
+			"timeout": "2s",
+			"retryPolicy": map[string]any{
+				"maxAttempts": 3, "initialBackoff": "0.1s", "maxBackoff": "1s",
+				"backoffMultiplier": 2, "retryableStatusCodes": []string{"UNAVAILABLE"},
+			},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := newClient(grpc.WithDefaultServiceConfig(string(sc))); err != nil {
+		t.Errorf("grpc.NewClient refused %s: %v", sc, err)
+	}
+}
