@@ -27,7 +27,6 @@ func TestSpreadTellsBackendsApart(t *testing.T) {
 		t.Run(k.method, func(t *testing.T) {
 			ctx := testContext(t)
 			bad, good := greeter.Start(t, kitresolver.Instance{}), greeter.Start(t, kitresolver.Instance{})
-			bad.SetFailure(codes.Unavailable)
 			r := manual.NewBuilderWithScheme("spread")
 			r.InitialState(resolver.State{Endpoints: []resolver.Endpoint{
 				{Addresses: []resolver.Address{{Addr: bad.Addr}}},
@@ -44,6 +43,14 @@ func TestSpreadTellsBackendsApart(t *testing.T) {
 			}
 			t.Cleanup(func() { cc.Close() })
 			client := greeterv1.NewGreeterClient(cc)
+			// Both connected first: a backend alone in the window is
+			// the lone-backend case, which this test is not about.
+			for bad.Calls() == 0 || good.Calls() == 0 {
+				if err := k.call(ctx, client); err != nil {
+					t.Fatalf("call to healthy backends: %v", err)
+				}
+			}
+			bad.SetFailure(codes.Unavailable)
 			for i := 0; i < calls || bad.Calls() < calls/4; i++ {
 				_ = k.call(ctx, client)
 				if s := g.State(service + k.method); s != breaker.StateClosed {
