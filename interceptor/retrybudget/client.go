@@ -1,0 +1,154 @@
+package retrybudget
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// UnaryClientInterceptor returns a unary client interceptor that retries
+// calls failing with a retryable code, as the Policy says, while b allows
+// (see the package documentation), and deposits the calls that succeed.
+// A retry the budget refuses is not sent: the call returns the error of its
+// last attempt.
+//
+// The interceptor adds a grpc.Trailer call option to read the server's
+// pushback; interceptors inside it must pass call options on.
+func (b *Budget) UnaryClientInterceptor() grpc.UnaryClientInterceptor { return b.unary }
+
+// StreamClientInterceptor returns a streaming client interceptor that
+// retries nothing and deposits every stream that ends with a status not in
+// the policy's retryable codes, so streams earn retries for unary calls.
+func (b *Budget) StreamClientInterceptor() grpc.StreamClientInterceptor { return b.stream }
+
+func (b *Budget) retryable(err error) bool {
+	c := status.Code(err)
+	return int(c) < len(b.codes) && b.codes[c]
+}
+
+// succeeded reports whether a call's result is a success for the budget:
+// the backend answered it, and the caller did not cancel it.
+func (b *Budget) succeeded(ctx context.Context, err error) bool {
+	if err == nil {
+		return true
+	}
+	c := status.Code(err)
+	return !b.retryable(err) && c != codes.Canceled && c != codes.DeadlineExceeded && ctx.Err() == nil
+}
+
+// attempt holds one unary call's options with the trailer option added,
+// reused across calls.
+type attempt struct {
+	trailer metadata.MD
+	buf     [4]grpc.CallOption
+}
+
+var attempts = sync.Pool{New: func() any { return new(attempt) }}
+
+func (b *Budget) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	a := attempts.Get().(*attempt)
+	defer a.release()
+	all := append(append(a.buf[:0], opts...), grpc.TrailerCallOption{TrailerAddr: &a.trailer})
+	for n := 1; ; n++ {
+		a.trailer = nil
+		err := invoker(ctx, method, req, reply, cc, all...)
+		if !b.retryable(err) || n >= b.opts.policy.MaxAttempts || ctx.Err() != nil {
+			if b.succeeded(ctx, err) {
+				b.deposit()
+			}
+			return err
+		}
+		delay, ok := b.delay(n, a.trailer)
+		if !ok || !b.TryRetry() {
+			return err
+		}
+		if !sleep(ctx, delay) {
+			return err
+		}
+	}
+}
+
+func (a *attempt) release() {
+	clear(a.buf[:])
+	a.trailer = nil
+	attempts.Put(a)
+}
+
+// delay returns how long to wait before retry n (from 1), or false when the
+// server's pushback says not to retry.
+func (b *Budget) delay(n int, trailer metadata.MD) (time.Duration, bool) {
+	if v := trailer.Get("grpc-retry-pushback-ms"); len(v) > 0 {
+		ms, err := strconv.ParseInt(v[0], 10, 64)
+		if len(v) > 1 || err != nil || ms < 0 {
+			return 0, false // as gRPC: an invalid pushback stops retrying
+		}
+		return time.Duration(ms) * time.Millisecond, true
+	}
+	p := b.opts.policy
+	d := float64(p.InitialBackoff)
+	for range n - 1 {
+		d *= p.BackoffMultiplier
+	}
+	d = min(d, float64(p.MaxBackoff))
+	return time.Duration(rand.Float64() * d), true
+}
+
+// sleep waits for d or until ctx ends, and reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (b *Budget) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	cs, err := streamer(ctx, desc, cc, method, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &clientStream{ClientStream: cs, ctx: ctx, b: b, serverStreams: desc.ServerStreams}, nil
+}
+
+// clientStream deposits its stream's success once, when the caller sees
+// it end.
+type clientStream struct {
+	grpc.ClientStream
+	ctx           context.Context
+	b             *Budget
+	serverStreams bool
+	done          bool // only the goroutine calling RecvMsg touches it
+}
+
+func (s *clientStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if s.done {
+		return err
+	}
+	switch {
+	case errors.Is(err, io.EOF), err == nil && !s.serverStreams:
+		s.done = true
+		s.b.deposit()
+	case err != nil:
+		s.done = true
+		if s.b.succeeded(s.ctx, err) {
+			s.b.deposit()
+		}
+	}
+	return err
+}
