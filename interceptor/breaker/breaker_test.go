@@ -157,6 +157,9 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		{"nil classifier", WithIsFailure(nil), "IsFailure"},
 		{"bucket longer than window", WithRollingWindow(time.Second, 2*time.Second), "bucket period"},
 		{"zero bucket", WithRollingWindow(time.Second, 0), "rolling window"},
+		{"spread share 1", WithSpread(1, 0), "spread share"},
+		{"negative spread share", WithSpread(-0.1, 0), "spread share"},
+		{"negative lone time", WithSpread(0.5, -time.Second), "lone time"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
