@@ -45,7 +45,11 @@ func header(b *strings.Builder, in *Inputs) {
 		"six passes by default) so that anchor and grpckit alternate and a change in the shared machine's load hits both. " +
 		"Each figure is the median over the passes; a ratio is grpckit's median over the anchor's. The targets are the " +
 		"performance table of the design. Regenerate with `make bench` (runs everything into bench/out), " +
-		"`scripts/bench.sh publish` (copies the run to bench/results) and `make bench-report`.\n\n")
+		"`scripts/bench.sh publish` (copies the run to bench/results) and `make bench-report`. The pick benchmarks " +
+		"(balancer packages) run at `-cpu 1` and `-cpu 2`, and a pick target holds only if it holds at both: a pick's cost, " +
+		"and its ratio to an anchor, depends on whether shared atomics move between cores, so on the core topology " +
+		"(recorded below). `scripts/bench.sh picks` reruns only them into bench/results and regenerates this report; " +
+		"their machine is listed in the pick-cost section.\n\n")
 	if len(in.Machine) > 0 {
 		b.WriteString("| machine | |\n|---|---|\n")
 		for _, kv := range in.Machine {
