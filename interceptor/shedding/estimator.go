@@ -22,7 +22,6 @@ const (
 	calmWindows = 10
 	// The bounds of one window's change of the rate.
 	minDecrease = 0.5
-	maxDecrease = 0.95
 	increase    = 1.05
 	// minRate keeps the admission rate from reaching 0.
 	minRate = 1.0
@@ -117,11 +116,14 @@ func (e *estimator) next(w window) estimate {
 }
 
 // decrease is the rate under overload: the throughput less the queue's
-// excess over the target drained within drainTime (5 % to half of it), never
-// above the rate in force nor below half of it.
+// excess over the target drained within drainTime (at most half of it),
+// never above the rate in force nor below half of it. A queue just over the
+// target cuts the rate a little, a long one by half: a window that reads
+// overloaded from a pause of the machine costs little, a real queue is
+// drained fast.
 func (e *estimator) decrease(w window) float64 {
 	excess := float64(w.queue-e.est.target) / float64(drainTime)
-	f := math.Min(math.Max(1-excess, minDecrease), maxDecrease)
+	f := math.Max(1-excess, minDecrease)
 	thr := math.Max(e.throughput, float64(w.done)/w.length.Seconds())
 	r := thr * f
 	if e.est.rate > 0 {

@@ -200,3 +200,35 @@ func TestEstimatorBusyGate(t *testing.T) {
 		t.Fatalf("%+v with the calls keeping 2 of 8 CPUs busy, want shedding", got)
 	}
 }
+
+// TestEstimatorModelPauses adds pauses of the machine to the fluid server:
+// one window in five reads a scheduling delay of 50 ms that no queue of
+// calls causes. At half the capacity that sheds nothing; at 2× the server
+// still serves at least 90 % of its capacity.
+func TestEstimatorModelPauses(t *testing.T) {
+	for _, load := range []float64{0.5, 2} {
+		f := &fluid{capacity: 1000, cost: 2 * ms}
+		var e estimator
+		var est estimate
+		var served, shed float64
+		for i := range 200 {
+			w, s := f.window(load*1000, est)
+			if i%5 == 0 {
+				w.queue = max(w.queue, 50*ms)
+			}
+			est = e.next(w)
+			if i >= 50 {
+				served += s
+				shed += float64(w.shed)
+			}
+		}
+		share := served / (1000 * 15)
+		t.Logf("load %.1fx with pauses: served %.1f%%, shed %.0f", load, 100*share, shed)
+		if load < 1 && shed > 0 {
+			t.Errorf("load %.1fx: %.0f calls shed, want none", load, shed)
+		}
+		if load >= 2 && share < 0.9 {
+			t.Errorf("load %.1fx: served %.1f%% of capacity, want >= 90%%", load, 100*share)
+		}
+	}
+}

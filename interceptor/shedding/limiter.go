@@ -66,6 +66,10 @@ type Stats struct {
 	InFlight int64
 }
 
+// burst is the least number of calls a default call may run ahead of the
+// rate by.
+const burst = 8
+
 // New returns a Limiter. It needs no configuration: it starts admitting
 // every call and learns when to shed from what it observes.
 func New() *Limiter {
@@ -171,11 +175,13 @@ func (l *Limiter) apply(e estimate, now int64) {
 		l.tat.Store(now) // start limiting with an empty bucket
 	}
 	// A default call may run ahead of the rate by the queueing delay the
-	// server tolerates, a critical one by four times that, a sheddable one
-	// not at all.
+	// server tolerates, and at least by burst calls, so that calls arriving
+	// at random below the rate are not shed; a critical one by four times
+	// that; a sheddable one not at all.
+	tol := max(int64(e.target), burst*t)
 	l.tolerance[Sheddable+1].Store(0)
-	l.tolerance[Default+1].Store(int64(e.target))
-	l.tolerance[Critical+1].Store(4 * int64(e.target))
+	l.tolerance[Default+1].Store(tol)
+	l.tolerance[Critical+1].Store(4 * tol)
 	l.pushback.Store(int64(max(e.latency+e.queue, time.Millisecond)))
 	l.stats.Store(&Stats{Rate: e.rate, Latency: e.latency, QueueDelay: e.queue, Target: e.target, Overloaded: e.overloaded})
 }
