@@ -4,7 +4,11 @@
 //
 //	go run ./bench/cmd/overload -out bench/out/overload.json
 //
-// It takes about two minutes with the defaults.
+// It takes about two minutes with the defaults. With -report it runs
+// nothing: it reads the results of a run, draws their plots into -docs and
+// prints the Overload section of docs/PERFORMANCE.md:
+//
+//	go run ./bench/cmd/overload -report bench/results/overload.json -docs docs
 package main
 
 import (
@@ -22,15 +26,38 @@ import (
 func main() {
 	overload.MaybeServe() // a child process serving for the run
 	out := flag.String("out", "overload.json", "file to write the results to")
+	report := flag.String("report", "", "results to draw and print the report section of, instead of running")
+	docs := flag.String("docs", "docs", "with -report, the directory to draw the plots into")
 	cfg := overload.DefaultConfig
 	flag.DurationVar(&cfg.Cost, "cost", cfg.Cost, "CPU work of one call")
 	flag.DurationVar(&cfg.Step, "step", cfg.Step, "how long each protection runs at each load")
 	flag.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "the start of each step, left out of its figures")
 	flag.DurationVar(&cfg.Halving, "halving", cfg.Halving, "length of the capacity-halving run (0 skips it)")
 	flag.Parse()
+	if *report != "" {
+		if err := writeReport(*report, *docs); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if err := run(*out, cfg); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// writeReport draws the plots of the results in path into dir and prints
+// the report section.
+func writeReport(path, dir string) error {
+	var f overload.File
+	if err := jsonfile.Read(path, &f); err != nil {
+		return err
+	}
+	plots, err := overload.Plots(&f, dir)
+	if err != nil {
+		return err
+	}
+	fmt.Print(overload.Markdown(&f, plots))
+	return nil
 }
 
 func run(out string, cfg overload.Config) error {
