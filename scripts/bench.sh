@@ -10,6 +10,7 @@
 #   lbsim-loopback.json  the same scenario over loopback (bench/cmd/lbsim)
 #   chash.json           consistent-hash balance and key movement (bench/cmd/chash)
 #   load.json            loopback load run, bare and with the interceptor stack (bench/cmd/load)
+#   overload.json        open-loop overload run of four protections, and a capacity halving (bench/cmd/overload, ~2 min)
 #   benchstat.txt        benchstat of every grpckit path against its anchor
 #   machine.txt          machine, core topology, Go version, commit
 #
@@ -38,6 +39,10 @@ if [[ ${1:-} == publish ]]; then
 	for f in "${RESULT_FILES[@]}"; do
 		if [[ -f $src/$f ]]; then cp "$src/$f" bench/results/; fi
 	done
+	if [[ -f bench/results/overload.json ]]; then
+		# The overload plots; the command prints the report's Overload section.
+		go run ./bench/cmd/overload -report bench/results/overload.json -docs docs >/dev/null
+	fi
 	exec go run ./bench/cmd/report -in bench/results -out docs
 fi
 
@@ -133,6 +138,8 @@ if ((!PICKS_ONLY)) && [[ $BENCH_EXTRAS != 0 ]]; then
 	go run ./bench/cmd/chash -out "$OUT/chash.json" || failed+=("chash")
 	echo "== load run over loopback" >&2
 	go run ./bench/cmd/load -out "$OUT/load.json" || failed+=("load")
+	echo "== overload run over loopback (about 2 minutes)" >&2
+	timeout 600 go run ./bench/cmd/overload -out "$OUT/overload.json" || failed+=("overload")
 fi
 
 echo "== benchstat, each grpckit path against its anchor" >&2
