@@ -79,6 +79,13 @@ func WrapStreamServer(inner grpc.StreamServerInterceptor, opts ...Option) grpc.S
 
 // WrapUnaryClient returns UnaryClientInterceptor(opts...) with inner inside
 // it, without the closure gRPC's chain allocates per call to link them.
+//
+// A recorded call learns the backend through grpc.Peer and grpc.OnFinish
+// options added to the call. An inner interceptor that runs the invoker
+// several times at once with the same options (hedging) has gRPC write each
+// attempt's peer into the same place, as with any grpc.Peer option of the
+// caller's; one that returns before the invoker ends leaves the span
+// without the backend.
 func WrapUnaryClient(inner grpc.UnaryClientInterceptor, opts ...Option) grpc.UnaryClientInterceptor {
 	s := newRPCSide(trace.SpanKindClient, opts)
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
