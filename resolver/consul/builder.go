@@ -68,6 +68,7 @@ func (b *builder) Build(t resolver.Target, cc resolver.ClientConn, _ resolver.Bu
 		w := newWatcher(h, cli, tgt, &b.cfg)
 		cli = nil // the watcher owns it
 		w.rebuild = func() (*agentClient, error) { return b.newClient(tgt) }
+		h.Watch = w
 		go w.run()
 		return w.stop
 	})

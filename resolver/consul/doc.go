@@ -87,6 +87,22 @@
 // agent's limit of concurrent connections per client (http_max_conns_per_client,
 // 200 by default), which hundreds of unshared channels would pass.
 //
+// Consul's own answer to many clients asking the same thing is the agent's
+// streaming backend (use_streaming_backend, on by default since 1.10): an
+// agent answers blocking health queries from one materialized view per
+// service, fed by a subscription to the servers, however many clients ask.
+// The resolver's queries use it without asking: every query after the first
+// blocks on an index, which is what the agent streams; the index in its
+// answers is the view's Raft index, so the index rules above apply as they
+// are. Agents without streaming, and near queries, which an agent cannot
+// stream, fall back to plain blocking queries to the servers. The resolver
+// logs which backend answers (X-Consul-Query-Backend) when it first learns
+// it and whenever it changes. It does not add ?cached (the agent cache): on
+// a 1.14 agent a cached blocking query is served by the streaming backend
+// anyway; for near queries the cache would make every read stale, whatever
+// the target's stale says, and answer from the cache while the servers are
+// unreachable, which hides the outage the resolver handles itself.
+//
 // After an agent restart or outage the queries of many processes are spread:
 // the first retry after a failure waits its backoff step plus a uniformly
 // random wait of up to one second (up to WithBackoff's Max when that is

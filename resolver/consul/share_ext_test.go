@@ -398,3 +398,39 @@ func TestSharedWatchOutage(t *testing.T) {
 		waitLast(t, cc, hasIDs("o1", "o2"))
 	}
 }
+
+// TestQueryBackendReported: the watcher records which backend the agent
+// answered its blocking queries from. The 1.14 agent answers them from its
+// streaming backend (one materialized view per service on the agent,
+// however many clients ask), except near queries, which it cannot stream.
+func TestQueryBackendReported(t *testing.T) {
+	t.Parallel()
+	const service = "greeter-backend"
+	cli := agent.Client()
+	registerAt(t, cli, service, "q1", 1001)
+	b := consul.NewBuilder()
+	want := map[string]string{target(service): api.QueryBackendStreaming, target(service, "near=_agent"): api.QueryBackendBlockingQuery}
+	rs := map[string]resolver.Resolver{}
+	for tg := range want {
+		u, _ := url.Parse(tg)
+		cc := testutil.NewResolverClientConn()
+		r, err := b.Build(resolver.Target{URL: *u}, cc, resolver.BuildOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.Close)
+		rs[tg] = r
+		waitLast(t, cc, hasIDs("q1"))
+	}
+	registerAt(t, cli, service, "q2", 1002) // ends the blocking queries
+	ctx := timeoutCtx(t, testutil.DefaultTimeout)
+	for tg, r := range rs {
+		for got := consul.QueryBackend(r); got != want[tg]; got = consul.QueryBackend(r) {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("%s: blocking queries answered by %q, want %q", tg, got, want[tg])
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@ package consul
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -37,6 +38,8 @@ type watcher struct {
 	holdUntil  time.Time              // an empty answer is held back until then
 	notBefore  time.Time              // the next query starts no earlier
 	republish  bool                   // publish even an unchanged set
+
+	backend atomic.Pointer[string] // the agent's backend of the last blocking query
 }
 
 // newWatcher returns the watch of tgt, publishing to hub. No channel's
@@ -76,6 +79,7 @@ func (w *watcher) run() {
 			}
 			continue
 		}
+		w.noteBackend(meta.QueryBackend)
 		w.handle(start, entries, meta.LastIndex)
 	}
 }
@@ -147,6 +151,22 @@ func (w *watcher) fail(err error) {
 	w.republish = true
 	w.notBefore = time.Now().Add(watchshare.RetryDelay(w.cfg.backoff, w.attempt))
 	w.attempt++
+}
+
+// noteBackend records, and logs when it changes, which backend the agent
+// answered a blocking query from (X-Consul-Query-Backend): "streaming" (its
+// materialized view, shared by every query for the service on that agent),
+// "blocking-query" (a query to the servers, as for near or an agent without
+// streaming), or "" for an agent that does not say. Answers to a fresh read
+// (index 0) do not count: agents serve those from the servers whatever their
+// backend.
+func (w *watcher) noteBackend(backend string) {
+	if w.index == 0 {
+		return
+	}
+	if old := w.backend.Swap(&backend); old == nil || *old != backend {
+		logger.Infof("grpckit/consul: %s: blocking queries answered by the agent's %q backend", w.tgt.service, backend)
+	}
 }
 
 // handle applies Consul's index rules to a successful answer and publishes
