@@ -89,7 +89,6 @@ func startBackend(share float64) (*backend, error) {
 
 // client is one mechanism's three channels.
 type client struct {
-	name  string
 	conns [3]*grpc.ClientConn
 	stubs [3]greeterv1.GreeterClient
 }
