@@ -33,11 +33,12 @@
 // row (one alone is more often a pause of the machine than a queue) the
 // Limiter sets an admission rate, from Little's law again: the calls the server
 // just completed per second are its capacity now, less what it takes to
-// drain the queue found within half a second (at most half of it, at least
-// 5 %). While calls are still shed but the delay is back under the latency,
-// the rate grows by 5 % a window; after a second with neither overload nor a
-// shed call the Limiter stands down and admits everything again. A server
-// that is not overloaded sheds nothing.
+// drain the queue found within half a second (at most half of it: a queue
+// just over the target cuts the rate a little, a long one fast). While calls
+// are still shed but the delay is back under the latency, the rate grows by
+// up to 20 % a window, the more the shorter the queue; after a second with
+// neither overload nor a shed call the Limiter stands down and admits
+// everything again. A server that is not overloaded sheds nothing.
 //
 // Calls are admitted at the rate by the generic cell rate algorithm: one
 // atomic compare-and-swap per call, no lock, no allocation (the
@@ -49,8 +50,9 @@
 //
 // A call's Criticality decides: Sheddable calls are admitted only while the
 // rate is not exceeded, Default calls may run ahead of it by the queueing
-// delay the server tolerates (the calls' latency), Critical ones by four
-// times that. Under overload, sheddable calls go first and critical calls
+// delay the server tolerates (the calls' latency) or 8 calls, whichever is
+// more, so that calls arriving at random below the rate are not shed;
+// Critical ones by four times that. Under overload, sheddable calls go first and critical calls
 // last. Clients set the CriticalityHeader metadata; a server interceptor
 // chained before the limiter can decide with WithCriticality instead (after
 // authentication, say). Health checks (grpc.health.v1) and server reflection

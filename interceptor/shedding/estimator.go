@@ -22,7 +22,9 @@ const (
 	calmWindows = 10
 	// The bounds of one window's change of the rate.
 	minDecrease = 0.5
-	increase    = 1.05
+	// maxIncrease is the growth of the rate in a window without a queue;
+	// with a queue just under the target it grows by nothing.
+	maxIncrease = 0.2
 	// minRate keeps the admission rate from reaching 0.
 	minRate = 1.0
 	// startWindows is how many overloaded windows in a row start the
@@ -66,7 +68,8 @@ type estimate struct {
 // is, the rate is set to the
 // throughput just measured (Little's law: what the server completes is its
 // capacity), less enough to drain the queue within drainTime. While it is
-// not and calls are still being shed, the rate grows by 5 % a window; after
+// not and calls are still being shed, the rate grows, by up to 20 % a window
+// the shorter the queue is than the target; after
 // calmWindows windows with neither overload nor a shed call the limiter
 // stands down and admits every call again.
 type estimator struct {
@@ -110,7 +113,7 @@ func (e *estimator) next(w window) estimate {
 		} else {
 			e.calm = 0
 		}
-		e.est.rate *= increase
+		e.est.rate *= 1 + maxIncrease*(1-min(float64(w.queue)/float64(e.est.target), 1))
 	}
 	return e.est
 }

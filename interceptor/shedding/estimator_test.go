@@ -34,8 +34,10 @@ func TestEstimatorSteps(t *testing.T) {
 			estimate{rate: 904, latency: 2 * ms, queue: 50 * ms, target: 2 * ms, overloaded: true}},
 		{"a queue far over the target halves it at most", []window{over, {length: windowLength, done: 100, timed: 100, sum: 100 * 2 * ms, queue: time.Second}},
 			estimate{rate: 500, latency: 2 * ms, queue: time.Second, target: 2 * ms, overloaded: true}},
-		{"a calm window while shedding raises the rate by 5 %", []window{over, over, calmWindow(10)},
-			estimate{rate: 904 * 1.05, latency: 2 * ms, target: 2 * ms}},
+		{"a window with no queue while shedding raises the rate by 20 %", []window{over, over, calmWindow(10)},
+			estimate{rate: 904 * 1.2, latency: 2 * ms, target: 2 * ms}},
+		{"a window with a queue at half the target raises it by 10 %", []window{over, over, {length: windowLength, done: 100, timed: 100, sum: 100 * 2 * ms, shed: 10, queue: ms}},
+			estimate{rate: 904 * 1.1, latency: 2 * ms, queue: ms, target: 2 * ms}},
 		{"the target is at least minTarget", []window{{length: windowLength, done: 100, timed: 100, sum: 100 * 10 * time.Microsecond, queue: 900 * time.Microsecond}},
 			estimate{latency: 10 * time.Microsecond, queue: 900 * time.Microsecond, target: minTarget}},
 		{"an empty window changes nothing", []window{over, over, {}},
@@ -230,5 +232,30 @@ func TestEstimatorModelPauses(t *testing.T) {
 		if load >= 2 && share < 0.9 {
 			t.Errorf("load %.1fx: served %.1f%% of capacity, want >= 90%%", load, 100*share)
 		}
+	}
+}
+
+// TestEstimatorModelStall stops the fluid server at 2× load for half a
+// second (the machine stalls: nothing completes, the queue grows), which
+// cuts the rate hard; from 3 s after it ends the server serves at least 90 %
+// of its capacity again.
+func TestEstimatorModelStall(t *testing.T) {
+	f := &fluid{capacity: 1000, cost: 2 * ms}
+	var e estimator
+	var est estimate
+	var served float64
+	for i := range 200 {
+		f.capacity = 1000
+		if i >= 50 && i < 55 {
+			f.capacity = 1 // the machine stalls
+		}
+		w, s := f.window(2000, est)
+		est = e.next(w)
+		if i >= 55+30 && i < 55+60 {
+			served += s
+		}
+	}
+	if share := served / (1000 * 3); share < 0.9 {
+		t.Errorf("served %.1f%% of capacity 3 to 6 s after a stall, want >= 90%%", 100*share)
 	}
 }
