@@ -52,12 +52,13 @@
 // rate is not exceeded, Default calls may run ahead of it by the queueing
 // delay the server tolerates (the calls' latency) or 8 calls, whichever is
 // more, so that calls arriving at random below the rate are not shed;
-// Critical ones by four times that. Under overload, sheddable calls go first and critical calls
-// last. Clients set the CriticalityHeader metadata; a server interceptor
-// chained before the limiter can decide with WithCriticality instead (after
-// authentication, say). Health checks (grpc.health.v1) and server reflection
-// are never shed nor counted: a shed health check would make a balancer or
-// a registry take a busy server out and move its load to the others.
+// Critical ones by four times that. Under overload, sheddable calls go first
+// and critical calls last. Clients set the CriticalityHeader metadata; a
+// server interceptor chained before the limiter can decide with
+// WithCriticality instead (after authentication, say). Health checks
+// (grpc.health.v1) and server reflection are never shed nor counted: a shed
+// health check would make a balancer or a registry take a busy server out
+// and move its load to the others.
 //
 // # What a shed call gets
 //
