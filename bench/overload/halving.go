@@ -14,8 +14,9 @@ type Halving struct {
 	Offered  float64 // calls sent per second
 	SwitchAt float64 // when the cost doubled, in seconds since the start
 	// SettledRate is the median limit over the last third of the run, and
-	// ConvergedAfter how long after the switch the limit came within
-	// ±Band of it for good, in seconds (-1: never).
+	// ConvergedAfter how long after the switch the limit's median over the
+	// trailing second came within ±Band of it for good, in seconds (-1:
+	// never).
 	SettledRate    float64
 	Band           float64
 	ConvergedAfter float64
@@ -109,7 +110,11 @@ func sample(ch *child) (func() []Point, func() []Point) {
 	return get, func() []Point { close(done); wg.Wait(); return get() }
 }
 
-// settle finds the settled rate and when the limit reached it for good.
+// settle finds the settled rate and when the limit reached it for good:
+// when the limit's median over the trailing second (smoothWindow points)
+// came within ±band of the settled rate and stayed there. The median
+// smooths out the single windows in which a pause of the machine reads as
+// overload.
 func (h *Halving) settle(pts []Point, d time.Duration) {
 	h.ConvergedAfter = -1
 	var last []float64
@@ -121,14 +126,18 @@ func (h *Halving) settle(pts []Point, d time.Duration) {
 	if len(last) == 0 {
 		return
 	}
-	slices.Sort(last)
-	h.SettledRate = last[len(last)/2]
+	h.SettledRate = median(last)
 	conv := -1.0
-	for _, p := range pts {
+	for i, p := range pts {
 		if p.T < h.SwitchAt {
 			continue
 		}
-		in := h.SettledRate > 0 && math.Abs(p.Rate-h.SettledRate) <= band*h.SettledRate
+		var recent []float64
+		for _, q := range pts[max(i+1-smoothWindow, 0) : i+1] {
+			recent = append(recent, q.Rate)
+		}
+		m := median(recent)
+		in := h.SettledRate > 0 && math.Abs(m-h.SettledRate) <= band*h.SettledRate
 		switch {
 		case !in:
 			conv = -1
@@ -137,6 +146,15 @@ func (h *Halving) settle(pts []Point, d time.Duration) {
 		}
 	}
 	h.ConvergedAfter = conv
+}
+
+// smoothWindow is how many points settle takes the median of: a second.
+const smoothWindow = int(time.Second / sampleStep)
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // bins sums up the calls per binLength.
