@@ -41,15 +41,24 @@ const (
 	// half of its calls (a brief blip, a few bad requests) is never
 	// throttled.
 	DefaultThrottleK = 2.0
-	// DefaultThrottleWindow is the breaker's own window (DefaultInterval)
-	// rather than the SRE book's two minutes. A client recovers in about
-	// (Window/K)·ln(requests in the window / K) once its backend heals
-	// (accepts grow by a factor e every Window/K), so two minutes would keep
-	// a healed backend under-used for several minutes; ten seconds still
-	// spans thousands of calls at the rates where throttling matters.
-	DefaultThrottleWindow = 10 * time.Second
+	// DefaultThrottleWindow is far shorter than the SRE book's two
+	// minutes, because the window sets both how long a failing backend
+	// keeps its load and how long a healed one stays throttled. A backend
+	// that starts failing is throttled once the accepts of the calls before
+	// have left the window; one that heals is back to full load after about
+	// (Window/K)·ln(R·Window/K), R being the call rate (accepts grow by a
+	// factor e every Window/K, from about one per window). With a two-minute
+	// window a client would keep a healed backend under-used for ten
+	// minutes. Two seconds still spans hundreds of calls at the rates where
+	// throttling matters (see docs/perf-client-overload.md for the
+	// measurements at 2, 3, 5 and 10 s).
+	DefaultThrottleWindow = 2 * time.Second
 	// DefaultThrottleBuckets is how many steps the window slides by.
 	DefaultThrottleBuckets = 10
+	// DefaultThrottleMinRequests is how many requests the window must hold
+	// before anything is refused, so that at a few calls a second one
+	// failure does not refuse the next call half of the time.
+	DefaultThrottleMinRequests = 10
 )
 
 // Throttling configures adaptive throttling (see NewThrottle). The zero
@@ -65,6 +74,9 @@ type Throttling struct {
 	// DefaultThrottleBuckets): an outcome is forgotten between
 	// Window·(1−1/Buckets) and Window after it was recorded.
 	Buckets int
+	// MinRequests is how many requests the window must hold before a call
+	// may be refused (default DefaultThrottleMinRequests; 1 for none).
+	MinRequests int
 }
 
 // maxThrottleBuckets bounds Buckets: every call reads them all.
@@ -80,7 +92,13 @@ func (c Throttling) withDefaults() (Throttling, error) {
 	if c.Buckets == 0 {
 		c.Buckets = DefaultThrottleBuckets
 	}
+	if c.MinRequests == 0 {
+		c.MinRequests = DefaultThrottleMinRequests
+	}
 	var errs []error
+	if c.MinRequests < 0 {
+		errs = append(errs, fmt.Errorf("breaker: throttling min requests %d must not be negative", c.MinRequests))
+	}
 	if !(c.K >= 1) || math.IsInf(c.K, 0) {
 		errs = append(errs, fmt.Errorf("breaker: throttling K %v must be a finite number of at least 1", c.K))
 	}
@@ -105,7 +123,7 @@ func (c Throttling) withDefaults() (Throttling, error) {
 //
 // A refused call fails at once with codes.Unavailable and a message such as
 // "breaker: /greeter.v1.Greeter/SayHello: adaptive throttling: refused
-// with probability 0.83 (120 requests, 10 accepted in the last 10s)",
+// with probability 0.83 (120 requests, 10 accepted in the last 2s)",
 // without touching the network.
 //
 // Counting is lock-free and allocation-free: each key holds a ring of
@@ -165,6 +183,9 @@ func (t *Throttle) StreamClientInterceptor() grpc.StreamClientInterceptor { retu
 func (t *Throttle) epoch() uint32 { return uint32(t.clock()/t.bucket) + 1 }
 
 func (t *Throttle) probability(req, acc uint64) float64 {
+	if req < uint64(t.cfg.MinRequests) {
+		return 0
+	}
 	r := float64(req)
 	return max(0, (r-t.cfg.K*float64(acc))/(r+1))
 }

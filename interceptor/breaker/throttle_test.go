@@ -41,6 +41,7 @@ func TestThrottleConfig(t *testing.T) {
 		{Throttling{Buckets: -1}, "buckets -1"},
 		{Throttling{Window: -time.Second}, "window -1s"},
 		{Throttling{Window: 5, Buckets: 10}, "window 5ns"},
+		{Throttling{MinRequests: -1}, "min requests -1"},
 	} {
 		_, err := NewThrottle(tc.cfg)
 		switch {
@@ -59,7 +60,7 @@ func TestThrottleConfig(t *testing.T) {
 // the bucket current when they end, the probability follows the formula,
 // and buckets leave the window one at a time.
 func TestThrottleWindow(t *testing.T) {
-	tr, now := fakeThrottle(t, Throttling{K: 2, Window: 10 * time.Second, Buckets: 10}, 1)
+	tr, now := fakeThrottle(t, Throttling{K: 2, Window: 10 * time.Second, Buckets: 10, MinRequests: 1}, 1)
 	th := tr.get("k")
 	type want struct{ req, acc uint64 }
 	check := func(step string, w want) {
@@ -107,7 +108,7 @@ func TestThrottleRefusalRate(t *testing.T) {
 		{2, 100, 0}, {2, 100, 10}, {2, 100, 25}, {2, 100, 40}, {2, 100, 50}, {2, 100, 90},
 		{1.5, 200, 60}, {1, 20, 5}, {2, 3, 0}, {2, 0, 0},
 	} {
-		tr, _ := fakeThrottle(t, Throttling{K: tc.k}, tc.req*7919+tc.acc)
+		tr, _ := fakeThrottle(t, Throttling{K: tc.k, MinRequests: 1}, tc.req*7919+tc.acc)
 		refused := 0
 		for i := range trials {
 			th := tr.get(string(rune('a' + i%26)))
@@ -221,23 +222,27 @@ func TestThrottleConcurrentCounts(t *testing.T) {
 // TestThrottleRefusal: a refused call is Unavailable, names the method and
 // why, and counts as a request.
 func TestThrottleRefusal(t *testing.T) {
-	tr, _ := fakeThrottle(t, Throttling{}, 5)
+	tr, _ := fakeThrottle(t, Throttling{Window: 10 * time.Second}, 5)
 	tr.random = func() float64 { return 0 }
 	th := tr.get("/greeter.v1.Greeter/SayHello")
 	for range 9 {
 		tr.done(th, errFailure)
 	}
+	if err := tr.admit(th, "/m"); err != nil {
+		t.Fatalf("refused with 9 requests in the window, fewer than MinRequests: %v", err)
+	}
+	tr.done(th, errFailure)
 	err := tr.admit(th, "/greeter.v1.Greeter/SayHello")
 	if status.Code(err) != codes.Unavailable || !strings.HasPrefix(status.Convert(err).Message(),
-		"breaker: /greeter.v1.Greeter/SayHello: adaptive throttling: refused with probability 0.90 (9 requests, 0 accepted") {
+		"breaker: /greeter.v1.Greeter/SayHello: adaptive throttling: refused with probability 0.91 (10 requests, 0 accepted") {
 		t.Fatalf("refusal = %v", err)
 	}
-	if _, req, _ := tr.Probability("/greeter.v1.Greeter/SayHello"); req != 10 {
-		t.Errorf("requests after a refusal = %d, want 10", req)
+	if _, req, _ := tr.Probability("/greeter.v1.Greeter/SayHello"); req != 11 {
+		t.Errorf("requests after a refusal = %d, want 11", req)
 	}
 	tr.random = func() float64 { return 0.95 }
 	if err := tr.admit(th, "/m"); err != nil {
-		t.Errorf("draw 0.95 >= p = 10/11: refused: %v", err)
+		t.Errorf("draw 0.95 >= p = 11/12: refused: %v", err)
 	}
 }
 
