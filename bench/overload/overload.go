@@ -3,8 +3,10 @@ package overload
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -41,6 +43,11 @@ var DefaultConfig = Config{
 // File is what bench/cmd/overload writes.
 type File struct {
 	Config Config
+	// Cores is GOMAXPROCS; LoadBefore and LoadAfter are the machine's load
+	// averages (1, 5 and 15 minutes, from /proc/loadavg) when the run
+	// started and ended, to tell a quiet run from a busy one.
+	Cores                 int
+	LoadBefore, LoadAfter string `json:",omitempty"`
 	// Capacity is the first capacity measured, which the halving run is
 	// driven from; each load's steps measure it again first, as the
 	// machine's other load changes it (Step.Capacity).
@@ -83,7 +90,8 @@ func Run(ctx context.Context, cfg Config) (*File, error) {
 	runtime.GC()
 	chunk := calibrate(50 * time.Microsecond)
 	iters := chunk * int64(cfg.Cost/(50*time.Microsecond))
-	f := &File{Config: cfg}
+	f := &File{Config: cfg, Cores: runtime.GOMAXPROCS(0), LoadBefore: loadAverage()}
+	defer func() { f.LoadAfter = loadAverage() }()
 	var err error
 	if f.Capacity, err = measureCapacity(ctx, cfg.Measure, iters, chunk); err != nil {
 		return nil, err
@@ -210,3 +218,17 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// loadAverage returns the machine's load averages, or "" where there is no
+// /proc/loadavg.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}

@@ -178,7 +178,12 @@ func Markdown(f *File, plots []string) string {
 		f.Capacity.Callers, f.Capacity.Rate, f.Capacity.P50, f.Capacity.P99)
 	b.WriteString("The token bucket is set to that capacity with a burst of 20 ms of it, the best a person could tune; aegis BBR (go-kratos/aegis v0.2.0) runs with its defaults; grpckit's limiter (interceptor/shedding) has nothing to configure. ")
 	b.WriteString("Goodput is the calls answered OK within their deadline, as a share of the capacity; p50 and p99 are of the calls not shed (OK, late or failed). ")
-	b.WriteString("Goals: at 2× and 4×, goodput ≥ 90 % and p99 ≤ 2× the 0.5× p99, with no configuration; at 0.5×, nothing shed.\n\n")
+	b.WriteString("Goals: at 2× and 4×, goodput ≥ 90 % and p99 ≤ 2× the 0.5× p99, with no configuration; at 0.5×, nothing shed. ")
+	fmt.Fprintf(&b, "Load generator and server share the machine's %d cores", f.Cores)
+	if f.LoadBefore != "" {
+		fmt.Fprintf(&b, "; its load averages (1, 5, 15 min) were %s when the run started and %s when it ended", f.LoadBefore, f.LoadAfter)
+	}
+	b.WriteString(".\n\n")
 	b.WriteString("| protection | load | capacity (calls/s) | offered (calls/s) | goodput | shed | late | p50 (ms) | p99 (ms) | p99 / p99 at 0.5× |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	base := map[string]float64{}
