@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/go-kratos/aegis/circuitbreaker"
 	"github.com/go-kratos/aegis/circuitbreaker/sre"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -16,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/grpckit/grpckit/interceptor/breaker"
+	"github.com/grpckit/grpckit/interceptor/retrybudget"
 	"github.com/grpckit/grpckit/internal/greeter"
 	greeterv1 "github.com/grpckit/grpckit/proto/greeter/v1"
 	kitresolver "github.com/grpckit/grpckit/resolver"
@@ -37,14 +40,22 @@ var DefaultConfig = Config{
 	MaxRecovery: 60 * time.Second, FailShare: 0.9, Deadline: time.Second,
 }
 
-// Mechanisms are the protections compared, by name.
-var Mechanisms = []string{"none", "breaker", "aegis_sre", "throttle"}
+// Mechanisms are the protections compared, by name: throttle_<window> is
+// adaptive throttling with that window instead of the default.
+// "retry" is gRPC's own retries (service config retryPolicy, 3 attempts on
+// Unavailable) and "retrybudget" the same policy through
+// retrybudget.Budget's interceptor with its default budget.
+var Mechanisms = []string{"none", "breaker", "aegis_sre", "throttle", "throttle_5s", "throttle_10s", "retry", "retrybudget"}
+
+const retryServiceConfig = `{"methodConfig":[{"name":[{"service":"greeter.v1.Greeter"}],"retryPolicy":{
+	"maxAttempts":3,"initialBackoff":"0.05s","maxBackoff":"1s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"]}}]}`
 
 // Result is one mechanism's measurements.
 type Result struct {
 	Mechanism string
-	// FailingLoad is the share of the calls aimed at backend 0 that
-	// reached it while it failed (1 without protection).
+	// FailingLoad is the calls that reached backend 0 while it failed,
+	// retries included, as a share of the calls aimed at it (1 without
+	// protection).
 	FailingLoad float64
 	// LostHealthy is the share of the calls to backends 1 and 2 that did
 	// not succeed while backend 0 failed.
@@ -95,22 +106,40 @@ type client struct {
 
 func dialOptions(mechanism string) ([]grpc.DialOption, error) {
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
-	switch mechanism {
-	case "none":
-	case "breaker":
+	switch window, isThrottle := strings.CutPrefix(mechanism, "throttle_"); {
+	case isThrottle:
+		w, err := time.ParseDuration(window)
+		if err != nil {
+			return nil, fmt.Errorf("clientoverload: mechanism %q: %v", mechanism, err)
+		}
+		t, err := breaker.NewThrottle(breaker.Throttling{Window: w}, breaker.WithKey(breaker.ByTarget))
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, grpc.WithUnaryInterceptor(t.UnaryClientInterceptor()))
+	case mechanism == "retry":
+		opts = append(opts, grpc.WithDefaultServiceConfig(retryServiceConfig))
+	case mechanism == "retrybudget":
+		b, err := retrybudget.New()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, grpc.WithDisableRetry(), grpc.WithUnaryInterceptor(b.UnaryClientInterceptor()))
+	case mechanism == "none":
+	case mechanism == "breaker":
 		g, err := breaker.New(breaker.WithKey(breaker.ByTarget))
 		if err != nil {
 			return nil, err
 		}
 		opts = append(opts, grpc.WithUnaryInterceptor(g.UnaryClientInterceptor()))
-	case "throttle":
+	case mechanism == "throttle":
 		t, err := breaker.NewThrottle(breaker.Throttling{}, breaker.WithKey(breaker.ByTarget))
 		if err != nil {
 			return nil, err
 		}
 		opts = append(opts, grpc.WithUnaryInterceptor(t.UnaryClientInterceptor()))
-	case "aegis_sre":
-		opts = append(opts, grpc.WithUnaryInterceptor(aegisInterceptor(sre.NewBreaker())))
+	case mechanism == "aegis_sre":
+		opts = append(opts, grpc.WithUnaryInterceptor(aegisInterceptor()))
 	default:
 		return nil, fmt.Errorf("clientoverload: unknown mechanism %q", mechanism)
 	}
@@ -120,16 +149,18 @@ func dialOptions(mechanism string) ([]grpc.DialOption, error) {
 // errAegisRefused marks a call aegis refused.
 var errAegisRefused = status.Error(codes.Unavailable, "aegis: circuit breaker refused the call")
 
-// aegisInterceptor uses an aegis breaker as kratos's circuit-breaker
-// middleware does: a refused call is marked failed, a server error
-// (Unavailable, Internal, DeadlineExceeded: kratos's 503, 500, 504) is a
-// failure, anything else a success.
-func aegisInterceptor(cb interface {
-	Allow() error
-	MarkSuccess()
-	MarkFailed()
-}) grpc.UnaryClientInterceptor {
+// aegisInterceptor uses an aegis SRE breaker per target, with its
+// defaults, as kratos's circuit-breaker middleware does: a refused call is
+// marked failed, a server error (Unavailable, Internal, DeadlineExceeded:
+// kratos's 503, 500, 504) is a failure, anything else a success.
+func aegisInterceptor() grpc.UnaryClientInterceptor {
+	var breakers sync.Map // target -> circuitbreaker.CircuitBreaker
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		v, ok := breakers.Load(cc.Target())
+		if !ok {
+			v, _ = breakers.LoadOrStore(cc.Target(), sre.NewBreaker())
+		}
+		cb := v.(circuitbreaker.CircuitBreaker)
 		if err := cb.Allow(); err != nil {
 			cb.MarkFailed()
 			return errAegisRefused
@@ -166,6 +197,8 @@ type rig struct {
 	client   client
 	mu       sync.Mutex
 	ticks    []counts
+	// calls that had reached backend 0 when it began to fail and healed
+	arrivedAtFail, arrivedAtHeal int64
 }
 
 // Run runs the scenario for every mechanism side by side.
@@ -194,10 +227,12 @@ func Run(ctx context.Context, cfg Config, mechanisms []string) ([]Result, error)
 		sleepUntil(ctx, failAt)
 		for _, r := range rigs {
 			r.backends[0].failing.Store(true)
+			r.arrivedAtFail = r.backends[0].arrived.Load()
 		}
 		sleepUntil(ctx, healAt)
 		for _, r := range rigs {
 			r.backends[0].failing.Store(false)
+			r.arrivedAtHeal = r.backends[0].arrived.Load()
 		}
 	})
 	wg.Wait()
@@ -220,11 +255,14 @@ func sleepUntil(ctx context.Context, t time.Time) {
 
 func newRig(m string, share float64) (*rig, error) {
 	r := &rig{name: m}
-	opts, err := dialOptions(m)
-	if err != nil {
-		return nil, err
-	}
 	for i := range r.backends {
+		// Each backend gets its own breaker, throttle or budget, as a
+		// client of that backend alone would have.
+		opts, err := dialOptions(m)
+		if err != nil {
+			r.close()
+			return nil, err
+		}
 		b, err := startBackend(share)
 		if err != nil {
 			r.close()
@@ -308,7 +346,7 @@ func (r *rig) result(cfg Config) Result {
 		f.aimedH += c.aimedH
 		f.okH += c.okH
 	}
-	res.FailingLoad = ratio(f.reached0, f.aimed0)
+	res.FailingLoad = ratio(r.arrivedAtHeal-r.arrivedAtFail, f.aimed0)
 	res.LostHealthy = 1 - ratio(f.okH, f.aimedH)
 	want := float64(f.aimedH) + (1-cfg.FailShare)*float64(f.aimed0)
 	res.LostSuccesses = max(0, 1-float64(f.okH+f.ok0)/want)
