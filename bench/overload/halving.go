@@ -13,13 +13,14 @@ import (
 type Halving struct {
 	Offered  float64 // calls sent per second
 	SwitchAt float64 // when the cost doubled, in seconds since the start
-	// SettledRate is the median limit over the last third of the run, and
+	// SettledRate is the median limit over the last third of the run,
 	// ConvergedAfter how long after the switch the limit's median over the
-	// trailing second came within ±Band of it for good, in seconds (-1:
-	// never).
+	// trailing second first came within ±Band of it, in seconds (-1: never),
+	// and InBand the share of the time from then on that it stayed there.
 	SettledRate    float64
 	Band           float64
 	ConvergedAfter float64
+	InBand         float64
 	// GoodputBefore and GoodputAfter are the goodputs of the second before
 	// the switch and of the last third of the run, as shares of the
 	// capacity then (the measured one, and half of it).
@@ -110,11 +111,11 @@ func sample(ch *child) (func() []Point, func() []Point) {
 	return get, func() []Point { close(done); wg.Wait(); return get() }
 }
 
-// settle finds the settled rate and when the limit reached it for good:
-// when the limit's median over the trailing second (smoothWindow points)
-// came within ±band of the settled rate and stayed there. The median
-// smooths out the single windows in which a pause of the machine reads as
-// overload.
+// settle finds the settled rate, when the limit first came within ±band
+// of it after the switch, and how much of the time from then on it stayed
+// there. The limit is taken as its median over the trailing second
+// (smoothWindow points), which smooths out single windows in which a pause
+// of the machine reads as overload.
 func (h *Halving) settle(pts []Point, d time.Duration) {
 	h.ConvergedAfter = -1
 	var last []float64
@@ -123,11 +124,11 @@ func (h *Halving) settle(pts []Point, d time.Duration) {
 			last = append(last, p.Rate)
 		}
 	}
-	if len(last) == 0 {
+	if len(last) == 0 || median(last) <= 0 {
 		return
 	}
 	h.SettledRate = median(last)
-	conv := -1.0
+	var in, after int
 	for i, p := range pts {
 		if p.T < h.SwitchAt {
 			continue
@@ -136,16 +137,20 @@ func (h *Halving) settle(pts []Point, d time.Duration) {
 		for _, q := range pts[max(i+1-smoothWindow, 0) : i+1] {
 			recent = append(recent, q.Rate)
 		}
-		m := median(recent)
-		in := h.SettledRate > 0 && math.Abs(m-h.SettledRate) <= band*h.SettledRate
-		switch {
-		case !in:
-			conv = -1
-		case conv < 0:
-			conv = p.T - h.SwitchAt
+		ok := math.Abs(median(recent)-h.SettledRate) <= band*h.SettledRate
+		if ok && h.ConvergedAfter < 0 {
+			h.ConvergedAfter = p.T - h.SwitchAt
+		}
+		if h.ConvergedAfter >= 0 {
+			after++
+			if ok {
+				in++
+			}
 		}
 	}
-	h.ConvergedAfter = conv
+	if after > 0 {
+		h.InBand = float64(in) / float64(after)
+	}
 }
 
 // smoothWindow is how many points settle takes the median of: a second.

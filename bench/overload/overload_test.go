@@ -37,11 +37,11 @@ func TestSettle(t *testing.T) {
 		pts = append(pts, Point{T: float64(i) * 0.1, Rate: r})
 	}
 	// The trailing median of 10 points reaches 50 at the sixth point at 50,
-	// 1.0 s after the switch; a single point off the band does not count.
+	// 1.0 s after the switch; a single point off the band does not move it.
 	pts[25].Rate = 200
 	h.settle(pts, 3*time.Second)
-	if h.SettledRate != 50 || h.ConvergedAfter < 0.99 || h.ConvergedAfter > 1.01 {
-		t.Fatalf("settled at %v after %vs, want 50 after 1.0s", h.SettledRate, h.ConvergedAfter)
+	if h.SettledRate != 50 || h.ConvergedAfter < 0.99 || h.ConvergedAfter > 1.01 || h.InBand != 1 {
+		t.Fatalf("settled at %v after %vs, %v in band; want 50 after 1.0s, all in band", h.SettledRate, h.ConvergedAfter, h.InBand)
 	}
 }
 

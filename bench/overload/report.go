@@ -208,11 +208,11 @@ func Markdown(f *File, plots []string) string {
 		b.WriteString("### Capacity halving\n\n")
 		conv := "never, within the run"
 		if h.ConvergedAfter >= 0 {
-			conv = fmt.Sprintf("%.1f s after the switch", h.ConvergedAfter)
+			conv = fmt.Sprintf("%.1f s after the switch, and stays there %.0f %% of the time from then on", h.ConvergedAfter, 100*h.InBand)
 		}
 		fmt.Fprintf(&b, "grpckit's limiter at %.0f calls/s offered (2× the first capacity) for %.0f s; at %.1f s the handler's cost doubles, halving the capacity. ",
 			h.Offered, c.Halving.Seconds(), h.SwitchAt)
-		fmt.Fprintf(&b, "The limit settles at %.0f calls/s (median of the last third) and stays within ±%.0f %% of it from %s. ",
+		fmt.Fprintf(&b, "The limit settles at %.0f calls/s (median of the last third); its median over the trailing second comes within ±%.0f %% of that %s. ",
 			h.SettledRate, 100*h.Band, conv)
 		fmt.Fprintf(&b, "Goodput: %.0f %% of the capacity in the second before the switch, %.0f %% of half of it over the last third.\n\n",
 			100*h.GoodputBefore, 100*h.GoodputAfter)

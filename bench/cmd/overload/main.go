@@ -74,8 +74,8 @@ func run(out string, cfg overload.Config) error {
 			s.Protection, s.Load, s.Offered, 100*s.GoodputShare, s.Shed, s.Late, s.Other, s.P50, s.P99)
 	}
 	if h := f.Halving; h != nil {
-		fmt.Fprintf(os.Stderr, "overload: halving: settled at %.0f calls/s, converged %.1fs after the switch; goodput %.0f%% before, %.0f%% after\n",
-			h.SettledRate, h.ConvergedAfter, 100*h.GoodputBefore, 100*h.GoodputAfter)
+		fmt.Fprintf(os.Stderr, "overload: halving: settled at %.0f calls/s, converged %.1fs after the switch, in band %.0f%% from then on; goodput %.0f%% before, %.0f%% after\n",
+			h.SettledRate, h.ConvergedAfter, 100*h.InBand, 100*h.GoodputBefore, 100*h.GoodputAfter)
 	}
 	return jsonfile.Write(out, f)
 }
