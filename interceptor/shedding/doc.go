@@ -40,6 +40,9 @@
 // neither overload nor a shed call the Limiter stands down and admits
 // everything again. A server that is not overloaded sheds nothing.
 //
+// While it sheds, a call whose deadline passed while it waited for a CPU is
+// refused at once, without taking the turn of a call that can still succeed.
+//
 // Calls are admitted at the rate by the generic cell rate algorithm: one
 // atomic compare-and-swap per call, no lock, no allocation (the
 // criticality header is read only while shedding). Unary calls and streams

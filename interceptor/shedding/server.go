@@ -93,13 +93,18 @@ func callStreamHandler(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, 
 }
 
 // allow decides on a call arriving at now; its criticality is read only
-// while the limiter sheds.
+// while the limiter sheds. While it sheds, a call whose context has already
+// ended (its deadline passed while it queued for a CPU) is refused without
+// taking a turn from a call that can still succeed.
 func (l *Limiter) allow(ctx context.Context, now int64) bool {
 	if now >= l.windowEnd.Load() {
 		l.closeWindow(now)
 	}
 	if l.interval.Load() == 0 {
 		return true
+	}
+	if ctx.Err() != nil {
+		return false
 	}
 	return l.admit(now, CriticalityFrom(ctx))
 }

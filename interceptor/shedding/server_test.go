@@ -288,3 +288,22 @@ func TestWrap(t *testing.T) {
 		t.Fatalf("inner ran for %d unary calls and %d streams, want 1 and 3 (the admitted ones)", unary.Load(), stream.Load())
 	}
 }
+
+// TestExpiredCallsTakeNoTurn: while the limiter sheds, a call whose context
+// has ended is refused and leaves the schedule to the next call.
+func TestExpiredCallsTakeNoTurn(t *testing.T) {
+	l, clock, probe := newFake()
+	overload(l, clock, probe)
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	tat := l.tat.Load()
+	if l.allow(ended, clock.now()) {
+		t.Fatal("a call whose context ended was admitted while shedding")
+	}
+	if got := l.tat.Load(); got != tat {
+		t.Fatalf("the refused call moved the schedule from %d to %d", tat, got)
+	}
+	if !l.allow(context.Background(), clock.now()) {
+		t.Fatal("the next call was shed")
+	}
+}
