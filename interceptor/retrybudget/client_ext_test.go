@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -102,8 +103,9 @@ var calls = []func(ctx context.Context, c greeterv1.GreeterClient) error{
 }
 
 // TestRetriesWithinBudget: successes of all four RPC kinds earn retries;
-// against a backend that fails everything, the server sees exactly the
-// first attempts plus the budget, however many attempts the policy allows.
+// against a backend that fails everything, called from several goroutines
+// at once, the server sees exactly the first attempts plus the budget,
+// though the policy would allow four times as many retries.
 func TestRetriesWithinBudget(t *testing.T) {
 	ctx, srv, b, client := setup(t, nil, retrybudget.WithRatio(0.5), retrybudget.WithMinPerSecond(0.1), retrybudget.WithWindow(time.Hour, 1))
 	for range 4 {
@@ -119,12 +121,20 @@ func TestRetriesWithinBudget(t *testing.T) {
 	}
 	srv.SetFailure(codes.Unavailable)
 	before := srv.Calls()
-	const failing = 200
-	for range failing {
-		if _, err := client.SayHello(ctx, &greeterv1.SayHelloRequest{}); status.Code(err) != codes.Unavailable {
-			t.Fatalf("call to a failing backend: %v", err)
-		}
+	const goroutines, each = 8, 25
+	const failing = goroutines * each
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			for range each {
+				if _, err := client.SayHello(ctx, &greeterv1.SayHelloRequest{}); status.Code(err) != codes.Unavailable {
+					t.Errorf("call to a failing backend: %v", err)
+					return
+				}
+			}
+		})
 	}
+	wg.Wait()
 	if got, want := srv.Calls()-before, int64(failing+8+360); got != want {
 		t.Errorf("server saw %d attempts for %d calls, want %d (each call once, plus the budget)", got, failing, want)
 	}
