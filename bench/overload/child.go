@@ -20,8 +20,9 @@ import (
 // scheduler's queueing delay, which in one process would be the client's
 // too. The child is the running binary itself (the command, or the test
 // binary), started with childEnv set to its configuration; it serves until
-// its standard input closes, doubling its cost on a "double" line and
-// answering a "stats" line with its limiter's Stats as a JSON line.
+// its standard input closes, doubling its cost on a "double" line, setting
+// its token bucket's rate on a "rate <calls/s>" line, and answering a
+// "stats" line with its limiter's Stats as a JSON line.
 const childEnv = "GRPCKIT_OVERLOAD_SERVER"
 
 // MaybeServe turns the process into an overload server and exits when it is
@@ -64,10 +65,18 @@ func serveChild(cfg string, in io.Reader, out io.Writer) error {
 	}
 	sc := bufio.NewScanner(in)
 	for sc.Scan() {
-		switch sc.Text() {
-		case "double":
+		switch line := sc.Text(); {
+		case line == "double":
 			s.iters.Store(2 * s.iters.Load())
-		case "stats":
+		case strings.HasPrefix(line, "rate ") && s.bucket != nil:
+			r, err := strconv.ParseFloat(strings.TrimPrefix(line, "rate "), 64)
+			if err == nil {
+				err = s.bucket.setRate(r)
+			}
+			if err != nil {
+				return err
+			}
+		case line == "stats":
 			var st shedding.Stats
 			if s.limiter != nil {
 				st = s.limiter.Stats()
@@ -121,6 +130,13 @@ func startChild(protection string, iters, chunk int64, capacity float64) (*child
 // double doubles the server's cost per call.
 func (c *child) double() error {
 	_, err := io.WriteString(c.in, "double\n")
+	return err
+}
+
+// setRate sets the server's token bucket, if it has one, to r calls per
+// second.
+func (c *child) setRate(r float64) error {
+	_, err := fmt.Fprintf(c.in, "rate %g\n", r)
 	return err
 }
 

@@ -9,9 +9,11 @@
 // doubles the handler's cost midway, halving the capacity, and records
 // grpckit's limit over time.
 //
-// The server runs in a child process (the same binary, see MaybeServe), so
-// that the load generator's goroutines do not share its Go scheduler, but
-// client and server share the machine's cores. The capacity is measured again
+// Each protection's server runs in a child process (the same binary, see
+// MaybeServe) for the whole run, as a server in service runs through changes
+// of load, so that the load generator's goroutines do not share its Go
+// scheduler; client and servers share the machine's cores. The token bucket
+// is retuned to each new measurement of the capacity. The capacity is measured again
 // before each load, and the protections take turns at each load, so that a
 // change in the machine's other load hits them alike. aegis is a dependency of this benchmark only:
 // no library package imports it.

@@ -96,6 +96,20 @@ func Run(ctx context.Context, cfg Config) (*File, error) {
 	if f.Capacity, err = measureCapacity(ctx, cfg.Measure, iters, chunk); err != nil {
 		return nil, err
 	}
+	// One server per protection for the whole run, as a server in service
+	// runs through changes of load: aegis BBR's CPU reading, for one, is an
+	// average that takes seconds to warm up in a new process.
+	servers := make(map[string]*child, len(Protections))
+	defer func() {
+		for _, ch := range servers {
+			ch.stop()
+		}
+	}()
+	for _, p := range Protections {
+		if servers[p], err = startChild(p, iters, chunk, f.Capacity.Rate); err != nil {
+			return nil, err
+		}
+	}
 	for i, load := range cfg.Loads {
 		capacity := f.Capacity
 		if i > 0 {
@@ -106,10 +120,11 @@ func Run(ctx context.Context, cfg Config) (*File, error) {
 		// The protections take turns, starting with another one at each load.
 		for j := range Protections {
 			p := Protections[(i+j)%len(Protections)]
-			st, err := runStep(ctx, cfg, p, load, capacity.Rate, iters, chunk)
+			st, err := runStep(ctx, cfg, servers[p], load, capacity.Rate)
 			if err != nil {
 				return nil, err
 			}
+			st.Protection = p
 			f.Steps = append(f.Steps, st)
 		}
 	}
@@ -164,16 +179,21 @@ func measureCapacity(ctx context.Context, d time.Duration, iters, chunk int64) (
 	return Capacity{Callers: n, Rate: r, P50: ms(percentile(lats, 0.5)), P99: ms(percentile(lats, 0.99))}, nil
 }
 
-func runStep(ctx context.Context, cfg Config, protection string, load, capacity float64, iters, chunk int64) (Step, error) {
-	_, c, stop, err := target(protection, iters, chunk, capacity)
+// runStep drives the server of ch at load times capacity, retuning its
+// token bucket, if it has one, to capacity first.
+func runStep(ctx context.Context, cfg Config, ch *child, load, capacity float64) (Step, error) {
+	if err := ch.setRate(capacity); err != nil {
+		return Step{}, err
+	}
+	c, closeConn, err := dial(ch.addr)
 	if err != nil {
 		return Step{}, err
 	}
-	defer stop()
+	defer closeConn()
 	offered := load * capacity
 	calls := drive(ctx, c, func(time.Duration) float64 { return offered }, cfg.Step, cfg.Deadline, uint64(load*1000))
 	st := summarize(calls, cfg.Warmup, cfg.Step, capacity)
-	st.Protection, st.Load, st.Capacity = protection, load, capacity
+	st.Load, st.Capacity = load, capacity
 	return st, ctx.Err()
 }
 

@@ -86,6 +86,29 @@ type server struct {
 	grpc    *grpc.Server
 	addr    string
 	limiter *shedding.Limiter // grpckit's, when it protects the server
+	bucket  *bucket           // the token bucket, when it protects the server
+}
+
+// bucket is a token bucket whose rate setRate replaces, as a person would
+// retune it to the capacity just measured.
+type bucket struct {
+	tb atomic.Pointer[ratelimit.TokenBucket]
+}
+
+func (b *bucket) Reserve(key string, wait time.Duration) (time.Duration, bool) {
+	return b.tb.Load().Reserve(key, wait)
+}
+
+// setRate sets the bucket to capacity calls per second, with a burst of
+// 20 ms of them: enough for Poisson arrivals at the capacity, short against
+// the 1 s deadline.
+func (b *bucket) setRate(capacity float64) error {
+	tb, err := ratelimit.NewTokenBucket(rate.Limit(capacity), max(int(capacity/50), 1))
+	if err != nil {
+		return err
+	}
+	b.tb.Store(tb)
+	return nil
 }
 
 // serve starts a spinner doing iters of work per call behind protection;
@@ -98,13 +121,11 @@ func serve(protection string, iters, chunk int64, capacity float64) (*server, er
 	switch protection {
 	case None:
 	case TokenBucket:
-		// A burst of 20 ms of calls: enough for Poisson arrivals at the
-		// capacity, short against the 1 s deadline.
-		tb, err := ratelimit.NewTokenBucket(rate.Limit(capacity), max(int(capacity/50), 1))
-		if err != nil {
+		s.bucket = &bucket{}
+		if err := s.bucket.setRate(capacity); err != nil {
 			return nil, err
 		}
-		opts = append(opts, grpc.UnaryInterceptor(ratelimit.UnaryServerInterceptor(tb)))
+		opts = append(opts, grpc.UnaryInterceptor(ratelimit.UnaryServerInterceptor(s.bucket)))
 	case AegisBBR:
 		opts = append(opts, grpc.UnaryInterceptor(bbrInterceptor(bbr.NewLimiter())))
 	case Grpckit:
