@@ -12,7 +12,6 @@ import (
 	"google.golang.org/grpc/grpclog"
 	"google.golang.org/grpc/resolver"
 
-	kitresolver "github.com/grpckit/grpckit/resolver"
 	"github.com/grpckit/grpckit/resolver/internal/watchshare"
 )
 
@@ -63,8 +62,7 @@ func (b *builder) Build(t resolver.Target, cc resolver.ClientConn, _ resolver.Bu
 	if err != nil {
 		return nil, err
 	}
-	pub := kitresolver.NewPublisher(cc, snap)
-	m := b.watches.Join(keyOf(tgt), pub, b.cfg.backoff, func(h *watchshare.Hub) func() {
+	m := b.watches.Join(keyOf(tgt), cc, snap, b.cfg.backoff, func(h *watchshare.Hub) func() {
 		w := newWatcher(h, cli, tgt, &b.cfg)
 		cli = nil // the watcher owns it
 		w.rebuild = func() (*agentClient, error) { return b.newClient(tgt) }

@@ -144,7 +144,8 @@ func (w *watcher) waitTime(now time.Time) time.Duration {
 // again, so they go on refreshing the snapshot's time.
 func (w *watcher) fail(err error) {
 	if !w.hub.Fail(err) {
-		vlogf("grpckit/consul: %s: %v", w.tgt.service, err)
+		// Logged once, however many channels share the watcher.
+		logger.Warningf("grpckit/consul: %s: %v; the channels keep the last good instances", w.tgt.service, err)
 	}
 	w.index = 0
 	w.recovering = true

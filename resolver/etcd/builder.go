@@ -60,8 +60,7 @@ func (b *builder) Build(target resolver.Target, cc resolver.ClientConn, _ resolv
 		cc.ReportError(err)
 		return nopResolver{}, nil
 	}
-	pub := kitresolver.NewPublisher(cc, snap)
-	return b.watches.Join(service, pub, b.cfg.backoff, func(h *watchshare.Hub) func() {
+	return b.watches.Join(service, cc, snap, b.cfg.backoff, func(h *watchshare.Hub) func() {
 		w := newWatcher(b.cli, b.cfg, service, h)
 		h.Watch = w
 		w.start()

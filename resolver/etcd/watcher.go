@@ -108,12 +108,15 @@ func (w *watcher) syncOnce() (established bool, err error) {
 }
 
 // fail reports err to the channels: those that have no set yet get it,
-// the others only log it and keep their set.
+// the others keep their set. It is logged once, however many channels
+// share the watch.
 func (w *watcher) fail(err error) {
 	err = fmt.Errorf("etcd: resolving %q: %w", w.key, err)
 	if w.hub.Fail(err) {
 		logger.Warningf("%v", err)
+		return
 	}
+	logger.Warningf("%v; the channels keep the last good instances", err)
 }
 
 // sleep waits d and reports false when closed first.

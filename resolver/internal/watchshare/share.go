@@ -16,26 +16,29 @@ type Group[K comparable] struct {
 	watches map[K]*Hub
 }
 
-// Join subscribes pub, the Publisher of one channel, to the watch of key.
-// If no watch of key runs, start is called (with the Group's lock held, so
-// it must not block) to start one publishing to the given Hub; it returns
-// the function that stops that watch and waits for its goroutines. retry
-// spaces the offers of a state the channel rejected.
+// Join subscribes cc, one channel, to the watch of key, through a
+// kitresolver.Publisher of its own. snap is the snapshot of key, or nil for
+// none: the channels of one watch share the first one's, so that a set is
+// written once, not once per channel. If no watch of key runs, start is
+// called (with the Group's lock held, so it must not block) to start one
+// publishing to the given Hub; it returns the function that stops that
+// watch and waits for its goroutines. retry spaces the offers of a state the
+// channel rejected.
 //
-// Join delivers the watch's current state to pub before it returns. Close
+// Join delivers the watch's current state to cc before it returns. Close
 // the Member when the channel's resolver closes.
-func (g *Group[K]) Join(key K, pub *kitresolver.Publisher, retry kitresolver.Backoff, start func(*Hub) (stop func())) *Member {
+func (g *Group[K]) Join(key K, cc resolver.ClientConn, snap *kitresolver.Snapshot, retry kitresolver.Backoff, start func(*Hub) (stop func())) *Member {
 	g.mu.Lock()
 	h := g.watches[key]
 	if h == nil {
-		h = &Hub{members: map[*Member]struct{}{}}
+		h = &Hub{members: map[*Member]struct{}{}, snap: snap}
 		h.stop = start(h)
 		if g.watches == nil {
 			g.watches = map[K]*Hub{}
 		}
 		g.watches[key] = h
 	}
-	m := &Member{pub: pub, retry: retry, hub: h}
+	m := &Member{pub: kitresolver.NewPublisher(cc, h.snap), quiet: h.snap == nil, retry: retry, hub: h}
 	h.mu.Lock()
 	h.members[m] = struct{}{}
 	states := []*state{h.answer, h.failure}
@@ -89,6 +92,7 @@ type Hub struct {
 	Watch any
 
 	stop func()
+	snap *kitresolver.Snapshot // shared by the members; nil for none
 
 	mu      sync.Mutex
 	seq     int64
@@ -114,7 +118,10 @@ func (h *Hub) Publish(eps []resolver.Endpoint) {
 
 // Fail delivers a registry error to every member (see
 // kitresolver.Publisher.Fail) and reports whether one of them reported it
-// to its channel, which happens only before the first answer.
+// to its channel, which happens only before the first answer. After the
+// first answer, members without a snapshot have nothing to do with an error
+// but log it, once per channel: they are skipped, and the caller logs it
+// once for all.
 func (h *Hub) Fail(err error) bool {
 	h.mu.Lock()
 	h.seq++
@@ -170,6 +177,7 @@ func (h *Hub) membersLocked() []*Member {
 // Member is one channel's subscription to a shared watch.
 type Member struct {
 	pub   *kitresolver.Publisher
+	quiet bool // no snapshot: after an answer, errors change nothing
 	retry kitresolver.Backoff
 	hub   *Hub
 	leave func()
@@ -197,6 +205,9 @@ func (m *Member) deliver(s *state) bool {
 	}
 	m.seq = s.seq
 	if s.err != nil {
+		if m.quiet && m.last != nil {
+			return false
+		}
 		return m.pub.Fail(s.err)
 	}
 	m.last = s

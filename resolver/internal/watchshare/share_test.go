@@ -42,7 +42,7 @@ func (f *fakeWatches) hub(i int) *Hub {
 
 func join(g *Group[string], f *fakeWatches, key string) (*testutil.ResolverClientConn, *Member) {
 	cc := testutil.NewResolverClientConn()
-	return cc, g.Join(key, kitresolver.NewPublisher(cc, nil), testBackoff, f.start)
+	return cc, g.Join(key, cc, nil, testBackoff, f.start)
 }
 
 func endpoints(addrs ...string) []resolver.Endpoint {
@@ -211,7 +211,7 @@ func TestConcurrentMembersConverge(t *testing.T) {
 			for range 200 {
 				key := keys[r.IntN(len(keys))]
 				cc := testutil.NewResolverClientConn()
-				m := g.Join(key, kitresolver.NewPublisher(cc, nil), testBackoff, start(key))
+				m := g.Join(key, cc, nil, testBackoff, start(key))
 				if r.IntN(2) == 0 {
 					m.Hub().Publish(endpoints(fmt.Sprintf("10.0.0.%d:1", r.IntN(200))))
 				} else {
@@ -227,7 +227,7 @@ func TestConcurrentMembersConverge(t *testing.T) {
 	for _, key := range keys {
 		cc := testutil.NewResolverClientConn()
 		ccs[key] = cc
-		stay = append(stay, g.Join(key, kitresolver.NewPublisher(cc, nil), testBackoff, start(key)))
+		stay = append(stay, g.Join(key, cc, nil, testBackoff, start(key)))
 	}
 	wg.Wait()
 	for i, key := range keys {
