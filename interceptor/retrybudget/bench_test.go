@@ -2,12 +2,22 @@ package retrybudget
 
 import (
 	"context"
+	"net"
 	"testing"
 
 	"google.golang.org/grpc"
 )
 
-func okInvoker(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+var benchAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50051}
+
+// okInvoker succeeds at once, filling in the peer as gRPC does for a call
+// that reached a backend.
+func okInvoker(_ context.Context, _ string, _, _ any, _ *grpc.ClientConn, opts ...grpc.CallOption) error {
+	for _, o := range opts {
+		if p, ok := o.(grpc.PeerCallOption); ok {
+			p.PeerAddr.Addr = benchAddr
+		}
+	}
 	return nil
 }
 
@@ -30,6 +40,10 @@ func BenchmarkUnary(b *testing.B) {
 			b.Fatal(err)
 		}
 		unary := bud.UnaryClientInterceptor()
+		_ = unary(ctx, "/m", nil, nil, nil, okInvoker)
+		if e := bud.epoch(); bud.deposits[e%uint32(len(bud.deposits))].count(e, 1) != 1 {
+			b.Fatal("a successful call deposited nothing")
+		}
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {

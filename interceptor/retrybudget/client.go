@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
 
@@ -19,10 +20,14 @@ import (
 // calls failing with a retryable code, as the Policy says, while b allows
 // (see the package documentation), and deposits the calls that succeed.
 // A retry the budget refuses is not sent: the call returns the error of its
-// last attempt.
+// last attempt. An attempt that never reached a backend (no connection
+// ready, or refused by a breaker or throttle inside this interceptor) is
+// neither retried nor deposited: retrying it would not help a backend, and
+// hammering an open breaker is what it is there to stop.
 //
-// The interceptor adds a grpc.Trailer call option to read the server's
-// pushback; interceptors inside it must pass call options on.
+// The interceptor adds grpc.Trailer and grpc.Peer call options, to read
+// the server's pushback and learn whether an attempt reached a backend;
+// interceptors inside it must pass call options on.
 func (b *Budget) UnaryClientInterceptor() grpc.UnaryClientInterceptor { return b.unary }
 
 // StreamClientInterceptor returns a streaming client interceptor that
@@ -45,11 +50,12 @@ func (b *Budget) succeeded(ctx context.Context, err error) bool {
 	return !b.retryable(err) && c != codes.Canceled && c != codes.DeadlineExceeded && ctx.Err() == nil
 }
 
-// attempt holds one unary call's options with the trailer option added,
-// reused across calls.
+// attempt holds one unary call's options with the trailer and peer options
+// added, reused across calls.
 type attempt struct {
 	trailer metadata.MD
-	buf     [4]grpc.CallOption
+	peer    peer.Peer
+	buf     [5]grpc.CallOption
 }
 
 var attempts = sync.Pool{New: func() any { return new(attempt) }}
@@ -57,12 +63,14 @@ var attempts = sync.Pool{New: func() any { return new(attempt) }}
 func (b *Budget) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	a := attempts.Get().(*attempt)
 	defer a.release()
-	all := append(append(a.buf[:0], opts...), grpc.TrailerCallOption{TrailerAddr: &a.trailer})
+	all := append(append(a.buf[:0], opts...),
+		grpc.TrailerCallOption{TrailerAddr: &a.trailer}, grpc.PeerCallOption{PeerAddr: &a.peer})
 	for n := 1; ; n++ {
-		a.trailer = nil
+		a.trailer, a.peer = nil, peer.Peer{}
 		err := invoker(ctx, method, req, reply, cc, all...)
-		if !b.retryable(err) || n >= b.opts.policy.MaxAttempts || ctx.Err() != nil {
-			if b.succeeded(ctx, err) {
+		reached := a.peer.Addr != nil
+		if !reached || !b.retryable(err) || n >= b.opts.policy.MaxAttempts || ctx.Err() != nil {
+			if reached && b.succeeded(ctx, err) {
 				b.deposit()
 			}
 			return err
@@ -79,7 +87,7 @@ func (b *Budget) unary(ctx context.Context, method string, req, reply any, cc *g
 
 func (a *attempt) release() {
 	clear(a.buf[:])
-	a.trailer = nil
+	a.trailer, a.peer = nil, peer.Peer{}
 	attempts.Put(a)
 }
 

@@ -210,3 +210,36 @@ func TestCancelledNotDeposited(t *testing.T) {
 		t.Errorf("Available = %d after a call that timed out, want 0", b.Available())
 	}
 }
+
+// TestLocalRefusalNotRetried: an attempt refused inside the interceptor,
+// before the network (as a breaker or throttle does), is neither retried
+// nor deposited.
+func TestLocalRefusalNotRetried(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
+	defer cancel()
+	srv := greeter.Start(t, kitresolver.Instance{})
+	b, err := retrybudget.New(retrybudget.WithPolicy(fastPolicy), retrybudget.WithRatio(1), retrybudget.WithMinPerSecond(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refusals atomic.Int64
+	refuse := func(context.Context, string, any, any, *grpc.ClientConn, grpc.UnaryInvoker, ...grpc.CallOption) error {
+		refusals.Add(1)
+		return status.Error(codes.Unavailable, "breaker: refused")
+	}
+	cc, err := grpc.NewClient(srv.Addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithChainUnaryInterceptor(b.UnaryClientInterceptor(), refuse),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	avail := b.Available()
+	if _, err := greeterv1.NewGreeterClient(cc).SayHello(ctx, &greeterv1.SayHelloRequest{}); status.Code(err) != codes.Unavailable {
+		t.Fatalf("call: %v", err)
+	}
+	if refusals.Load() != 1 || b.Available() != avail {
+		t.Errorf("%d attempts, budget %d -> %d; want 1 attempt and the budget untouched", refusals.Load(), avail, b.Available())
+	}
+}

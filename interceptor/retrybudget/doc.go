@@ -39,9 +39,13 @@
 // well, so a client whose traffic is mostly streams still earns retries for
 // its unary calls.
 //
-// A success is a call that ended with a status not in the policy's
-// retryable codes: the backend answered it (codes such as NotFound
-// included). Calls refused or cancelled on this side deposit nothing.
+// A success is a call that reached a backend and ended with a status not in
+// the policy's retryable codes: the backend answered it (codes such as
+// NotFound included). Calls refused or cancelled on this side deposit
+// nothing, and an attempt that never reached a backend is not retried, so
+// put breaker or throttling interceptors inside this one (after it in
+// grpc.WithChainUnaryInterceptor): each retry then goes through them as the
+// SRE book counts it, and their refusals are not retried.
 //
 // Deposits are lock-free and allocation-free (a ring of epoch-tagged atomic
 // counters); a retry takes the budget's mutex briefly, so that retries in
