@@ -82,8 +82,9 @@
 // The rules above hold for every channel sharing the watcher: a failure
 // keeps every channel on the last good set, and no channel's ResolveNow
 // makes it query sooner than its backoff allows. Each channel keeps its own
-// state and snapshot: a state one channel rejects is offered again to that
-// channel alone, without a new query. Sharing also keeps a process under the
+// state: a state one channel rejects is offered again to that channel alone,
+// without a new query. The channels of a watcher share one snapshot, which a
+// set is written to once. Sharing also keeps a process under the
 // agent's limit of concurrent connections per client (http_max_conns_per_client,
 // 200 by default), which hundreds of unshared channels would pass.
 //

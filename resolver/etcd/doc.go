@@ -87,9 +87,11 @@
 // when it wakes, joining the watch again). Everything above holds for every
 // channel sharing the watch: one failure keeps every channel on the last good
 // set, one list serves them all, and no channel's ResolveNow makes the watch
-// list sooner than its backoff allows. Each channel keeps its own state and
-// snapshot: a state one channel rejects is offered again to that channel
-// alone. Builders share nothing; use one builder per etcd client.
+// list sooner than its backoff allows. Each channel keeps its own state: a
+// state one channel rejects is offered again to that channel alone. The
+// channels of a watch share one snapshot, which a set is written to once.
+// Builders share nothing: use one builder per etcd client, else each
+// builder runs a watch of its own.
 //
 // After a registry restart or outage the re-lists of many processes are
 // spread: the first retry after a working watch breaks waits its backoff step
