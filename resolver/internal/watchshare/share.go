@@ -159,13 +159,6 @@ func (h *Hub) Stale() bool {
 	return false
 }
 
-// Members returns how many channels share the watch.
-func (h *Hub) Members() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.members)
-}
-
 func (h *Hub) membersLocked() []*Member {
 	out := make([]*Member, 0, len(h.members))
 	for m := range h.members {
