@@ -21,7 +21,8 @@ import (
 // with the same call between a bare grpc-go server and client. Target:
 // ≤ 1.02× bare. Besides the wall time it reports the CPU time per call of
 // client and server together (cpu-ns/op), which the machine's other load
-// disturbs less.
+// disturbs less. The variants are named variant=..., so that
+// benchstat -col /variant compares each with bare.
 func BenchmarkUnaryRPC(b *testing.B) {
 	throttle := func(b *testing.B) grpc.DialOption {
 		t, err := breaker.NewThrottle(breaker.Throttling{})
@@ -37,10 +38,10 @@ func BenchmarkUnaryRPC(b *testing.B) {
 		}
 		return []grpc.DialOption{grpc.WithDisableRetry(), grpc.WithChainUnaryInterceptor(bud.UnaryClientInterceptor())}
 	}
-	b.Run("bare", func(b *testing.B) { runUnary(b, benchClient(b)) })
-	b.Run("throttle", func(b *testing.B) { runUnary(b, benchClient(b, throttle(b))) })
-	b.Run("retrybudget", func(b *testing.B) { runUnary(b, benchClient(b, budget(b)...)) })
-	b.Run("throttle+retrybudget", func(b *testing.B) {
+	b.Run("variant=bare", func(b *testing.B) { runUnary(b, benchClient(b)) })
+	b.Run("variant=throttle", func(b *testing.B) { runUnary(b, benchClient(b, throttle(b))) })
+	b.Run("variant=retrybudget", func(b *testing.B) { runUnary(b, benchClient(b, budget(b)...)) })
+	b.Run("variant=throttle+retrybudget", func(b *testing.B) {
 		runUnary(b, benchClient(b, append(budget(b), throttle(b))...))
 	})
 }
