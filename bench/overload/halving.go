@@ -13,14 +13,17 @@ import (
 type Halving struct {
 	Offered  float64 // calls sent per second
 	SwitchAt float64 // when the cost doubled, in seconds since the start
-	// SettledRate is the median limit over the last third of the run,
-	// ConvergedAfter how long after the switch the limit's median over the
-	// trailing second first came within ±Band of it, in seconds (-1: never),
-	// and InBand the share of the time from then on that it stayed there.
-	SettledRate    float64
+	// Target is half the limit's median over the two seconds before the
+	// switch; ConvergedAfter is how long after the switch the limit's median
+	// over the trailing second first came within ±Band of it, in seconds (-1:
+	// never), and InBand the share of the time from then on that it stayed
+	// there. SettledRate is the limit's median over the last third of the
+	// run.
+	Target         float64
 	Band           float64
 	ConvergedAfter float64
 	InBand         float64
+	SettledRate    float64
 	// GoodputBefore and GoodputAfter are the goodputs of the second before
 	// the switch and of the last third of the run, as shares of the
 	// capacity then (the measured one, and half of it).
@@ -68,7 +71,7 @@ func runHalving(ctx context.Context, cfg Config, capacity float64, iters, chunk 
 	calls := drive(ctx, c, func(time.Duration) float64 { return h.Offered }, cfg.Halving, cfg.Deadline, 7)
 	h.Points = stopSampling()
 	h.Bins = bins(calls, cfg.Halving, capacity)
-	h.settle(pts(), cfg.Halving)
+	h.Settle(pts(), cfg.Halving)
 	before := summarize(calls, switchAt-time.Second, switchAt, capacity)
 	after := summarize(calls, cfg.Halving*2/3, cfg.Halving, capacity/2)
 	h.GoodputBefore, h.GoodputAfter = before.GoodputShare, after.GoodputShare
@@ -111,23 +114,33 @@ func sample(ch *child) (func() []Point, func() []Point) {
 	return get, func() []Point { close(done); wg.Wait(); return get() }
 }
 
-// settle finds the settled rate, when the limit first came within ±band
-// of it after the switch, and how much of the time from then on it stayed
-// there. The limit is taken as its median over the trailing second
-// (smoothWindow points), which smooths out single windows in which a pause
-// of the machine reads as overload.
-func (h *Halving) settle(pts []Point, d time.Duration) {
+// Settle measures how the limit followed the halving. Target is half the
+// limit's median over the two seconds before the switch: where a limit that
+// follows the capacity should go. ConvergedAfter is when, after the switch,
+// the limit first came within ±band of it, and InBand how much of the time
+// from then on it stayed there; the limit is taken as its median over the
+// trailing second (smoothWindow points), which smooths out the single
+// windows in which a pause of the machine reads as overload. SettledRate is
+// the limit's median over the last third of the run. It works from the
+// points, SwitchAt and the run's length d alone, so a report can redo it.
+func (h *Halving) Settle(pts []Point, d time.Duration) {
 	h.ConvergedAfter = -1
-	var last []float64
+	var before, last []float64
 	for _, p := range pts {
+		if p.T >= h.SwitchAt-2 && p.T < h.SwitchAt {
+			before = append(before, p.Rate)
+		}
 		if p.T >= (d * 2 / 3).Seconds() {
 			last = append(last, p.Rate)
 		}
 	}
-	if len(last) == 0 || median(last) <= 0 {
+	if len(last) > 0 {
+		h.SettledRate = median(last)
+	}
+	if len(before) == 0 || median(before) <= 0 {
 		return
 	}
-	h.SettledRate = median(last)
+	h.Target = median(before) / 2
 	var in, after int
 	for i, p := range pts {
 		if p.T < h.SwitchAt {
@@ -137,7 +150,7 @@ func (h *Halving) settle(pts []Point, d time.Duration) {
 		for _, q := range pts[max(i+1-smoothWindow, 0) : i+1] {
 			recent = append(recent, q.Rate)
 		}
-		ok := math.Abs(median(recent)-h.SettledRate) <= band*h.SettledRate
+		ok := math.Abs(median(recent)-h.Target) <= band*h.Target
 		if ok && h.ConvergedAfter < 0 {
 			h.ConvergedAfter = p.T - h.SwitchAt
 		}

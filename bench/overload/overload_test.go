@@ -27,21 +27,29 @@ func TestSummarize(t *testing.T) {
 }
 
 func TestSettle(t *testing.T) {
-	h := &Halving{SwitchAt: 1}
+	h := &Halving{SwitchAt: 2}
 	var pts []Point
-	for i := range 30 {
+	for i := range 50 {
 		r := 100.0
-		if i >= 15 { // 0.5 s after the switch
+		if i >= 25 { // 0.5 s after the switch
 			r = 50
+		}
+		if i >= 45 { // the machine frees up: out of the band
+			r = 90
 		}
 		pts = append(pts, Point{T: float64(i) * 0.1, Rate: r})
 	}
 	// The trailing median of 10 points reaches 50 at the sixth point at 50,
 	// 1.0 s after the switch; a single point off the band does not move it.
-	pts[25].Rate = 200
-	h.settle(pts, 3*time.Second)
-	if h.SettledRate != 50 || h.ConvergedAfter < 0.99 || h.ConvergedAfter > 1.01 || h.InBand != 1 {
-		t.Fatalf("settled at %v after %vs, %v in band; want 50 after 1.0s, all in band", h.SettledRate, h.ConvergedAfter, h.InBand)
+	pts[35].Rate = 200
+	h.Settle(pts, 5*time.Second)
+	if h.Target != 50 || h.ConvergedAfter < 0.99 || h.ConvergedAfter > 1.01 {
+		t.Fatalf("target %v reached after %vs, want 50 after 1.0s", h.Target, h.ConvergedAfter)
+	}
+	// In band from 3.0 s to 4.9 s but for the last point, whose median of
+	// 10 has 5 at 90: 19 of 20.
+	if h.InBand != 19.0/20 {
+		t.Errorf("in band %v of the time, want 19/20", h.InBand)
 	}
 }
 

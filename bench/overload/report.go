@@ -212,8 +212,8 @@ func Markdown(f *File, plots []string) string {
 		}
 		fmt.Fprintf(&b, "grpckit's limiter at %.0f calls/s offered (2× the first capacity) for %.0f s; at %.1f s the handler's cost doubles, halving the capacity. ",
 			h.Offered, c.Halving.Seconds(), h.SwitchAt)
-		fmt.Fprintf(&b, "The limit settles at %.0f calls/s (median of the last third); its median over the trailing second comes within ±%.0f %% of that %s. ",
-			h.SettledRate, 100*h.Band, conv)
+		fmt.Fprintf(&b, "Half the limit's median over the two seconds before the switch is %.0f calls/s, where a limit that follows the capacity should go; the limit's median over the trailing second comes within ±%.0f %% of it %s (its median over the last third: %.0f calls/s). ",
+			h.Target, 100*h.Band, conv, h.SettledRate)
 		fmt.Fprintf(&b, "Goodput: %.0f %% of the capacity in the second before the switch, %.0f %% of half of it over the last third.\n\n",
 			100*h.GoodputBefore, 100*h.GoodputAfter)
 		if has(plots, PlotHalving) {

@@ -52,6 +52,9 @@ func writeReport(path, dir string) error {
 	if err := jsonfile.Read(path, &f); err != nil {
 		return err
 	}
+	if f.Halving != nil {
+		f.Halving.Settle(f.Halving.Points, f.Config.Halving) // as the current code judges them
+	}
 	plots, err := overload.Plots(&f, dir)
 	if err != nil {
 		return err
@@ -74,8 +77,8 @@ func run(out string, cfg overload.Config) error {
 			s.Protection, s.Load, s.Offered, 100*s.GoodputShare, s.Shed, s.Late, s.Other, s.P50, s.P99)
 	}
 	if h := f.Halving; h != nil {
-		fmt.Fprintf(os.Stderr, "overload: halving: settled at %.0f calls/s, converged %.1fs after the switch, in band %.0f%% from then on; goodput %.0f%% before, %.0f%% after\n",
-			h.SettledRate, h.ConvergedAfter, 100*h.InBand, 100*h.GoodputBefore, 100*h.GoodputAfter)
+		fmt.Fprintf(os.Stderr, "overload: halving: target %.0f calls/s reached %.1fs after the switch, in band %.0f%% from then on; last third %.0f calls/s; goodput %.0f%% before, %.0f%% after\n",
+			h.Target, h.ConvergedAfter, 100*h.InBand, h.SettledRate, 100*h.GoodputBefore, 100*h.GoodputAfter)
 	}
 	return jsonfile.Write(out, f)
 }
