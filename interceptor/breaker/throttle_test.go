@@ -271,3 +271,39 @@ func TestThrottleForgetsEmptyKeys(t *testing.T) {
 		t.Errorf("get returned a forgotten throttler")
 	}
 }
+
+// TestThrottleKeysStress: calls under many keys from many goroutines, with
+// a MaxKeys that keeps forgetting, stay race-free, and the Group's count
+// matches the keys it holds.
+func TestThrottleKeysStress(t *testing.T) {
+	tr, now := fakeThrottle(t, Throttling{Window: time.Second, MinRequests: 1}, 9)
+	tr.opts.maxKeys = 4
+	tr.random = rand.Float64 // the seeded source is not safe for concurrent use
+	keys := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 3000 {
+				if g == 0 && i%50 == 0 {
+					now.Add(int64(300 * time.Millisecond))
+				}
+				th := tr.get(keys[(g*7+i)%len(keys)])
+				if tr.admit(th, "/m") == nil {
+					tr.done(th, []error{nil, errFailure, errExcluded}[i%3])
+				}
+			}
+		})
+	}
+	wg.Wait()
+	n := 0
+	tr.keys.Range(func(_, v any) bool {
+		if v.(*throttler).forgotten.Load() {
+			t.Errorf("a forgotten throttler is still held")
+		}
+		n++
+		return true
+	})
+	if tr.count != n {
+		t.Errorf("count = %d, but %d keys held", tr.count, n)
+	}
+}
