@@ -17,10 +17,12 @@
 // interceptors: every call gets a goroutine at once, and the goroutines
 // queue in the scheduler's run queue before any interceptor runs. A handler
 // shorter than the scheduler's 10 ms time slice then keeps its CPU until it
-// ends, so the calls in flight between an interceptor's entry and exit never
-// exceed the number of CPUs however long the queue in front of them: a limit
-// on that count (what gradient and BBR-style limiters count) sees nothing,
-// and the handler's own latency barely moves. The queue shows instead in how
+// ends, so the calls in flight between an interceptor's entry and exit stay
+// at about the number of CPUs however long the queue in front of them, and
+// the handler's own latency barely moves: a limit on that count or that
+// latency (what gradient and BBR-style limiters watch) cannot tell a
+// saturated server with a long queue from a busy one without. The queue
+// shows instead in how
 // long the process's goroutines wait for a CPU, which the runtime measures
 // (runtime/metrics, /sched/latencies:seconds), at no cost per call.
 //
