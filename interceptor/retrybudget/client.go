@@ -26,8 +26,11 @@ import (
 // hammering an open breaker is what it is there to stop.
 //
 // The interceptor adds grpc.Trailer and grpc.Peer call options, to read
-// the server's pushback and learn whether an attempt reached a backend;
-// interceptors inside it must pass call options on.
+// the server's pushback and learn whether an attempt reached a backend, and
+// grpc.MaxRetryRPCBufferSize(0), so that gRPC does not retry an attempt
+// once its request is written, whatever the service config says (its
+// transparent retries of attempts refused before they were written still
+// happen). Interceptors inside it must pass call options on.
 func (b *Budget) UnaryClientInterceptor() grpc.UnaryClientInterceptor { return b.unary }
 
 // StreamClientInterceptor returns a streaming client interceptor that
@@ -55,8 +58,13 @@ func (b *Budget) succeeded(ctx context.Context, err error) bool {
 type attempt struct {
 	trailer metadata.MD
 	peer    peer.Peer
-	buf     [5]grpc.CallOption
+	buf     [6]grpc.CallOption
 }
+
+// noGRPCRetry stops gRPC retrying an attempt once its request is written:
+// gRPC commits a call (retries no more) when its replay buffer exceeds
+// this size, and every message, even an empty one, has a 5-byte header.
+var noGRPCRetry grpc.CallOption = grpc.MaxRetryRPCBufferSize(0)
 
 var attempts = sync.Pool{New: func() any { return new(attempt) }}
 
@@ -64,7 +72,7 @@ func (b *Budget) unary(ctx context.Context, method string, req, reply any, cc *g
 	a := attempts.Get().(*attempt)
 	defer a.release()
 	all := append(append(a.buf[:0], opts...),
-		grpc.TrailerCallOption{TrailerAddr: &a.trailer}, grpc.PeerCallOption{PeerAddr: &a.peer})
+		grpc.TrailerCallOption{TrailerAddr: &a.trailer}, grpc.PeerCallOption{PeerAddr: &a.peer}, noGRPCRetry)
 	for n := 1; ; n++ {
 		a.trailer, a.peer = nil, peer.Peer{}
 		err := invoker(ctx, method, req, reply, cc, all...)

@@ -243,3 +243,39 @@ func TestLocalRefusalNotRetried(t *testing.T) {
 		t.Errorf("%d attempts, budget %d -> %d; want 1 attempt and the budget untouched", refusals.Load(), avail, b.Available())
 	}
 }
+
+// TestNoDoubleRetries: with a retryPolicy of 5 attempts in the service
+// config as well, the server sees only the interceptor's attempts: gRPC
+// does not retry them again.
+func TestNoDoubleRetries(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
+	defer cancel()
+	srv := greeter.Start(t, kitresolver.Instance{})
+	srv.SetFailure(codes.Unavailable)
+	b, err := retrybudget.New(retrybudget.WithPolicy(fastPolicy), retrybudget.WithRatio(0), retrybudget.WithMinPerSecond(1), retrybudget.WithWindow(time.Hour, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := grpc.NewClient(srv.Addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultServiceConfig(`{"methodConfig":[{"name":[{"service":"greeter.v1.Greeter"}],"retryPolicy":{
+			"maxAttempts":5,"initialBackoff":"0.001s","maxBackoff":"0.002s","backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"]}}]}`),
+		grpc.WithChainUnaryInterceptor(b.UnaryClientInterceptor()),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	client := greeterv1.NewGreeterClient(cc)
+	const calls = 10
+	for range calls {
+		if _, err := client.SayHello(ctx, &greeterv1.SayHelloRequest{}); status.Code(err) != codes.Unavailable {
+			t.Fatalf("call: %v", err)
+		}
+	}
+	// Each call: 1 attempt + 4 retries from the interceptor, within the
+	// budget of 3600, and nothing more from gRPC.
+	if got, want := srv.Calls(), int64(calls*fastPolicy.MaxAttempts); got != want {
+		t.Errorf("server saw %d attempts, want %d", got, want)
+	}
+}

@@ -27,11 +27,15 @@
 // initialBackoff, maxBackoff, backoffMultiplier, retryableStatusCodes)
 // with the same semantics, including the server's pushback
 // (grpc-retry-pushback-ms: a valid value is the delay before the retry, a
-// negative or invalid one stops retrying). Give the methods it covers no
-// retryPolicy in the service config, or dial with grpc.WithDisableRetry(),
-// or each of its attempts would be retried again by gRPC, unbudgeted.
-// gRPC's transparent retries (of attempts that never left the client) stay
-// on and cost no budget: they add no load on a backend.
+// negative or invalid one stops retrying). So that retries do not double,
+// each attempt carries grpc.MaxRetryRPCBufferSize(0): gRPC stops retrying a
+// call once its replay buffer exceeds that size, which the first message
+// does, so a retryPolicy in the service config does not retry the
+// interceptor's attempts again, unbudgeted. gRPC's transparent retries of
+// attempts refused before their request was written stay on and cost no
+// budget: they add no load on a backend. Moving the retryPolicy from the
+// service config into Policy (or dialling with grpc.WithDisableRetry())
+// still makes the intent plain.
 //
 // Streams are not retried (replaying a stream's messages is gRPC's job,
 // and a budget cannot see its attempts, as above), but every kind of call
