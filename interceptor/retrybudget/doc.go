@@ -38,10 +38,11 @@
 // still makes the intent plain.
 //
 // Streams are not retried (replaying a stream's messages is gRPC's job,
-// and a budget cannot see its attempts, as above), but every kind of call
-// makes the budget: the stream interceptor deposits a stream that ends
-// well, so a client whose traffic is mostly streams still earns retries for
-// its unary calls.
+// and a budget cannot see its attempts, as above): a retryPolicy for
+// streaming methods still retries them, outside the budget. But every kind
+// of call makes the budget: the stream interceptor deposits a stream that
+// ends well, so a client whose traffic is mostly streams still earns
+// retries for its unary calls.
 //
 // A success is a call that reached a backend and ended with a status not in
 // the policy's retryable codes: the backend answered it (codes such as
