@@ -51,7 +51,7 @@ const (
 	// window a client would keep a healed backend under-used for ten
 	// minutes. Two seconds still spans hundreds of calls at the rates where
 	// throttling matters (see docs/perf-client-overload.md for the
-	// measurements at 2, 3, 5 and 10 s).
+	// measurements at 2, 5 and 10 s).
 	DefaultThrottleWindow = 2 * time.Second
 	// DefaultThrottleBuckets is how many steps the window slides by.
 	DefaultThrottleBuckets = 10
