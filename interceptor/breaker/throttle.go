@@ -116,7 +116,11 @@ func (c Throttling) withDefaults() (Throttling, error) {
 // documentation): a call that succeeded or whose error is not a failure
 // (WithFailureCodes, WithIsFailure) is accepted; a failure is a request
 // that was not accepted; calls that never reached a backend, failed on this
-// side or were cancelled by their caller are not counted at all. Of the
+// side or were cancelled by their caller are not counted at all. A call is
+// counted when it ends, request and outcome together, in the bucket current
+// then (a refused call when it is refused), so calls in flight move the
+// probability neither way and a long call counts however long ago it began.
+// Of the
 // Group's options NewThrottle honours WithKey, WithFailureCodes,
 // WithIsFailure and WithMaxKeys; the others configure the state machine,
 // which a Throttle does not have.
