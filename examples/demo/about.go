@@ -34,9 +34,11 @@ func (d *demo) about(phase string) string {
 			"it is ejected for 5s (a few failed calls, then none), and wrr shares the calls\n"+
 			"among the others by weight.", failingID)
 	case "breaker":
-		return fmt.Sprintf("client circuit breaker, every call to %s alone: it opens after %s's failures,\n"+
-			"refuses calls without touching the network, probes half-open, and closes\n"+
-			"once %s recovers half-way.", failingID, failingID, failingID)
+		return fmt.Sprintf("client circuit breaker, every call to %s alone: %s is the only backend that\n"+
+			"answers, so the breaker opens once half of 20 or more calls failed and it has been\n"+
+			"failing for %v (3s by default; shortened here), refuses calls without touching\n"+
+			"the network, probes half-open, and closes once %s recovers half-way.",
+			failingID, failingID, d.loneFor(), failingID)
 	case "kill":
 		return fmt.Sprintf("wrr while %s shuts down as on SIGTERM (NOT_SERVING, deregister, drain, stop)\n"+
 			"and restarts: the resolver drops it before it stops, so no call fails (but %s's\n"+

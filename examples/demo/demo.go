@@ -384,6 +384,12 @@ func (d *demo) call(phase context.Context, client greeterv1.GreeterClient, p *ph
 // breaker with a short open timeout: it opens, refuses calls without
 // touching the network, and closes again through half-open once the backend
 // recovers half-way through the phase.
+//
+// A breaker with the default trip condition opens on a lone failing backend
+// only once it has failed for breaker.DefaultLoneFor (3 s), since the
+// backends that have not answered yet may be connecting; the phase shortens
+// that to an eighth of the phase, so the breaker opens within the failing
+// half of a phase of any length.
 func (d *demo) breakerPhase(ctx context.Context) (breakerResult, error) {
 	var (
 		mu  sync.Mutex
@@ -391,6 +397,7 @@ func (d *demo) breakerPhase(ctx context.Context) (breakerResult, error) {
 	)
 	group, err := breaker.New(
 		breaker.WithOpenTimeout(d.cfg.phase/4),
+		breaker.WithSpread(breaker.DefaultSpread, d.loneFor()),
 		breaker.WithOnStateChange(func(_ string, from, to breaker.State) {
 			mu.Lock()
 			res.transitions = append(res.transitions, from.String()+"→"+to.String())
@@ -427,6 +434,10 @@ func (d *demo) breakerPhase(ctx context.Context) (breakerResult, error) {
 	res.reached = d.servers[failingID].Calls() - before
 	return res, ctx.Err()
 }
+
+// loneFor is how long the breaker phase's lone backend fails before its
+// breaker opens.
+func (d *demo) loneFor() time.Duration { return d.cfg.phase / 8 }
 
 // directOptions are the dial options of a client of one backend, with the
 // recommended client stack around group.
