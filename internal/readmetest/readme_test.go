@@ -274,6 +274,10 @@ func line0(s string, i int) string {
 	return ""
 }
 
+// lbPolicyDial matches a typed load-balancing policy passed as a dial option:
+// lbconfig.Must(p2c.Policy(...)).DialOption().
+var lbPolicyDial = regexp.MustCompile(`lbconfig\.Must\(\w+\.Policy\([^\n]*\)\)\.DialOption\(\)`)
+
 // TestREADMESnippetsAreSafe checks the patterns a reader would copy: every
 // client of a registry target names a load-balancing policy (pick_first would
 // send all its calls to one instance), no Deregister runs on an unbounded
@@ -282,7 +286,7 @@ func line0(s string, i int) string {
 func TestREADMESnippetsAreSafe(t *testing.T) {
 	for name, s := range readmeSnippets(t) {
 		code := s.Code
-		if regexp.MustCompile(`grpc\.NewClient\("(etcd|consul):`).MatchString(code) && !strings.Contains(code, `"loadBalancingConfig"`) {
+		if regexp.MustCompile(`grpc\.NewClient\("(etcd|consul):`).MatchString(code) && !strings.Contains(code, `"loadBalancingConfig"`) && !lbPolicyDial.MatchString(code) {
 			t.Errorf("snippet %s (README.md:%d) dials a registry target without a loadBalancingConfig", name, s.Line)
 		}
 		if regexp.MustCompile(`Deregister\(context\.(Background|TODO)\(\)\)`).MatchString(code) {
