@@ -2,7 +2,6 @@ package clientoverload
 
 import (
 	"context"
-	"syscall"
 	"testing"
 	"time"
 
@@ -78,12 +77,4 @@ func runUnary(b *testing.B, c greeterv1.GreeterClient) {
 	if cpu := cpuTime() - cpu; cpu > 0 {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
