@@ -224,16 +224,22 @@ func (c *clientCall) onFinish(err error) {
 // abandoned ends the span of a stream whose caller's context is done, as
 // the caller may never read the stream to its end: with gRPC's status if
 // gRPC has ended the stream, else with the context's.
+//
+// It runs on the context's goroutine, which may start before the
+// interceptor has stored stop (a context already done), so it leaves stop
+// alone: the callback is running, there is nothing left to stop.
 func (c *clientCall) abandoned(ctx context.Context) {
+	err := status.FromContextError(ctx.Err()).Err()
 	if c.finished.Load() {
-		c.end(c.err)
-		return
+		err = c.err
 	}
-	c.end(status.FromContextError(ctx.Err()).Err())
+	if c.ended.CompareAndSwap(false, true) {
+		c.finish(err)
+	}
 }
 
-// end ends the span with err, the first time it is called. The backend is
-// known if gRPC ended the call, even with an error, after choosing one.
+// end ends the span with err, the first time it is called, and stops the
+// stream's context callback. It runs on the caller's goroutines only.
 func (c *clientCall) end(err error) {
 	if !c.ended.CompareAndSwap(false, true) {
 		return
@@ -241,6 +247,12 @@ func (c *clientCall) end(err error) {
 	if c.stop != nil {
 		c.stop()
 	}
+	c.finish(err)
+}
+
+// finish records the backend and ends the span. The backend is known if
+// gRPC ended the call, even with an error, after choosing one.
+func (c *clientCall) finish(err error) {
 	if c.finished.Load() && c.peer.Addr != nil {
 		c.span.SetAttributes(c.side.remote.get(c.peer.Addr, backendAttrs)...)
 	}
