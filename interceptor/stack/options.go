@@ -3,6 +3,7 @@ package stack
 import (
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/grpckit/grpckit/interceptor/breaker"
 	"github.com/grpckit/grpckit/interceptor/ratelimit"
@@ -162,20 +163,35 @@ func WithoutTracing() Option {
 // WithLimiter sets the limiter of the rate-limit interceptors, and opts
 // passes options to them (ratelimit.WithKey, ratelimit.WithWait,
 // ratelimit.WithPerMessage, and on Client ratelimit.WithMaxPushback and
-// ratelimit.WithPushbackScope). On Server it replaces the default token bucket;
-// requests are still keyed per peer (ratelimit.KeyPeer) unless opts give
-// ratelimit.WithKey. On Client it replaces ratelimit.Unlimited, under one
-// global key unless opts say otherwise. A nil l is an error.
+// ratelimit.WithPushbackScope). On Server it adds the rate limit, which the
+// server has none of by default; requests are keyed per peer
+// (ratelimit.KeyPeer) unless opts give ratelimit.WithKey. On Client it
+// replaces ratelimit.Unlimited, under one global key unless opts say
+// otherwise. A nil l, also a nil pointer in the interface (the result of a
+// constructor whose error was ignored), is an error.
 func WithLimiter(l ratelimit.Limiter, opts ...ratelimit.Option) Option {
 	return option(func(c *common) {
 		c.limiters++
-		if l == nil {
+		if isNil(l) {
 			c.fail("WithLimiter: nil limiter")
 			return
 		}
 		c.limiter = l
 		c.limiterOpts = opts
 	})
+}
+
+// isNil reports whether l is nil or holds a nil pointer, map, func or the
+// like, which would fail at the first call instead of at construction.
+func isNil(l ratelimit.Limiter) bool {
+	if l == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(l); v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Chan, reflect.Slice, reflect.Interface:
+		return v.IsNil()
+	}
+	return false
 }
 
 // WithoutRateLimit leaves the rate-limit interceptors out. On Client that

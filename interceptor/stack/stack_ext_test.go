@@ -375,6 +375,11 @@ func TestConstructionErrors(t *testing.T) {
 	}{
 		{"server nil limiter", server(stack.WithLimiter(nil)), []string{"stack: WithLimiter: nil limiter"}},
 		{"client nil limiter", client(stack.WithLimiter(nil)), []string{"stack: WithLimiter: nil limiter"}},
+		// NewTokenBucket's result with its error ignored: a typed nil.
+		{"server typed nil limiter", server(stack.WithLimiter((*ratelimit.TokenBucket)(nil))),
+			[]string{"stack: WithLimiter: nil limiter"}},
+		{"client typed nil limiter", client(stack.WithLimiter((*ratelimit.TokenBucket)(nil))),
+			[]string{"stack: WithLimiter: nil limiter"}},
 		{"server limiter and none", server(stack.WithLimiter(l), stack.WithoutRateLimit()),
 			[]string{"stack: WithLimiter and WithoutRateLimit both given"}},
 		{"client limiter and none", client(stack.WithoutRateLimit(), stack.WithLimiter(l)),
