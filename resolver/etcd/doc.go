@@ -62,7 +62,12 @@
 // channel keeps serving the last good set, and an error is reported to the
 // channel only if no set was ever published. A service with no instances is
 // published as an empty set, so RPCs fail fast with Unavailable; an error never
-// empties the set. A state the channel rejects is offered again after a
+// empties the set. Right after an outage (the first list after a watch
+// failure, and for WithRecoveryGrace after it) an empty set is held back: the
+// registrations' leases may have expired while etcd was away, and their
+// registrars write the keys again moments after it is back, so the channel
+// keeps its last set meanwhile; any instance that appears is published at
+// once, and a set still empty when the grace ends is published then. A state the channel rejects is offered again after a
 // backoff, unless it is empty: grpc-go's balancers reject an empty list
 // (balancer.ErrBadResolverState) yet the channel has it, so it is published
 // once and not again while the service stays empty. Build never blocks, and

@@ -17,6 +17,11 @@ const DefaultPrefix = "/services/"
 // DefaultTTL is the lease TTL of a registration.
 const DefaultTTL = 10 * time.Second
 
+// DefaultRecoveryGrace is how long, right after etcd was unreachable, an
+// empty instance set is held back while registrars register again (see
+// WithRecoveryGrace).
+const DefaultRecoveryGrace = 20 * time.Second
+
 // DefaultRequestTimeout bounds each etcd request (Get, Grant, Put) that the
 // resolver and the registrar make, so that a black-holed registry turns into
 // an error and a retry instead of a hang, and each Deregister as a whole.
@@ -41,7 +46,8 @@ type config struct {
 	backoff        kitresolver.Backoff
 	backoffSet     bool
 	requestTimeout time.Duration
-	snapshotDir    string // resolver only; "" for no snapshots
+	recoveryGrace  time.Duration // resolver only
+	snapshotDir    string        // resolver only; "" for no snapshots
 	snapshotSet    bool
 	snapshotMaxAge time.Duration // resolver only; 0 for kitresolver.DefaultSnapshotMaxAge
 	maxAgeSet      bool
@@ -87,6 +93,19 @@ func WithBackoff(b kitresolver.Backoff) CommonOption {
 // and a whole Deregister with its retries.
 func WithRequestTimeout(d time.Duration) CommonOption {
 	return commonOption(func(c *config) { c.requestTimeout = d })
+}
+
+// WithRecoveryGrace sets how long, after the watch failed (etcd unreachable,
+// restarted, without a leader, compacted) and the service was listed again,
+// an empty instance set is held back: the leases of the registrations may
+// have expired during the outage, and their registrars write the keys again
+// within moments of etcd coming back. The channels keep their last set
+// meanwhile; any instance that appears is published at once, and a set still
+// empty when the grace ends is published then. Outside that window the empty
+// set is published at once. 0 turns the hold off (default
+// DefaultRecoveryGrace).
+func WithRecoveryGrace(d time.Duration) Option {
+	return builderOption(func(c *config) { c.recoveryGrace = d })
 }
 
 // WithSnapshotDir makes the resolver keep the last good instance set of each
@@ -147,7 +166,8 @@ func newConfig(opts []Option) config {
 }
 
 func defaultConfig() config {
-	return config{prefix: DefaultPrefix, backoff: kitresolver.DefaultBackoff, requestTimeout: DefaultRequestTimeout}
+	return config{prefix: DefaultPrefix, backoff: kitresolver.DefaultBackoff, requestTimeout: DefaultRequestTimeout,
+		recoveryGrace: DefaultRecoveryGrace}
 }
 
 func newRegisterConfig(opts []RegisterOption) (registerConfig, error) {
@@ -172,6 +192,8 @@ func (c config) validate() error {
 	switch {
 	case c.requestTimeout <= 0:
 		return fmt.Errorf("etcd: WithRequestTimeout(%v): want > 0", c.requestTimeout)
+	case c.recoveryGrace < 0:
+		return fmt.Errorf("etcd: WithRecoveryGrace(%v): want >= 0", c.recoveryGrace)
 	case c.snapshotSet && c.snapshotDir == "":
 		return errors.New(`etcd: WithSnapshotDir(""): want a directory`)
 	case c.maxAgeSet && c.snapshotMaxAge <= 0:

@@ -54,6 +54,14 @@ type watcher struct {
 
 	lists        atomic.Int64 // lists that succeeded
 	listAttempts atomic.Int64
+
+	// Recovery grace (run goroutine only): after a watch failure, the next
+	// successful list opens a window of cfg.recoveryGrace during which an
+	// empty set is held back while registrars write their keys again.
+	recovering bool      // a failure happened since the last list
+	holdUntil  time.Time // end of the window; zero when none
+	held       bool      // an empty set is being held back
+	served     int       // endpoints in the last set published
 }
 
 // newWatcher returns the watch of service, publishing to hub.
@@ -90,6 +98,7 @@ func (w *watcher) run() {
 			attempt = 0
 		}
 		w.fail(err)
+		w.recovering = true
 		if !w.sleep(watchshare.RetryDelay(w.cfg.backoff, attempt)) {
 			return
 		}
@@ -149,6 +158,10 @@ func (w *watcher) list() (int64, error) {
 		}
 	}
 	w.set.reset(insts)
+	if w.recovering {
+		w.recovering = false
+		w.holdUntil = time.Now().Add(w.cfg.recoveryGrace)
+	}
 	if logger.V(2) {
 		logger.Infof("etcd: %q: %d instances at revision %d", w.key, len(insts), resp.Header.Revision)
 	}
@@ -182,10 +195,16 @@ func (w *watcher) watch(rev int64) (established bool, err error) {
 	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(w.ctx))
 	defer cancel()
 	wch := w.cli.Watch(ctx, w.key, clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithCreatedNotify())
+	grace := newGraceTimer()
+	defer grace.stop()
 	for {
+		grace.arm(w.held, w.holdUntil)
 		select {
 		case <-w.ctx.Done():
 			return established, w.ctx.Err()
+		case <-grace.c():
+			w.holdUntil = time.Time{}
+			w.publishSet()
 		case resp, ok := <-wch:
 			if err := watchErr(resp, ok); err != nil {
 				return established, err
@@ -237,11 +256,54 @@ func (w *watcher) applyOne(ev *clientv3.Event) bool {
 	return changed
 }
 
-// publishSet publishes the current set to every channel.
+// publishSet publishes the current set to every channel, unless it is
+// empty within the recovery grace after an outage: then the channels keep
+// their last set until an instance is back or the grace ends.
 func (w *watcher) publishSet() {
 	eps := w.set.endpoints()
+	w.held = len(eps) == 0 && w.served > 0 && time.Now().Before(w.holdUntil)
+	if w.held {
+		logger.Infof("etcd: %q: no instances right after an outage; keeping the last %d until %v while registrars register again",
+			w.key, w.served, w.holdUntil.Format(time.RFC3339Nano))
+		return
+	}
 	if logger.V(2) {
 		logger.Infof("etcd: %q: publishing %d endpoints", w.key, len(eps))
 	}
+	w.served = len(eps)
 	w.hub.Publish(eps)
+}
+
+// graceTimer fires when a held-back empty set's recovery grace ends.
+type graceTimer struct {
+	t     *time.Timer
+	armed time.Time // the deadline t is set for; zero when not armed
+}
+
+func newGraceTimer() *graceTimer { return &graceTimer{} }
+
+// arm sets the timer for until while held, and disarms it otherwise.
+func (g *graceTimer) arm(held bool, until time.Time) {
+	switch {
+	case !held:
+		g.stop()
+	case !g.armed.Equal(until):
+		g.stop()
+		g.t, g.armed = time.NewTimer(time.Until(until)), until
+	}
+}
+
+// c returns the timer's channel, nil (never ready) when not armed.
+func (g *graceTimer) c() <-chan time.Time {
+	if g.t == nil {
+		return nil
+	}
+	return g.t.C
+}
+
+func (g *graceTimer) stop() {
+	if g.t != nil {
+		g.t.Stop()
+	}
+	g.t, g.armed = nil, time.Time{}
 }
