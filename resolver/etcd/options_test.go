@@ -65,3 +65,15 @@ func TestRegisterOptionErrorsNameTheOption(t *testing.T) {
 		}
 	}
 }
+
+// TestNegativeRecoveryGraceIsRefused: a negative grace is a configuration
+// error naming the option, reported by NewBuilder's validation.
+func TestNegativeRecoveryGraceIsRefused(t *testing.T) {
+	err := newConfig([]Option{WithRecoveryGrace(-time.Second)}).validate()
+	if want := "etcd: WithRecoveryGrace(-1s): want >= 0"; err == nil || err.Error() != want {
+		t.Fatalf("validate() = %v; want %q", err, want)
+	}
+	if err := newConfig([]Option{WithRecoveryGrace(0)}).validate(); err != nil {
+		t.Fatalf("WithRecoveryGrace(0): %v", err)
+	}
+}
