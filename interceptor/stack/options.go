@@ -150,6 +150,7 @@ func (f clientOption) applyClient(c *clientConfig) { f(c) }
 func WithTracing(opts ...tracing.Option) Option {
 	return option(func(c *common) {
 		c.withTracing = true
+		c.checkOptions("WithTracing", "tracing.Option", opts)
 		c.tracing = append(c.tracing, opts...)
 	})
 }
@@ -177,13 +178,25 @@ func WithLimiter(l ratelimit.Limiter, opts ...ratelimit.Option) Option {
 			return
 		}
 		c.limiter = l
+		c.checkOptions("WithLimiter", "ratelimit.Option", opts)
 		c.limiterOpts = opts
 	})
 }
 
+// checkOptions fails for each nil option in opts, which the layer's
+// package would otherwise dereference when Server or Client builds it.
+func (c *common) checkOptions(with, typ string, opts any) {
+	v := reflect.ValueOf(opts)
+	for i := range v.Len() {
+		if isNil(v.Index(i).Interface()) {
+			c.fail("%s: nil %s at %d", with, typ, i)
+		}
+	}
+}
+
 // isNil reports whether l is nil or holds a nil pointer, map, func or the
 // like, which would fail at the first call instead of at construction.
-func isNil(l ratelimit.Limiter) bool {
+func isNil(l any) bool {
 	if l == nil {
 		return true
 	}
@@ -205,7 +218,10 @@ func WithoutRateLimit() Option {
 // to answer a panic differently). Recovery is always on; the options of
 // several WithRecovery add up.
 func WithRecovery(opts ...recovery.Option) ServerOption {
-	return serverOption(func(c *serverConfig) { c.recovery = append(c.recovery, opts...) })
+	return serverOption(func(c *serverConfig) {
+		c.checkOptions("WithRecovery", "recovery.Option", opts)
+		c.recovery = append(c.recovery, opts...)
+	})
 }
 
 // WithShedding makes the server's adaptive limiter l (see package
@@ -249,6 +265,7 @@ func WithBreaker(g *breaker.Group) ClientOption {
 func WithBreakerOptions(opts ...breaker.Option) ClientOption {
 	return clientOption(func(c *clientConfig) {
 		c.withOpts = true
+		c.checkOptions("WithBreakerOptions", "breaker.Option", opts)
 		c.breakerOpts = append(c.breakerOpts, opts...)
 	})
 }

@@ -144,6 +144,11 @@ func (c *clientConfig) breakerGroup() *breaker.Group {
 	case c.groups > 0:
 		return c.group
 	}
+	for _, o := range c.breakerOpts {
+		if isNil(o) {
+			return nil // checkOptions has said so; breaker.New would panic
+		}
+	}
 	g, err := breaker.New(c.breakerOpts...)
 	if err != nil {
 		c.fail("WithBreakerOptions: %w", err)

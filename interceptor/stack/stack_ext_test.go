@@ -375,6 +375,12 @@ func TestConstructionErrors(t *testing.T) {
 	}{
 		{"server nil limiter", server(stack.WithLimiter(nil)), []string{"stack: WithLimiter: nil limiter"}},
 		{"client nil limiter", client(stack.WithLimiter(nil)), []string{"stack: WithLimiter: nil limiter"}},
+		// A nil option inside a layer's options is named, not a panic.
+		{"nil tracing option", server(stack.WithTracing(nil)), []string{"stack: WithTracing: nil tracing.Option at 0"}},
+		{"nil limiter option", client(stack.WithLimiter(l, ratelimit.WithWait(0), nil)),
+			[]string{"stack: WithLimiter: nil ratelimit.Option at 1"}},
+		{"nil recovery option", server(stack.WithRecovery(nil)), []string{"stack: WithRecovery: nil recovery.Option at 0"}},
+		{"nil breaker option", client(stack.WithBreakerOptions(nil)), []string{"stack: WithBreakerOptions: nil breaker.Option at 0"}},
 		// NewTokenBucket's result with its error ignored: a typed nil.
 		{"server typed nil limiter", server(stack.WithLimiter((*ratelimit.TokenBucket)(nil))),
 			[]string{"stack: WithLimiter: nil limiter"}},
