@@ -12,7 +12,8 @@ import (
 
 // Option configures the interceptors, ServerOptions and DialOptions, and the
 // stats handlers of ServerOption and DialOption. Options are evaluated
-// once, when the interceptor, option or handler is built.
+// once, when the interceptor, option or handler is built; a nil Option is
+// skipped.
 type Option func(*config)
 
 type config struct {
@@ -31,7 +32,9 @@ func (c *config) statsPath() bool { return c.stats || c.meters != nil }
 func newConfig(opts []Option) *config {
 	c := &config{propagator: otel.GetTextMapPropagator()}
 	for _, o := range opts {
-		o(c)
+		if o != nil {
+			o(c)
+		}
 	}
 	return c
 }
