@@ -132,13 +132,15 @@ func (c *methodCache) get(fullMethod string, mode semconvMode) *methodInfo {
 		return v.(*methodInfo)
 	}
 	mi := &methodInfo{attrs: methodAttrs(fullMethod, mode), tag: &stats.RPCTagInfo{FullMethodName: fullMethod}}
-	if c.n.Load() >= maxMethods {
+	// Reserve a place before storing, so that concurrent callers cannot all
+	// pass the bound's check and store past it.
+	if c.n.Load() >= maxMethods || c.n.Add(1) > maxMethods {
 		return mi
 	}
 	if v, loaded := c.m.LoadOrStore(fullMethod, mi); loaded {
+		c.n.Add(-1)
 		return v.(*methodInfo)
 	}
-	c.n.Add(1)
 	return mi
 }
 
