@@ -48,7 +48,10 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 
 // WithPropagators sets how span context and baggage travel in gRPC metadata.
 // The default is the global propagator (otel.GetTextMapPropagator), which
-// Setup sets to W3C tracecontext and baggage.
+// Setup sets to W3C tracecontext and baggage. The carriers handed to p's
+// Inject and Extract are pooled and reused by later RPCs: p must not keep
+// them, or call them, after Inject or Extract returns (the propagators of
+// OpenTelemetry's propagation package do not).
 func WithPropagators(p propagation.TextMapPropagator) Option {
 	return func(c *config) {
 		if p != nil {
