@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	"go.opentelemetry.io/otel/propagation"
@@ -30,7 +31,16 @@ var carriers = sync.Pool{New: func() any {
 
 func (c *appendCarrier) Get(string) string { return "" }
 func (c *appendCarrier) Keys() []string    { return nil }
+
+// Set replaces the value of a key set before, as metadata.MD.Set does for
+// otelgrpc: a propagator that sets a key twice sends it once.
 func (c *appendCarrier) Set(key, value string) {
+	for i := 0; i < len(c.kv); i += 2 {
+		if strings.EqualFold(c.kv[i], key) {
+			c.kv[i+1] = value
+			return
+		}
+	}
 	c.kv = append(c.kv, key, value)
 }
 
