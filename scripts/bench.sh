@@ -11,6 +11,7 @@
 #   chash.json           consistent-hash balance and key movement (bench/cmd/chash)
 #   load.json            loopback load run, bare and with the interceptor stack (bench/cmd/load)
 #   overload.json        open-loop overload run of four protections, and a capacity halving (bench/cmd/overload, ~2 min)
+#   clientoverload.json  one of three backends failing 90 %: breakers, throttling, retry budget (bench/cmd/clientoverload, ~1.5 min)
 #   benchstat.txt        benchstat of every grpckit path against its anchor
 #   machine.txt          machine, core topology, Go version, commit
 #
@@ -31,7 +32,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RESULT_FILES=(bench.txt picks.txt machine.txt picks-machine.txt lbsim-sim.json lbsim-loopback.json chash.json load.json benchstat.txt)
+RESULT_FILES=(bench.txt picks.txt machine.txt picks-machine.txt lbsim-sim.json lbsim-loopback.json chash.json load.json overload.json clientoverload.json benchstat.txt)
 if [[ ${1:-} == publish ]]; then
 	src=${BENCH_OUT:-bench/out}
 	rm -rf bench/results
@@ -39,10 +40,6 @@ if [[ ${1:-} == publish ]]; then
 	for f in "${RESULT_FILES[@]}"; do
 		if [[ -f $src/$f ]]; then cp "$src/$f" bench/results/; fi
 	done
-	if [[ -f bench/results/overload.json ]]; then
-		# The overload plots; the command prints the report's Overload section.
-		go run ./bench/cmd/overload -report bench/results/overload.json -docs docs >/dev/null
-	fi
 	exec go run ./bench/cmd/report -in bench/results -out docs
 fi
 
@@ -140,6 +137,8 @@ if ((!PICKS_ONLY)) && [[ $BENCH_EXTRAS != 0 ]]; then
 	go run ./bench/cmd/load -out "$OUT/load.json" || failed+=("load")
 	echo "== overload run over loopback (about 2 minutes)" >&2
 	timeout 600 go run ./bench/cmd/overload -out "$OUT/overload.json" || failed+=("overload")
+	echo "== client overload run over loopback (about 1.5 minutes)" >&2
+	timeout 300 go run ./bench/cmd/clientoverload -out "$OUT/clientoverload.json" || failed+=("clientoverload")
 fi
 
 echo "== benchstat, each grpckit path against its anchor" >&2

@@ -19,38 +19,44 @@ per-pass range). Meeting 1.03× reliably would need the pushback without the
 trailer copy (gRPC has no copy-free trailer accessor) and a breaker whose
 closed state takes no lock; or a quieter machine than this one.`
 
-const analysisTracingSampled = `A sampled RPC does all of otelgrpc's work, because grpckit hands recorded
-spans to otelgrpc's handler, plus a little of its own: it starts the span
-itself (so that unsampled RPCs can skip otelgrpc), every stats event of the
-RPC, about ten per side, passes through one more layer (find the span in the
-context, ask whether it records) before reaching otelgrpc, and each span gets
-network.peer.address and network.peer.port, attributes the SDK copies into
-the span (the extra allocations per RPC in the handlers-alone row). So
-grpckit's sampled path can only equal otelgrpc's, never undercut it; the
-handlers-alone row measures the handlers' difference without the network,
-and the loopback rows add the machine's noise on top. Meeting ≤ 1.0× would
-need grpckit to do less than otelgrpc for a sampled RPC: fill the span
-itself instead of delegating to otelgrpc, skipping what otelgrpc records
-that the design does not ask for (the per-message events, the
-rpc.message.* attributes), and set the peer attributes at span start so the
-SDK does not grow the attribute slice afterwards.`
+const analysisTracingSampled = `The default path starts and ends the span in interceptors and records the
+attributes of the RPC semantic conventions itself, precomputed per method;
+otelgrpc's handlers also build a stats event for every step of the RPC and
+record per-message events and rpc.message.* attributes. What a sampled span
+costs is mostly the SDK's: span IDs, the attribute slice, the end and
+export. Meeting 0.85× needs the interceptor path to stay well clear of the
+stats-handler floor (the empty-handler row of the next table) and to add no
+per-call allocation of its own beyond the span's; the stats-handler path
+(opt-in) row shows what keeping otelgrpc costs.`
 
-const analysisTracingUnsampled = `Installing any stats handler has a price before the handler does anything:
-gRPC then builds and delivers a stats event for every step of the RPC on
-both sides (the empty-handler row, and its allocations against bare). With a
-no-op provider grpckit's handler returns at once and stays close to that
-floor. With an unsampled SDK tracer it still does the work that keeps
-traces joined up: on the server it extracts the caller's trace context, on
-both sides it starts a non-recording SDK span (the sampler's decision, new
-span IDs), and on the client it injects traceparent into the metadata, which
-gRPC then encodes as one more header; that is the difference between the
-no-op and unsampled rows. Meeting 1.10× for unsampled would need that path
-to cost about what the no-op path costs: decide sampling without the SDK
-span when the sampler is known never to sample (put the parent's span
-context in the context as a non-recording span directly), and keep a
-precomputed traceparent per span context instead of formatting it per call.
-Below the empty-handler floor nothing in grpckit can go; only gRPC could, by
-not allocating events for handlers that do not want them.`
+const analysisTracingUnsampled = `An unsampled RPC on the default path costs the sampling decision and the
+context propagation (the propagation row: inject traceparent and baggage on
+the client, extract them on the server), no stats handler. Whatever it
+costs over the propagation row is grpckit's own: the non-recording span the
+SDK returns, the context it is put in, and the status check at the end. The
+no-op provider skips propagation work the propagator does not do. Meeting
+1.05× needs the unsampled path to add at most what the propagation alone
+costs, and the allocation check to hold at bare + 2: a carrier that
+allocates per call or attributes built before the span says it records
+would show there.`
+
+const analysisStackTracing = `The stack adds recovery, the server limiter and shedding, the client's
+pushback gate and breaker, and tracing's interceptors; unsampled, tracing
+adds the propagation. The chain row measures the stack without tracing;
+what this row adds over that is tracing's unsampled cost in the stack.`
+
+const analysisOverload = `Read the checks of grpckit's limiter (the others are context). At 0.5× the
+limiter sheds calls while it learns: its limit starts below the capacity the
+machine has once other load leaves, and a 2-core machine shared with other
+processes changes the capacity within a step. At 2× and 4× the goodput falls
+below 90 % when the limit settles under the capacity (the in-flight and
+latency signals see the machine's other load as queueing) or when the shed
+calls themselves cost the server CPU it would have spent on admitted ones.
+The run here is on a loaded machine (see the load averages in the Overload
+section); a quiet rerun decides whether the limiter or the machine misses.
+Meeting the goals reliably would need the limit to track the capacity from
+above (probe up faster after a drop in latency) and rejection to cost less
+than a call.`
 
 const analysisWRRPick = `A round_robin pick costs a few ns at -cpu 1 (an atomic add, a remainder, the
 child's pick) and more at -cpu 2, where the shared counter's cache line

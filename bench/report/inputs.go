@@ -13,6 +13,7 @@ import (
 	"github.com/grpckit/grpckit/bench/internal/jsonfile"
 	"github.com/grpckit/grpckit/bench/lbsim"
 	"github.com/grpckit/grpckit/bench/load"
+	"github.com/grpckit/grpckit/bench/overload"
 )
 
 // The files of a results directory, as scripts/bench.sh writes them.
@@ -41,6 +42,12 @@ type Inputs struct {
 	CHash        *chash.Results
 	Load         *load.File
 	Benchstat    string
+	// Overload and ClientOverload are the overload runs; ClientOverloadNote
+	// the hand-written client overload section used without its JSON.
+	Overload           *overload.File
+	ClientOverload     *ClientOverload
+	ClientOverloadNote string
+	OverloadNote       string // notes written by hand on the overload run
 }
 
 // Load reads the results directory dir.
@@ -67,6 +74,9 @@ func Load(dir string) (*Inputs, error) {
 		if err := readJSON(filepath.Join(dir, name), v); err != nil {
 			return nil, err
 		}
+	}
+	if err := loadOverload(dir, in); err != nil {
+		return nil, err
 	}
 	b, err := os.ReadFile(filepath.Join(dir, BenchstatFile))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -28,6 +28,9 @@ func Markdown(w io.Writer, in *Inputs, plots []string) error {
 		rowDetail(&b, r)
 	}
 	loadSection(&b, in)
+	overloadSection(&b, in, plots)
+	clientOverloadSection(&b, in)
+	registrySection(&b, in)
 	slowNodeSection(&b, in, plots)
 	pickCostSection(&b, in, plots)
 	scaleSection(&b, in)

@@ -40,7 +40,11 @@ func Plots(dir string, in *Inputs) ([]string, error) {
 		}
 		drawn = append(drawn, p.file)
 	}
-	return drawn, nil
+	ps, err := overloadPlots(dir, in)
+	if err != nil {
+		return nil, err
+	}
+	return append(drawn, ps...), nil
 }
 
 // savePNG draws ps side by side into path: 6 inches wide each, 9 for a

@@ -95,8 +95,17 @@ func EvaluateRows(in *Inputs, rows []Row) []RowResult {
 	out := make([]RowResult, len(rows))
 	for i, r := range rows {
 		rr := RowResult{Row: r}
+		stale := staleSuite(in.Bench, r.Requires)
 		for _, p := range r.Pairs {
-			rr.Checks = append(rr.Checks, p.Evaluate(in.Bench))
+			c := p.Evaluate(in.Bench)
+			if stale != "" {
+				c = Check{Label: p.Label, Target: p.target(), Measured: "—", Status: NotMeasured,
+					Note: "not measured in this run: the results predate " + stale}
+				if p.Info {
+					c.Status = Info
+				}
+			}
+			rr.Checks = append(rr.Checks, c)
 		}
 		if r.Checks != nil {
 			rr.Checks = append(rr.Checks, r.Checks(in)...)
@@ -122,4 +131,14 @@ func rowStatus(cs []Check) Status {
 		return NotMeasured
 	}
 	return st
+}
+
+// staleSuite names the first of required that s has no runs of, or is "".
+func staleSuite(s *Set, required []Key) string {
+	for _, k := range required {
+		if _, ok := s.Stat(k, "ns/op"); !ok {
+			return k.String()
+		}
+	}
+	return ""
 }
