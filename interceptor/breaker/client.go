@@ -37,7 +37,12 @@ func StreamClientInterceptor(opts ...Option) grpc.StreamClientInterceptor {
 // The interceptor adds a grpc.Peer call option to learn whether the call
 // got a transport stream; interceptors inside it must pass call options on
 // and return only once their invoker has.
-func (g *Group) UnaryClientInterceptor() grpc.UnaryClientInterceptor { return g.unary }
+func (g *Group) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
+	if g.throttle != nil {
+		return g.throttle.unary
+	}
+	return g.unary
+}
 
 // StreamClientInterceptor returns a streaming client interceptor using g's
 // breakers. The stream's outcome is recorded when it ends: RecvMsg returning
@@ -47,7 +52,12 @@ func (g *Group) UnaryClientInterceptor() grpc.UnaryClientInterceptor { return g.
 // deadline (a failure, as for unary calls). A half-open probe is decided at
 // its first response (header or message), which frees its slot; a failure
 // later in the stream still counts.
-func (g *Group) StreamClientInterceptor() grpc.StreamClientInterceptor { return g.stream }
+func (g *Group) StreamClientInterceptor() grpc.StreamClientInterceptor {
+	if g.throttle != nil {
+		return g.throttle.stream
+	}
+	return g.stream
+}
 
 func (g *Group) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	if ctx.Err() != nil {

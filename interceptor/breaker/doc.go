@@ -104,6 +104,18 @@
 // A Group holds at most MaxKeys breakers and forgets idle closed ones; see
 // Group, WithMaxKeys and WithIdleTimeout.
 //
+// # Adaptive throttling
+//
+// Instead of opening and closing, a Group built with
+// WithAdaptiveThrottling (or a Throttle from NewThrottle) refuses calls
+// locally with a probability that grows as backends accept fewer of them
+// (Google SRE's client-side adaptive throttling; see Throttling): nothing
+// to tune, no 30 s of refusals after a blip, and a failing backend still
+// sees a trickle of calls that tells the client when it has healed. It
+// counts outcomes as the breaker does (above); the options of the state
+// machine (WithSpread, WithFailureRatio, WithReadyToTrip, WithOpenTimeout
+// and the like) are refused beside it at construction.
+//
 // Use New for a Group whose unary and stream interceptors share breakers
 // and whose state can be read; the package-level UnaryClientInterceptor and
 // StreamClientInterceptor each build their own Group.

@@ -46,6 +46,8 @@ type Group struct {
 	// ClientConn.Target are the same string on every call, so a hit costs
 	// a pointer comparison instead of hashing the key.
 	hot [hotSlots]atomic.Pointer[entry]
+
+	throttle *Throttle // WithAdaptiveThrottling: calls go through it instead
 }
 
 const hotSlots = 64
@@ -57,7 +59,13 @@ func New(opts ...Option) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Group{opts: o, metrics: newMetrics(o.meterProvider), swept: time.Now()}, nil
+	g := &Group{opts: o, metrics: newMetrics(o.meterProvider), swept: time.Now()}
+	if o.throttling != nil {
+		if g.throttle, err = newThrottle(*o.throttling, o); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
 }
 
 // mustNew is New for the package-level constructors, which cannot return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -113,6 +114,8 @@ type options struct {
 	maxKeys       int
 	idle          time.Duration
 	errs          []error
+	throttling    *Throttling // WithAdaptiveThrottling's configuration
+	machine       []string    // state-machine options given, refused beside throttling
 }
 
 func defaultOptions() options {
@@ -128,6 +131,9 @@ func defaultOptions() options {
 		idle:        DefaultIdleTimeout,
 	}
 }
+
+// stateMachine notes that the state-machine option name was given.
+func (o *options) stateMachine(name string) { o.machine = append(o.machine, name) }
 
 func (o *options) fail(format string, args ...any) {
 	o.errs = append(o.errs, fmt.Errorf("breaker: "+format, args...))
@@ -150,6 +156,9 @@ func buildOptions(opts []Option) (options, error) {
 	// A fixed window forgets its failures when it restarts: a lone time
 	// as long as the window could never be reached.
 	o.loneFor = min(o.loneFor, o.interval/2)
+	if o.throttling != nil && len(o.machine) > 0 {
+		o.fail("WithAdaptiveThrottling has no open or closed state: %s cannot be given with it", strings.Join(o.machine, ", "))
+	}
 	if o.meterProvider == nil {
 		o.meterProvider = otel.GetMeterProvider()
 	}
@@ -176,6 +185,7 @@ func WithMaxRequests(n uint32) Option {
 			o.fail("max requests must be at least 1")
 			return
 		}
+		o.stateMachine("WithMaxRequests")
 		o.maxRequests = n
 	}
 }
@@ -188,6 +198,7 @@ func WithInterval(d time.Duration) Option {
 			o.fail("interval %v must be positive", d)
 			return
 		}
+		o.stateMachine("WithInterval")
 		o.interval, o.bucketPeriod = d, 0
 	}
 }
@@ -200,6 +211,7 @@ func WithRollingWindow(window, bucket time.Duration) Option {
 			o.fail("rolling window %v and bucket %v must be positive", window, bucket)
 			return
 		}
+		o.stateMachine("WithRollingWindow")
 		o.interval, o.bucketPeriod = window, bucket
 	}
 }
@@ -212,6 +224,7 @@ func WithOpenTimeout(d time.Duration) Option {
 			o.fail("open timeout %v must be positive", d)
 			return
 		}
+		o.stateMachine("WithOpenTimeout")
 		o.openTimeout = d
 	}
 }
@@ -227,6 +240,7 @@ func WithFailureRatio(ratio float64, minRequests uint32) Option {
 			o.fail("failure ratio %v must be in (0, 1] and min requests %d at least 1", ratio, minRequests)
 			return
 		}
+		o.stateMachine("WithFailureRatio")
 		o.readyToTrip, o.tripSet = failureRatio(ratio, minRequests), true
 	}
 }
@@ -239,6 +253,7 @@ func WithConsecutiveFailures(n uint32) Option {
 			o.fail("consecutive failures must be at least 1")
 			return
 		}
+		o.stateMachine("WithConsecutiveFailures")
 		o.readyToTrip, o.tripSet = func(c Counts) bool { return c.ConsecutiveFailures >= n }, true
 	}
 }
@@ -252,6 +267,7 @@ func WithReadyToTrip(f func(Counts) bool) Option {
 			o.fail("nil ReadyToTrip")
 			return
 		}
+		o.stateMachine("WithReadyToTrip")
 		o.readyToTrip, o.tripSet = f, true
 	}
 }
@@ -284,6 +300,7 @@ func WithSpread(share float64, lone time.Duration) Option {
 			o.fail("spread share %v must be in [0, 1) and lone time %v not negative", share, lone)
 			return
 		}
+		o.stateMachine("WithSpread")
 		o.spread, o.loneFor, o.spreadSet = share, lone, true
 	}
 }
@@ -343,13 +360,17 @@ func WithIdleTimeout(d time.Duration) Option {
 			o.fail("idle timeout %v must be positive", d)
 			return
 		}
+		o.stateMachine("WithIdleTimeout")
 		o.idle = d
 	}
 }
 
 // WithOnStateChange sets a function told about every state change.
 func WithOnStateChange(f StateChangeFunc) Option {
-	return func(o *options) { o.onStateChange = f }
+	return func(o *options) {
+		o.stateMachine("WithOnStateChange")
+		o.onStateChange = f
+	}
 }
 
 // WithMeterProvider sets where the breaker's metrics go (default the global
@@ -363,4 +384,17 @@ func failureRatio(ratio float64, minRequests uint32) func(Counts) bool {
 		done := c.TotalSuccesses + c.TotalFailures
 		return done >= minRequests && float64(c.TotalFailures)/float64(done) >= ratio
 	}
+}
+
+// WithAdaptiveThrottling makes a Group throttle calls adaptively, as a
+// Throttle configured by cfg does (see Throttling and NewThrottle), instead
+// of opening and closing breakers: its interceptors are the Throttle's, and
+// its State and Counts report every key closed with nothing counted. The
+// options that configure the state machine (WithMaxRequests, WithInterval,
+// WithRollingWindow, WithOpenTimeout, WithFailureRatio,
+// WithConsecutiveFailures, WithReadyToTrip, WithSpread, WithIdleTimeout,
+// WithOnStateChange) mean nothing to it and are refused beside it; WithKey,
+// WithFailureCodes, WithIsFailure and WithMaxKeys apply as for a Throttle.
+func WithAdaptiveThrottling(cfg Throttling) Option {
+	return func(o *options) { o.throttling = &cfg }
 }

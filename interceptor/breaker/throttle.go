@@ -153,9 +153,19 @@ type Throttle struct {
 // NewThrottle returns a Throttle configured by cfg and opts. Invalid
 // settings are reported here, all at once.
 func NewThrottle(cfg Throttling, opts ...Option) (*Throttle, error) {
-	cfg, cerr := cfg.withDefaults()
-	o, oerr := buildOptions(opts)
-	if err := errors.Join(cerr, oerr); err != nil {
+	o, err := buildOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if o.throttling != nil {
+		return nil, errors.New("breaker: WithAdaptiveThrottling given to NewThrottle, which takes its Throttling as an argument")
+	}
+	return newThrottle(cfg, o)
+}
+
+func newThrottle(cfg Throttling, o options) (*Throttle, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
 		return nil, err
 	}
 	t := &Throttle{cfg: cfg, bucket: cfg.Window / time.Duration(cfg.Buckets), opts: o, base: time.Now(), random: rand.Float64}

@@ -64,3 +64,20 @@ func ExampleNewThrottle() {
 	// healthy: p=0.00 after 10 requests, 10 accepted
 	// breaker: /greeter.v1.Greeter/SayHello: adaptive throttling: refused
 }
+
+// A Group in adaptive-throttling mode: the same interceptors as a breaker,
+// built with one option.
+func ExampleWithAdaptiveThrottling() {
+	g, err := breaker.New(breaker.WithAdaptiveThrottling(breaker.Throttling{}), breaker.WithKey(breaker.ByTarget))
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = breaker.New(breaker.WithAdaptiveThrottling(breaker.Throttling{}), breaker.WithSpread(0.5, 0))
+	fmt.Println(err)
+	_ = []grpc.DialOption{
+		grpc.WithChainUnaryInterceptor(g.UnaryClientInterceptor()),
+		grpc.WithChainStreamInterceptor(g.StreamClientInterceptor()),
+	}
+	// Output:
+	// breaker: WithAdaptiveThrottling has no open or closed state: WithSpread cannot be given with it
+}
