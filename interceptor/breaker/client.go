@@ -36,7 +36,8 @@ func StreamClientInterceptor(opts ...Option) grpc.StreamClientInterceptor {
 //
 // The interceptor adds a grpc.Peer call option to learn whether the call
 // got a transport stream; interceptors inside it must pass call options on
-// and return only once their invoker has.
+// and return only once their invoker has. With WithAdaptiveThrottling the
+// Group's interceptors are its Throttle's.
 func (g *Group) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 	if g.throttle != nil {
 		return g.throttle.unary
