@@ -424,15 +424,23 @@ func (th *throttler) sums(epoch uint32) (req, acc uint64) {
 	return req, acc
 }
 
-// counter is an epoch-tagged count: epoch<<32 | count.
+// ringAhead bounds how far past a caller's epoch a counter's tag may be
+// and still be a later epoch rather than a stale one: a late clock reader
+// is late by far less than maxThrottleBuckets windows.
+const ringAhead = 1 << 16
+
+// counter is an epoch-tagged count: epoch<<32 | count. Tags wrap after
+// 2^32 buckets: a key idle for a multiple of that (within a window) sees
+// its old counts once, until its buckets are reused.
 type counter struct{ w atomic.Uint64 }
 
-// add counts one in epoch. A counter already on a later epoch (this
-// caller read the clock just before it moved on) takes the count there.
+// add counts one in epoch. A counter already on a later epoch of the
+// ring (this caller read the clock just before it moved on) takes the
+// count there; any other tag is stale, however far back it wrapped.
 func (c *counter) add(epoch uint32) {
 	for {
 		w := c.w.Load()
-		if int32(uint32(w>>32)-epoch) >= 0 {
+		if uint32(w>>32)-epoch < ringAhead {
 			c.w.Add(1)
 			return
 		}
