@@ -147,7 +147,11 @@ type Throttle struct {
 	keys  sync.Map // key -> *throttler
 	mu    sync.Mutex
 	count int // guarded by mu
-	hot   [hotSlots]atomic.Pointer[throttler]
+	// nextScan is the count at which a full Throttle looks for empty keys
+	// again; scanned counts the throttlers looked at (tests read it). Both
+	// guarded by mu.
+	nextScan, scanned int
+	hot               [hotSlots]atomic.Pointer[throttler]
 }
 
 // NewThrottle returns a Throttle configured by cfg and opts. Invalid
@@ -367,8 +371,15 @@ func (t *Throttle) create(key string) *throttler {
 	if v, ok := t.keys.Load(key); ok {
 		return v.(*throttler)
 	}
-	if t.count >= t.opts.maxKeys {
-		t.forgetEmptyLocked()
+	if t.count >= t.opts.maxKeys && t.count >= t.nextScan {
+		t.nextScan = 0
+		before := t.count
+		if t.forgetEmptyLocked(); t.count == before {
+			// Every key has calls in its window: look again only after
+			// an eighth more keys, so a run of new keys does not scan
+			// them all each.
+			t.nextScan = t.count + max(1, t.count/8)
+		}
 	}
 	th := &throttler{key: key, buckets: make([]tbucket, t.cfg.Buckets)}
 	t.keys.Store(key, th)
@@ -383,6 +394,7 @@ func (t *Throttle) forgetEmptyLocked() {
 	now := t.epoch()
 	t.keys.Range(func(k, v any) bool {
 		th := v.(*throttler)
+		t.scanned++
 		if req, _ := th.sums(now); req == 0 {
 			th.forgotten.Store(true)
 			t.keys.Delete(k)
