@@ -133,7 +133,8 @@ func (c Throttling) withDefaults() (Throttling, error) {
 // Counting is lock-free and allocation-free: each key holds a ring of
 // buckets of two atomic words. A Throttle holds at most MaxKeys keys with
 // something in their window; keys whose window has emptied are forgotten
-// when a new key would exceed it. It is safe for concurrent use, has no
+// when a new key would exceed it (when none has, they are looked for again
+// only after an eighth more keys). It is safe for concurrent use, has no
 // goroutines and needs no Close.
 type Throttle struct {
 	cfg    Throttling
