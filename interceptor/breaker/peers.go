@@ -39,7 +39,11 @@ func peerID(a net.Addr) uint64 {
 		ip := ap.Addr().Unmap().As16()
 		hi := binary.LittleEndian.Uint64(ip[:8])
 		lo := binary.LittleEndian.Uint64(ip[8:])
-		return mix(hi ^ mix(lo^uint64(ap.Port())))
+		id := mix(hi ^ mix(lo^uint64(ap.Port())))
+		if a.Zone != "" { // link-local addresses on two interfaces are two backends
+			id = mix(id ^ maphash.String(peerSeed, a.Zone))
+		}
+		return id
 	}
 	return maphash.String(peerSeed, a.String())
 }
