@@ -2,6 +2,7 @@ package outlier
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc/balancer"
 )
@@ -29,6 +30,7 @@ func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 		} else {
 			d := donePool.Get().(*doneHook)
 			d.ep, d.child = ep, res.Done
+			d.armed.Store(true)
 			res.Done = d.fn
 		}
 	}
@@ -37,8 +39,11 @@ func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 
 // doneHook chains one pick's endpoint count to the child's own Done
 // callback. Hooks are pooled: gRPC calls Done once per pick, after which the
-// hook is reused.
+// hook is reused. The first Done disarms the hook by an atomic swap, so a
+// second Done on the same pick finds it disarmed and returns instead of
+// calling a cleared callback or counting twice.
 type doneHook struct {
+	armed atomic.Bool
 	ep    *endpoint
 	child func(balancer.DoneInfo)
 	fn    func(balancer.DoneInfo) // d.done, bound once
@@ -55,6 +60,9 @@ func newDoneHook() any {
 }
 
 func (d *doneHook) done(info balancer.DoneInfo) {
+	if !d.armed.Swap(false) {
+		return
+	}
 	ep, child := d.ep, d.child
 	d.ep, d.child = nil, nil
 	donePool.Put(d)
