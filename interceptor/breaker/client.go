@@ -71,32 +71,30 @@ func (g *Group) unary(ctx context.Context, method string, req, reply any, cc *gr
 	if err != nil {
 		return e.refuse(ctx, method, err)
 	}
-	p, opts := withPeer(opts)
+	c := callOptionsPool.Get().(*callOptions)
+	all := append(append(c.buf[:0], opts...), grpc.PeerCallOption{PeerAddr: &c.peer})
 	finished := false
 	defer func() {
 		if !finished { // the invoker panicked: not the backend's doing
+			c.release()
 			e.done(t, errExcluded, 0, time.Now())
 			e.flush(ctx)
 		}
 	}()
-	err = invoker(ctx, method, req, reply, cc, opts...)
+	err = invoker(ctx, method, req, reply, cc, all...)
 	finished = true
-	e.done(t, g.outcome(ctx, err, p), peerID(p.Addr), time.Now())
+	outcome, id := g.outcome(ctx, err, &c.peer), peerID(c.peer.Addr)
+	c.release()
+	e.done(t, outcome, id, time.Now())
 	e.flush(ctx)
 	return err
 }
 
-// callOptions holds a unary call's options with the breaker's grpc.Peer
-// added, in one allocation.
+// callOptions holds a unary call's options with the interceptor's
+// grpc.Peer added; pooled, so a call allocates nothing.
 type callOptions struct {
 	peer peer.Peer
 	buf  [4]grpc.CallOption
-}
-
-func withPeer(opts []grpc.CallOption) (*peer.Peer, []grpc.CallOption) {
-	c := new(callOptions)
-	all := append(c.buf[:0], opts...)
-	return &c.peer, append(all, grpc.PeerCallOption{PeerAddr: &c.peer})
 }
 
 // outcome classifies a finished unary call. An error of a call that got no
