@@ -55,8 +55,21 @@ type jsonConfig struct {
 	BaseEjectionTime       *string         `json:"baseEjectionTime"`
 	MaxEjectionTime        *string         `json:"maxEjectionTime"`
 	MaxEjectionPercent     *uint32         `json:"maxEjectionPercent"`
-	FailureCodes           []codes.Code    `json:"failureCodes"`
+	FailureCodes           failureCodeList `json:"failureCodes"`
 	ChildPolicy            json.RawMessage `json:"childPolicy"`
+}
+
+// failureCodeList decodes failureCodes, naming the field when a code is
+// not one gRPC knows.
+type failureCodeList []codes.Code
+
+func (l *failureCodeList) UnmarshalJSON(b []byte) error {
+	var cs []codes.Code
+	if err := json.Unmarshal(b, &cs); err != nil {
+		return fmt.Errorf("failureCodes: %v", err)
+	}
+	*l = cs
+	return nil
 }
 
 // lbConfig is a parsed, validated configuration. It is immutable.

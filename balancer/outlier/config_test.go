@@ -51,7 +51,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "ejection of 1ns", json: `{"baseEjectionTime":"1ns"}`, wantErr: "outlier: baseEjectionTime 1ns is under 100ms: an ejection that short barely takes the endpoint out of rotation"},
 		{name: "zero ejection", json: `{"baseEjectionTime":"0s","maxEjectionTime":"0s"}`, wantErr: "outlier: baseEjectionTime 0s is under 100ms: an ejection that short barely takes the endpoint out of rotation"},
 		{name: "no failure codes", json: `{"failureCodes":[]}`, wantErr: "outlier: failureCodes is empty: no RPC would count as a failure; leave it out for the default"},
-		{name: "unknown failure code", json: `{"failureCodes":[99]}`, wantErr: "outlier: bad config: invalid code: 99"},
+		{name: "unknown failure code", json: `{"failureCodes":[99]}`, wantErr: "outlier: bad config: failureCodes: invalid code: 99"},
 		{name: "bad duration", json: `{"interval":"ten"}`, wantErr: `outlier: interval: time: invalid duration "ten"`},
 		{name: "max under base", json: `{"baseEjectionTime":"1m","maxEjectionTime":"30s"}`, wantErr: "outlier: maxEjectionTime 30s is shorter than baseEjectionTime 1m0s"},
 		{name: "percent over 100", json: `{"maxEjectionPercent":101}`, wantErr: "outlier: maxEjectionPercent 101 is over 100"},
