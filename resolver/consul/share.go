@@ -1,8 +1,8 @@
 package consul
 
 import (
+	"fmt"
 	"slices"
-	"strings"
 )
 
 // shareKey identifies what a target's blocking query asks the agent, so that
@@ -14,7 +14,7 @@ import (
 type shareKey struct {
 	agent   string
 	service string
-	tags    string // sorted, deduplicated, joined by NUL
+	tags    string // sorted, deduplicated, each quoted, so no tag passes for two
 	dc      string
 	healthy bool
 	near    string
@@ -25,7 +25,7 @@ func keyOf(t target) shareKey {
 	tags := slices.Clone(t.tags)
 	slices.Sort(tags)
 	return shareKey{
-		agent: t.agent, service: t.service, tags: strings.Join(slices.Compact(tags), "\x00"),
+		agent: t.agent, service: t.service, tags: fmt.Sprintf("%q", slices.Compact(tags)),
 		dc: t.dc, healthy: t.healthy, near: t.near, stale: t.stale,
 	}
 }
