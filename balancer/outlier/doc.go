@@ -45,7 +45,9 @@
 //     ejected at once (rounded down: with 3 endpoints and 50, one). It
 //     holds for every endpoint set: when endpoints leave, or a
 //     configuration lowers it, the ejected endpoints over it whose
-//     ejection ends first come back on probation.
+//     ejection ends first come back on probation. An endpoint whose
+//     ejection was refused is ejected at its next failure once that is
+//     allowed (other endpoints joined, or others returned).
 //   - failureCodes: the status codes that count as failures, as names
 //     ("UNAVAILABLE") or numbers. The default is UNKNOWN, DEADLINE_EXCEEDED,
 //     RESOURCE_EXHAUSTED, INTERNAL, UNAVAILABLE and DATA_LOSS; any other

@@ -80,9 +80,12 @@ func (e *endpoint) record(err error) {
 	e.watched.Store(true)
 	n := e.countFailureLocked()
 	e.fmu.Unlock()
-	// Wake the sweeper once, when the count crosses a limit; the periodic
-	// sweep catches an endpoint it could not eject then.
-	if n == int64(cfg.consecutiveFailures) || (n == 1 && e.probation.Load()) {
+	// Wake the sweeper when the run reaches the limit, and again at each
+	// failure past it: an endpoint still picked then was not ejected
+	// (ejection was refused, say, as it was alone), and endpoints may have
+	// joined since, so it is ejected as soon as that is allowed rather than
+	// at the next interval. kick queues at most one sweep at a time.
+	if (cfg.consecutiveFailures != 0 && n >= int64(cfg.consecutiveFailures)) || (n == 1 && e.probation.Load()) {
 		e.b.kick()
 	}
 }
