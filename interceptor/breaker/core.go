@@ -123,9 +123,10 @@ func (e *entry) closedOutcomeLocked(result error, peer uint64, now time.Time) {
 // spreadLocked is the spread rule (WithSpread): the failures in the window
 // come from more than the configured share of the backends that answered
 // in it, and, if only one backend answered, they have lasted the lone time.
+// With more backends in the window than it tells apart, the rule holds.
 func (e *entry) spreadLocked(now time.Time) bool {
 	share, lone := e.g.opts.spread, e.g.opts.loneFor
-	if share == 0 && lone == 0 {
+	if share == 0 && lone == 0 || e.win.overflowed() {
 		return true
 	}
 	answered, failing := e.win.spread()

@@ -37,8 +37,11 @@
 // from the start or later, and calls go on to the healthy ones while
 // ejection removes it; the breaker opens when every backend, or most of
 // them, fail, and when the only backend has failed for 3 s. Backends are
-// told apart by the peer address of each counted call (the last 16 in a
-// window). WithSpread changes or turns off rules 2 and 3; a trip condition
+// told apart by the peer address of each counted call, up to 16 in a
+// window; with more in the window the rule stands aside and the trip
+// condition alone decides (one bad backend among that many draws too small
+// a share of the calls to reach 50 % under round robin, wrr or outlier
+// ejection). WithSpread changes or turns off rules 2 and 3; a trip condition
 // given by WithFailureRatio, WithConsecutiveFailures or WithReadyToTrip
 // replaces all three unless WithSpread is given too. Without ejection on
 // the channel, the rules still keep one bad backend among several from

@@ -283,7 +283,8 @@ func WithReadyToTrip(f func(Counts) bool) Option {
 //     window; with a fixed window, since it last restarted).
 //
 // A backend is a peer address of a call that reached the network and was
-// counted; a window tells apart the last 16 it heard from. The default,
+// counted; a window tells apart 16, and with more in it the rule stands
+// aside (the trip condition alone decides). The default,
 // WithSpread(0.5, 3*time.Second), leaves one bad backend among three or
 // more to per-endpoint outlier ejection (see the package documentation).
 // WithSpread(0, 0) turns the rule off: the trip condition alone decides.

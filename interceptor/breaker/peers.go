@@ -14,8 +14,12 @@ import (
 // breaker's lock, with no allocation.
 
 // maxPeers is how many backends a window tells apart. Past that many in one
-// window, the ones heard from least recently are forgotten first, so the
-// rule judges the spread among the last maxPeers backends that answered.
+// window the spread among them is not known (a table of the last few heard
+// from is a sample biased to the backends taking the most calls, which
+// fast-failing ones do), so while a backend forgotten for room is in the
+// window the rule stands aside and the trip condition alone decides: a
+// fleet that large is judged by the share of its calls that failed, as a
+// breaker without the rule would.
 const maxPeers = 16
 
 // peerSlot is what a window knows of one backend. answered and failed are
@@ -68,6 +72,7 @@ func (w *window) peerOutcome(id uint64, failed bool) {
 }
 
 // peerSlot returns id's slot, or takes the one heard from least recently.
+// Taking one still in the window notes the overflow (see maxPeers).
 func (w *window) peerSlot(id uint64) *peerSlot {
 	victim := &w.peers[0]
 	for i := range w.peers {
@@ -79,9 +84,16 @@ func (w *window) peerSlot(id uint64) *peerSlot {
 			victim = s
 		}
 	}
+	if w.live(victim.answered) {
+		w.overflow = w.seq
+	}
 	*victim = peerSlot{id: id}
 	return victim
 }
+
+// overflowed reports whether the window forgot a backend it still holds
+// outcomes of: more than maxPeers answered in it.
+func (w *window) overflowed() bool { return w.live(w.overflow) }
 
 // live reports whether bucket number n is in the window.
 func (w *window) live(n uint64) bool {

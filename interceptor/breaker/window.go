@@ -25,6 +25,9 @@ type window struct {
 	seq     uint64        // the current bucket's number, from 1
 	since   time.Time     // when the failures in the window began
 	peers   [maxPeers]peerSlot
+	// overflow is the number of the last bucket in which a backend still in
+	// the window was forgotten for room (0: never).
+	overflow uint64
 }
 
 func newWindow(interval, bucket time.Duration) window {
@@ -39,6 +42,7 @@ func newWindow(interval, bucket time.Duration) window {
 func (w *window) reset(now time.Time) {
 	clear(w.buckets)
 	clear(w.peers[:])
+	w.overflow = 0
 	w.total, w.head, w.start = Counts{}, 0, now
 	w.seq, w.since = 1, time.Time{}
 }
