@@ -50,7 +50,7 @@ const (
 	// factor e every Window/K, from about one per window). With a two-minute
 	// window a client would keep a healed backend under-used for ten
 	// minutes. Two seconds still spans hundreds of calls at the rates where
-	// throttling matters (see docs/perf-client-overload.md for the
+	// throttling matters (docs/PERFORMANCE.md, client overload, has the
 	// measurements at 2, 5 and 10 s).
 	DefaultThrottleWindow = 2 * time.Second
 	// DefaultThrottleBuckets is how many steps the window slides by.
