@@ -212,7 +212,7 @@ func (b *chBalancer) newPickerLocked() *picker {
 		if e.picker != nil && (e.ready || st != connectivity.Ready) {
 			continue // endpoints that share a first address share an entry: a READY one wins
 		}
-		e.picker, e.ready, e.idle, e.weight, e.load = c.State.Picker, st == connectivity.Ready, st == connectivity.Idle, float64(b.table.eps[i].weight), b.loadLocked(b.table.eps[i].addr)
+		e.picker, e.ready, e.weight, e.load = c.State.Picker, st == connectivity.Ready, float64(b.table.eps[i].weight), b.loadLocked(b.table.eps[i].addr)
 	}
 	for i := range p.eps {
 		if p.eps[i].ready {

@@ -39,7 +39,6 @@ func (l *load) finish(balancer.DoneInfo) {
 type pickEndpoint struct {
 	picker balancer.Picker // the pickfirst child's picker
 	ready  bool
-	idle   bool // its pickfirst child waits for a pick to connect
 	weight float64
 	load   *load
 }
@@ -71,13 +70,6 @@ func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 		h = rand.Uint64()
 	}
 	s := p.table.slot(h)
-	if o := &p.eps[p.table.owner(s)]; o.idle {
-		// An IDLE pickfirst child connects when it is picked: wake the
-		// owner, so a key goes back to it once it is READY instead of
-		// staying on the fallback (or waiting forever when no endpoint
-		// is READY).
-		_, _ = o.picker.Pick(info) // an idle picker only starts connecting
-	}
 	if p.ready == 0 {
 		return p.pickNotReady(info, s)
 	}
