@@ -214,23 +214,26 @@ func TestOneBadBackendAmongThreeColdStart(t *testing.T) {
 // The breaker may open only as its documentation allows: if no healthy
 // backend had answered DefaultLoneFor after the first failure (a machine
 // too loaded to connect on loopback in that time). The test checks that
-// and ends there.
+// and ends there, passing: the breaker did what its documentation says.
 func TestOneBadBackendKnownFirst(t *testing.T) {
 	gs := startGreeters(t, 3)
 	bad := gs[0]
 	bad.SetFailure(codes.Unavailable)
 	c := compose(t, bad)
 	var first time.Time
-	lawful := func(at string) {
+	// lawful reports whether the breaker has opened, failing the test
+	// unless the opening is one the documentation allows.
+	lawful := func(at string) bool {
 		t.Helper()
 		if c.refused == 0 && c.opened.Load() == 0 {
-			return
+			return false
 		}
 		if good := callsTo(gs[1:]...); good > 0 || time.Since(first) < breaker.DefaultLoneFor {
 			t.Fatalf("%s: the breaker opened with %d calls on healthy backends, %v after the first failure; counts %+v",
 				at, good, time.Since(first), c.g.Counts(sayHello))
 		}
-		t.Skipf("%s: no healthy backend answered within %v of the first failure; the breaker opened as documented", at, breaker.DefaultLoneFor)
+		t.Logf("%s: no healthy backend answered within %v of the first failure; the breaker opened as documented", at, breaker.DefaultLoneFor)
+		return true
 	}
 	alone := breaker.DefaultMinRequests + 5
 	for i := range alone {
@@ -240,12 +243,16 @@ func TestOneBadBackendKnownFirst(t *testing.T) {
 		if !c.call() {
 			t.Fatalf("call %d to the failing backend succeeded", i)
 		}
-		lawful("the bad backend alone")
+		if lawful("the bad backend alone") {
+			return
+		}
 	}
 	c.r.UpdateState(endpoints(gs...))
 	for calls := 0; calls < manyCalls || callsTo(gs[1:]...) < manyCalls/2; calls++ {
 		c.call()
-		lawful("after the others were added")
+		if lawful("after the others were added") {
+			return
+		}
 	}
 	c.onlyBadFailed(bad, 0)
 	t.Logf("%d calls failed, all on the bad backend; the healthy ones got %d", c.failed, callsTo(gs[1:]...))
