@@ -87,7 +87,8 @@ func TestKeyReturnsToOwnerAfterLostConnection(t *testing.T) {
 	key := ""
 	for i := 0; key == "" && i < 1000; i++ {
 		k := fmt.Sprintf("user-%d", i)
-		if call(k) == "g1" && call(k) == "g1" {
+		first := call(k)
+		if second := call(k); first == "g1" && second == "g1" {
 			key = k
 		}
 	}
