@@ -23,6 +23,7 @@ import (
 // the moment the call returns, and deregisters it at cleanup.
 func registerPlain(t testing.TB, cli *api.Client, reg *api.AgentServiceRegistration) {
 	t.Helper()
+	claimID(t, cli, reg.ID)
 	if err := cli.Agent().ServiceRegister(reg); err != nil {
 		t.Fatalf("ServiceRegister(%s): %v", reg.ID, err)
 	}
@@ -98,13 +99,13 @@ func TestComebackAfterEmptyIsNotLate(t *testing.T) {
 
 	var afterEmpty, beside []time.Duration
 	for i := range rounds {
-		id := fmt.Sprintf("e%d", i)
+		id := fmt.Sprintf("fresh-e%d", i)
 		afterEmpty = append(afterEmpty, timeToAnswer(t, emptyC, "fresh-empty", id))
 		if err := agent.Client().Agent().ServiceDeregister(id); err != nil {
 			t.Fatal(err)
 		}
 		waitEmpty(t, emptyC)
-		id = fmt.Sprintf("n%d", i)
+		id = fmt.Sprintf("fresh-n%d", i)
 		beside = append(beside, timeToAnswer(t, fullC, "fresh-full", id))
 		if err := agent.Client().Agent().ServiceDeregister(id); err != nil {
 			t.Fatal(err)

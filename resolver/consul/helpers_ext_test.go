@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/url"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,6 +33,28 @@ func timeoutCtx(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
+// claimedIDs maps "agent node ID/service ID" to the test that registered
+// it. A Consul service ID belongs to the agent, not to a service: a parallel
+// test registering the same ID, even for another service, replaces the
+// first registration, and the first test's channels are left with nothing.
+var claimedIDs sync.Map
+
+// claimID fails the test if another test registered id with cli's agent.
+func claimID(t testing.TB, cli *api.Client, id string) {
+	t.Helper()
+	self, err := cli.Agent().Self()
+	if err != nil {
+		t.Fatalf("asking the agent who it is: %v", err)
+	}
+	node, _ := self["Config"]["NodeID"].(string)
+	if node == "" {
+		t.Fatalf("the agent reported no node ID: %v", self["Config"])
+	}
+	if prev, loaded := claimedIDs.LoadOrStore(node+"/"+id, t.Name()); loaded && prev != t.Name() {
+		t.Fatalf("service ID %q is registered on this agent by %s too: the agent keeps one registration per ID, so each test needs IDs of its own", id, prev)
+	}
+}
+
 // backend is a greeter server registered in Consul.
 type backend struct {
 	*greeter.Running
@@ -42,6 +65,7 @@ type backend struct {
 // with cli, with a 1 s gRPC check. It is deregistered and stopped at cleanup.
 func startBackend(t testing.TB, cli *api.Client, service, id string, opts ...consul.RegisterOption) *backend {
 	t.Helper()
+	claimID(t, cli, id)
 	r := greeter.Start(t, kitresolver.Instance{Service: service, ID: id})
 	opts = append([]consul.RegisterOption{consul.WithCheckInterval(testInterval)}, opts...)
 	reg, err := consul.Register(timeoutCtx(t, testutil.DefaultTimeout), cli, r.Instance(), opts...)

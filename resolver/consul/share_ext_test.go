@@ -134,6 +134,7 @@ func (c *countingAgent) target(service string, query ...string) string {
 
 func registerAt(t testing.TB, cli *api.Client, service, id string, port int) {
 	t.Helper()
+	claimID(t, cli, id)
 	reg := &api.AgentServiceRegistration{ID: id, Name: service, Address: "127.0.0.1", Port: port}
 	if err := cli.Agent().ServiceRegister(reg); err != nil {
 		t.Fatalf("registering %s: %v", id, err)
@@ -303,21 +304,21 @@ func TestSharedWatchIdleChannel(t *testing.T) {
 	t.Parallel()
 	const service = "greeter-shareidle"
 	cli := agent.Client()
-	startBackend(t, cli, service, "i1")
+	startBackend(t, cli, service, "si1")
 	b := consul.NewBuilder()
 	busy, _ := dial(t, target(service), b)
 	idle, idleConn := dial(t, target(service), b, grpc.WithIdleTimeout(300*time.Millisecond))
-	waitServedBy(t, busy, "i1")
-	waitServedBy(t, idle, "i1")
+	waitServedBy(t, busy, "si1")
+	waitServedBy(t, idle, "si1")
 	ctx := timeoutCtx(t, testutil.DefaultTimeout)
 	for s := idleConn.GetState(); s.String() != "IDLE"; s = idleConn.GetState() {
 		if !idleConn.WaitForStateChange(ctx, s) {
 			t.Fatalf("channel still %v at the deadline, want IDLE", s)
 		}
 	}
-	startBackend(t, cli, service, "i2")
-	waitServedBy(t, busy, "i1", "i2")
-	waitServedBy(t, idle, "i1", "i2")
+	startBackend(t, cli, service, "si2")
+	waitServedBy(t, busy, "si1", "si2")
+	waitServedBy(t, idle, "si1", "si2")
 }
 
 // TestSharedWatchOutage: the agent fails every health query under 20
