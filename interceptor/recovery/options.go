@@ -18,7 +18,8 @@ type Panic struct {
 type HandlerFunc func(ctx context.Context, p *Panic) error
 
 // Option configures the interceptors. Options are evaluated once, when the
-// interceptor is built.
+// interceptor is built; a nil Option is ignored (the constructors return no
+// error, and recovery must never be what panics).
 type Option func(*config)
 
 type config struct {
@@ -28,7 +29,9 @@ type config struct {
 func newConfig(opts []Option) *config {
 	c := &config{handle: logPanic}
 	for _, o := range opts {
-		o(c)
+		if o != nil {
+			o(c)
+		}
 	}
 	return c
 }

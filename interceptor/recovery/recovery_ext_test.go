@@ -364,3 +364,33 @@ func TestWrap(t *testing.T) {
 		})
 	}
 }
+
+// TestNilOptionIgnored: a nil Option, as a user's conditional option list may
+// hold, is ignored by every constructor instead of panicking at start-up.
+func TestNilOptionIgnored(t *testing.T) {
+	var none recovery.Option
+	mk := map[string]func(){
+		"UnaryServerInterceptor":  func() { recovery.UnaryServerInterceptor(none) },
+		"StreamServerInterceptor": func() { recovery.StreamServerInterceptor(none) },
+		"WrapUnary": func() {
+			recovery.WrapUnary(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+				return h(ctx, req)
+			}, none)
+		},
+		"WrapStream": func() {
+			recovery.WrapStream(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+				return h(srv, ss)
+			}, none)
+		},
+	}
+	for name, f := range mk {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%s(nil option) panicked: %v", name, r)
+				}
+			}()
+			f()
+		}()
+	}
+}
