@@ -1,5 +1,5 @@
 // Command server is the example greeter server: it serves greeter.v1.Greeter,
-// grpc.health.v1 and server reflection behind grpckit's recommended server
+// grpc.health.v1, server reflection and gRPC's admin services (channelz) behind grpckit's recommended server
 // interceptor stack, and registers itself in etcd or Consul.
 //
 //	go run ./examples/greeter/server -registry etcd -listen 127.0.0.1:50051 -weight 3 -zone eu-1a

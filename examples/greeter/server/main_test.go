@@ -96,7 +96,7 @@ func TestServerAndClient(t *testing.T) {
 	if err != nil {
 		t.Fatalf("grpcurl list: %v\n%s", err, list)
 	}
-	for _, svc := range []string{"greeter.v1.Greeter", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"} {
+	for _, svc := range []string{"greeter.v1.Greeter", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.channelz.v1.Channelz"} {
 		if !strings.Contains(string(list), svc) {
 			t.Errorf("grpcurl list does not show %s:\n%s", svc, list)
 		}
@@ -107,6 +107,15 @@ func TestServerAndClient(t *testing.T) {
 	}
 	if !strings.Contains(string(hello), "Hello, grpcurl!") || !strings.Contains(string(hello), `"s1"`) {
 		t.Errorf("grpcurl SayHello answered %s, want a greeting for grpcurl from s1", hello)
+	}
+
+	// channelz answers for the server, as grpcdebug would ask it.
+	servers, err := exec.CommandContext(ctx, grpcurl, "-plaintext", "-d", `{}`, addr, "grpc.channelz.v1.Channelz/GetServers").CombinedOutput()
+	if err != nil {
+		t.Fatalf("grpcurl channelz GetServers: %v\n%s", err, servers)
+	}
+	if !strings.Contains(string(servers), `"listenSocket"`) || !strings.Contains(string(servers), `"callsSucceeded"`) {
+		t.Errorf("channelz GetServers answered %s, want a server with its listen socket and the call just made", servers)
 	}
 
 	out, err := exec.CommandContext(ctx, clientBin, "-registry", "etcd", "-registry-addr", ep, "-n", "3", "-interval", "10ms").CombinedOutput()

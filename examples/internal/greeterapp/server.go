@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/admin"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -51,9 +52,10 @@ type Server struct {
 	// Addr is the address the server listens on.
 	Addr string
 
-	cfg  ServerConfig
-	reg  registration
-	done chan error
+	cfg        ServerConfig
+	reg        registration
+	adminClose func()
+	done       chan error
 }
 
 // Start listens, serves and registers a greeter server. The server is
@@ -86,12 +88,20 @@ func Start(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	greeterv1.RegisterGreeterServer(s.GRPC, s.Server)
 	healthpb.RegisterHealthServer(s.GRPC, s.Health)
 	reflection.Register(s.GRPC)
+	// gRPC's admin services (channelz; CSDS too in binaries that import
+	// xds), so that grpcdebug and channelz clients can inspect the server
+	// and the channels it dials.
+	if s.adminClose, err = admin.Register(s.GRPC); err != nil {
+		lis.Close()
+		return nil, fmt.Errorf("greeterapp: admin services: %w", err)
+	}
 	go func() { s.done <- s.GRPC.Serve(lis) }()
 	kitresolver.SetServing(s.Health, greeterv1.Greeter_ServiceDesc.ServiceName)
 
 	if s.reg, err = cfg.Registry.register(ctx, inst); err != nil {
 		s.GRPC.Stop()
 		<-s.done
+		s.adminClose()
 		return nil, err
 	}
 	return s, nil
@@ -145,6 +155,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if serveErr := <-s.done; serveErr != nil && !errors.Is(serveErr, grpc.ErrServerStopped) {
 		err = errors.Join(err, serveErr)
 	}
+	s.adminClose()
 	return err
 }
 
