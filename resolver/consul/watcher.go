@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/status"
 
+	"github.com/grpckit/grpckit/internal/relist"
 	kitresolver "github.com/grpckit/grpckit/resolver"
 	"github.com/grpckit/grpckit/resolver/internal/watchshare"
 )
@@ -138,7 +139,7 @@ func (w *watcher) waitTime(now time.Time) time.Duration {
 
 // fail handles a failed query: report it to the channels that have no set
 // yet (the others keep their last good set), back off
-// (watchshare.RetryDelay), and read afresh next time, since the agent may
+// (relist.Delay), and read afresh next time, since the agent may
 // have restarted with lower indexes. The next answer is published even if
 // the set did not change: that tells the Publishers the agent answers
 // again, so they go on refreshing the snapshot's time.
@@ -150,7 +151,7 @@ func (w *watcher) fail(err error) {
 	w.index = 0
 	w.recovering = true
 	w.republish = true
-	w.notBefore = time.Now().Add(watchshare.RetryDelay(w.cfg.backoff, w.attempt))
+	w.notBefore = time.Now().Add(relist.Delay(w.cfg.backoff, w.attempt))
 	w.attempt++
 }
 

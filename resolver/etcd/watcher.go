@@ -12,6 +12,7 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/grpckit/grpckit/internal/relist"
 	kitresolver "github.com/grpckit/grpckit/resolver"
 	"github.com/grpckit/grpckit/resolver/internal/watchshare"
 )
@@ -28,7 +29,7 @@ const badValueLogInterval = 10 * time.Second
 // service's keys at a linearizable revision, publishes them, then applies the
 // watch events from the next revision on, one by one. Any watch failure
 // (error, cancellation, compaction, closed channel) leads to a fresh list
-// after a backoff (watchshare.RetryDelay); meanwhile the channels keep the
+// after a backoff (relist.Delay); meanwhile the channels keep the
 // last published set.
 //
 // Only the run goroutine touches set, badLog's state aside; stop may be
@@ -99,7 +100,7 @@ func (w *watcher) run() {
 		}
 		w.fail(err)
 		w.recovering = true
-		if !w.sleep(watchshare.RetryDelay(w.cfg.backoff, attempt)) {
+		if !w.sleep(relist.Delay(w.cfg.backoff, attempt)) {
 			return
 		}
 		attempt++

@@ -247,37 +247,3 @@ func TestConcurrentMembersConverge(t *testing.T) {
 		t.Fatalf("started %d, stopped %d, still running %d", started.Load(), stopped.Load(), g.Watches())
 	}
 }
-
-// TestRetryDelaySpread: the first retry after a break is spread over
-// [Delay(0), Delay(0)+min(RelistSpread, Max)); N processes drawing it land
-// in no 10 ms slot much more often than an even spread gives.
-func TestRetryDelaySpread(t *testing.T) {
-	b := kitresolver.DefaultBackoff
-	const n = 5000
-	lo := time.Duration(float64(b.Base) * (1 - b.Jitter))
-	hi := time.Duration(float64(b.Base)*(1+b.Jitter)) + RelistSpread
-	slots := map[time.Duration]int{}
-	for range n {
-		d := RetryDelay(b, 0)
-		if d < lo || d > hi {
-			t.Fatalf("RetryDelay(0) = %v, outside [%v, %v]", d, lo, hi)
-		}
-		slots[d/(10*time.Millisecond)]++
-	}
-	// An even spread over a second puts 1 % in each 10 ms slot; the
-	// base's jitter blurs the edges. Allow 2.5 %.
-	for slot, c := range slots {
-		if c > n/40 {
-			t.Fatalf("%d of %d first retries fall in [%v, %v)", c, n, slot*10*time.Millisecond, (slot+1)*10*time.Millisecond)
-		}
-	}
-	short := kitresolver.Backoff{Base: time.Millisecond, Max: 5 * time.Millisecond, Multiplier: 2}
-	for range 100 {
-		if d := RetryDelay(short, 0); d >= short.Base+short.Max {
-			t.Fatalf("RetryDelay(0) = %v with Max %v: the spread must not pass Max", d, short.Max)
-		}
-		if d := RetryDelay(short, 5); d > short.Max {
-			t.Fatalf("RetryDelay(5) = %v, past Max %v", d, short.Max)
-		}
-	}
-}
