@@ -12,6 +12,7 @@
 #   load.json            loopback load run, bare and with the interceptor stack (bench/cmd/load)
 #   overload.json        open-loop overload run of four protections, and a capacity halving (bench/cmd/overload, ~2 min)
 #   clientoverload.json  one of three backends failing 90 %: breakers, throttling, retry budget (bench/cmd/clientoverload, ~1.5 min)
+#   relist.json          re-lists after a registry outage, 5,000 processes × 50 services on virtual time (bench/cmd/relist, ~1 s)
 #   benchstat.txt        benchstat of every grpckit path against its anchor
 #   machine.txt          machine, core topology, Go version, commit
 #
@@ -32,7 +33,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RESULT_FILES=(bench.txt picks.txt machine.txt picks-machine.txt lbsim-sim.json lbsim-loopback.json chash.json load.json overload.json clientoverload.json benchstat.txt)
+RESULT_FILES=(bench.txt picks.txt machine.txt picks-machine.txt lbsim-sim.json lbsim-loopback.json chash.json load.json overload.json clientoverload.json relist.json benchstat.txt)
 if [[ ${1:-} == publish ]]; then
 	src=${BENCH_OUT:-bench/out}
 	rm -rf bench/results
@@ -139,6 +140,8 @@ if ((!PICKS_ONLY)) && [[ $BENCH_EXTRAS != 0 ]]; then
 	timeout 600 go run ./bench/cmd/overload -out "$OUT/overload.json" || failed+=("overload")
 	echo "== client overload run over loopback (about 1.5 minutes)" >&2
 	timeout 300 go run ./bench/cmd/clientoverload -out "$OUT/clientoverload.json" || failed+=("clientoverload")
+	echo "== re-lists after a registry outage, on virtual time" >&2
+	go run ./bench/cmd/relist -out "$OUT/relist.json" || failed+=("relist")
 fi
 
 echo "== benchstat, each grpckit path against its anchor" >&2

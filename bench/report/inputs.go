@@ -14,6 +14,7 @@ import (
 	"github.com/grpckit/grpckit/bench/lbsim"
 	"github.com/grpckit/grpckit/bench/load"
 	"github.com/grpckit/grpckit/bench/overload"
+	"github.com/grpckit/grpckit/bench/relist"
 )
 
 // The files of a results directory, as scripts/bench.sh writes them.
@@ -48,6 +49,8 @@ type Inputs struct {
 	ClientOverload     *ClientOverload
 	ClientOverloadNote string
 	OverloadNote       string // notes written by hand on the overload run
+	// Relist is the virtual-time re-list simulation of a fleet.
+	Relist *relist.File
 }
 
 // Load reads the results directory dir.
@@ -70,7 +73,7 @@ func Load(dir string) (*Inputs, error) {
 	if in.PicksMachine, err = readMachine(filepath.Join(dir, PicksMachine)); err != nil {
 		return nil, err
 	}
-	for name, v := range map[string]any{SimFile: &in.Sim, LoopbackFile: &in.Loopback, CHashFile: &in.CHash, LoadFile: &in.Load} {
+	for name, v := range map[string]any{SimFile: &in.Sim, LoopbackFile: &in.Loopback, CHashFile: &in.CHash, LoadFile: &in.Load, RelistFile: &in.Relist} {
 		if err := readJSON(filepath.Join(dir, name), v); err != nil {
 			return nil, err
 		}

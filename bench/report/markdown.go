@@ -30,7 +30,7 @@ func Markdown(w io.Writer, in *Inputs, plots []string) error {
 	loadSection(&b, in)
 	overloadSection(&b, in, plots)
 	clientOverloadSection(&b, in)
-	registrySection(&b, in)
+	registrySection(&b, in, plots)
 	slowNodeSection(&b, in, plots)
 	pickCostSection(&b, in, plots)
 	scaleSection(&b, in)

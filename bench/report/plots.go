@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/grpckit/grpckit/bench/lbsim"
+	"github.com/grpckit/grpckit/bench/relist"
 )
 
 // Plots draws every plot it has data for into dir as PNG and returns the
@@ -27,6 +28,12 @@ func Plots(dir string, in *Inputs) ([]string, error) {
 		{PlotCDFLoopback, func(in *Inputs) ([]*plot.Plot, error) { return cdfPlots("loopback run", in.Loopback) }},
 		{PlotShare, sharePlot},
 		{PlotPickCost, pickCostPlot},
+		{relist.PlotFile, func(in *Inputs) ([]*plot.Plot, error) {
+			if in.Relist == nil {
+				return nil, nil
+			}
+			return relist.Plots(in.Relist)
+		}},
 	} {
 		ps, err := p.make(in)
 		if err != nil {
