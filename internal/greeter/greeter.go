@@ -31,7 +31,9 @@ type Server struct {
 	inst  kitresolver.Instance
 	delay atomic.Int64  // time.Duration added to every call
 	fail  atomic.Uint32 // codes.Code returned by every call; OK for none
+	work  atomic.Int64  // iterations of CPU work done by every call
 	calls atomic.Int64
+	sink  atomic.Uint64 // keeps the work's result alive
 }
 
 // New returns a Server that answers as inst.
@@ -43,13 +45,55 @@ func (s *Server) Instance() kitresolver.Instance { return s.inst }
 // SetDelay makes every later call wait d before answering (0 for none).
 func (s *Server) SetDelay(d time.Duration) { s.delay.Store(int64(d)) }
 
+// SetWork makes every later call do about d of CPU work before answering (0
+// for none), as a CPU-bound handler does: unlike SetDelay, the work needs a
+// CPU, so calls beyond what the machine's CPUs serve queue up. A call whose
+// caller has gone stops at the next 50 µs or so of work.
+func (s *Server) SetWork(d time.Duration) {
+	var n int64
+	if d > 0 {
+		n = iterationsFor(d)
+	}
+	s.work.Store(n)
+}
+
+// workChunk is the iterations done between two looks at the context.
+const workChunk = 1 << 14
+
+// work runs n rounds of xorshift: CPU work the compiler cannot remove.
+func work(x uint64, n int64) uint64 {
+	for range n {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+	}
+	return x
+}
+
+// iterationsFor returns the iterations of work that take d of CPU: the
+// fastest of several timings, the one least disturbed by other load.
+func iterationsFor(d time.Duration) int64 {
+	const n = 1 << 18
+	best := time.Duration(1<<63 - 1)
+	x := uint64(1)
+	for range 5 {
+		t := time.Now()
+		x = work(x, n)
+		best = min(best, time.Since(t))
+	}
+	if x == 0 {
+		best++ // keeps x alive
+	}
+	return max(int64(float64(n)*float64(d)/float64(max(best, 1))), 1)
+}
+
 // SetFailure makes every later call fail with code (codes.OK for none).
 func (s *Server) SetFailure(code codes.Code) { s.fail.Store(uint32(code)) }
 
 // Calls returns how many calls the server has received.
 func (s *Server) Calls() int64 { return s.calls.Load() }
 
-// enter counts a call, applies the delay and returns the configured failure.
+// enter counts a call, applies the delay and the work and returns the configured failure.
 func (s *Server) enter(ctx context.Context) error {
 	s.calls.Add(1)
 	if d := time.Duration(s.delay.Load()); d > 0 {
@@ -60,6 +104,16 @@ func (s *Server) enter(ctx context.Context) error {
 		case <-ctx.Done():
 			return status.FromContextError(ctx.Err()).Err()
 		}
+	}
+	if left := s.work.Load(); left > 0 {
+		x := uint64(left)
+		for ; left > 0; left -= workChunk {
+			if ctx.Err() != nil {
+				return status.FromContextError(ctx.Err()).Err()
+			}
+			x = work(x, min(left, workChunk))
+		}
+		s.sink.Add(x)
 	}
 	if c := codes.Code(s.fail.Load()); c != codes.OK {
 		return status.Errorf(c, "greeter %s: failing on purpose", s.inst.ID)
