@@ -9,9 +9,12 @@ import (
 
 	"google.golang.org/grpc/balancer"
 	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/grpclog"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/serviceconfig"
 )
+
+var logger = grpclog.Component("grpckit-debugz")
 
 // PolicyName is the name the debugz policy is registered under.
 const PolicyName = "grpckit_debugz"
@@ -81,10 +84,9 @@ func (b *debugBalancer) ResolverError(err error) {
 	}
 }
 
+// UpdateSubConnState is not called: every SubConn has a StateListener.
 func (b *debugBalancer) UpdateSubConnState(sc balancer.SubConn, s balancer.SubConnState) {
-	if b.child != nil {
-		b.child.UpdateSubConnState(sc, s)
-	}
+	logger.Errorf("debugz %p: UpdateSubConnState(%v, %+v) called unexpectedly", b, sc, s)
 }
 
 func (b *debugBalancer) ExitIdle() {
@@ -123,6 +125,7 @@ func (b *debugBalancer) NewSubConn(addrs []resolver.Address, opts balancer.NewSu
 			listener(s)
 		}
 	}
+	//lint:ignore SA1019 a parent must wrap the method its child calls
 	sc, err := b.ClientConn.NewSubConn(addrs, opts)
 	if err != nil {
 		return nil, err
