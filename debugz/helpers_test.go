@@ -97,3 +97,5 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
