@@ -32,7 +32,7 @@ func (d downRegistry) Build(t resolver.Target, cc resolver.ClientConn, _ resolve
 type downResolver struct{ pub *kitresolver.Publisher }
 
 func (downResolver) ResolveNow(resolver.ResolveNowOptions) {}
-func (r downResolver) Close()                             { r.pub.Close() }
+func (r downResolver) Close()                              { r.pub.Close() }
 
 // TestStaleSnapshot: during a registry outage the page shows the snapshot's
 // instances as stale, and the channel's endpoints from it, with
