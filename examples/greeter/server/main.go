@@ -6,7 +6,8 @@
 //
 // On SIGINT or SIGTERM it takes itself out of service before it stops: health
 // NOT_SERVING, deregister, wait for clients to drop it, GracefulStop.
-// OTEL_TRACES_EXPORTER (otlp, console, none) and the other OTEL_* variables
+// With -debug 127.0.0.1:8081 it serves grpckit's debug page (package debugz)
+// at http://127.0.0.1:8081/debugz. OTEL_TRACES_EXPORTER (otlp, console, none) and the other OTEL_* variables
 // configure tracing.
 package main
 
@@ -22,6 +23,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/grpckit/grpckit/debugz"
 	"github.com/grpckit/grpckit/examples/internal/greeterapp"
 	"github.com/grpckit/grpckit/interceptor/ratelimit"
 	"github.com/grpckit/grpckit/interceptor/stack"
@@ -45,6 +47,7 @@ func run(args []string) error {
 		limit    = fs.Float64("rate", 0, "calls per second admitted from each peer host (0 or negative: no limit, the server stack's default; see interceptor/stack)")
 		burst    = fs.Int("burst", 10, "burst of the per-peer limit set by -rate")
 		drainFor = fs.Duration("drain", 10*time.Second, "how long shutdown may take")
+		debug    = fs.String("debug", "", "address to serve the debug page on, such as 127.0.0.1:8081 (default: no page); it shows the -rate limiter's keys")
 	)
 	rf.Register(fs)
 	fs.StringVar(&inst.Service, "service", "greeter", "service name to register")
@@ -68,13 +71,27 @@ func run(args []string) error {
 		return err
 	}
 	defer cleanup()
+	var page *debugz.Page
+	if *debug != "" {
+		page = debugz.New()
+		dbg, err := greeterapp.ServeDebug(*debug, page)
+		if err != nil {
+			return err
+		}
+		defer dbg.Close()
+		fmt.Printf("debug page on %s\n", dbg.URL)
+	}
 	var stackOpts []stack.ServerOption // the stack's default: no limiter
 	if *limit > 0 {
 		tb, err := ratelimit.NewTokenBucket(rate.Limit(*limit), *burst)
 		if err != nil {
 			return err
 		}
-		stackOpts = []stack.ServerOption{stack.WithLimiter(tb, ratelimit.WithKey(ratelimit.KeyPeer))}
+		var l ratelimit.Limiter = tb
+		if page != nil {
+			l = page.Limiter("per-peer rate limit", l)
+		}
+		stackOpts = []stack.ServerOption{stack.WithLimiter(l, ratelimit.WithKey(ratelimit.KeyPeer))}
 	}
 	srv, err := greeterapp.Start(ctx, greeterapp.ServerConfig{
 		Instance: inst, Listen: *listen, Registry: reg, Stack: stackOpts,

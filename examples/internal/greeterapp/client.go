@@ -17,6 +17,7 @@ import (
 	"github.com/grpckit/grpckit/balancer/p2c"
 	"github.com/grpckit/grpckit/balancer/wrr"
 	"github.com/grpckit/grpckit/balancer/zoneaware"
+	"github.com/grpckit/grpckit/debugz"
 	"github.com/grpckit/grpckit/interceptor/stack"
 )
 
@@ -70,6 +71,10 @@ type ClientConfig struct {
 	Stack []stack.ClientOption
 	// DialOptions are added after the ones Dial sets.
 	DialOptions []grpc.DialOption
+	// Debug, when set, shows the channel on that debug page: its resolver
+	// through Debug.Builder, its balancer through the debugz policy
+	// wrapping Policy.
+	Debug *debugz.Page
 }
 
 // Dial creates a client of the service through the registry's resolver, the
@@ -93,6 +98,12 @@ func Dial(cfg ClientConfig) (*grpc.ClientConn, error) {
 	rb := cfg.Resolver
 	if rb == nil {
 		rb = cfg.Registry.Builder()
+	}
+	if cfg.Debug != nil {
+		rb = cfg.Debug.Builder(rb)
+		if lb, err = debugz.Policy(lb); err != nil {
+			return nil, err
+		}
 	}
 	opts = append(opts,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
