@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/grpckit/grpckit/balancer/consistenthash"
+	"github.com/grpckit/grpckit/debugz"
 	"github.com/grpckit/grpckit/examples/internal/greeterapp"
 	"github.com/grpckit/grpckit/interceptor/breaker"
 	"github.com/grpckit/grpckit/interceptor/ratelimit"
@@ -96,11 +97,18 @@ type demo struct {
 	servers map[string]*greeterapp.Server
 	byAddr  sync.Map // backend address → id
 	view    *view
+	page    *debugz.Page // the debug page: channels, breakers, limiters
 }
 
 // run runs the whole demo and returns what it measured.
 func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
-	d := &demo{cfg: cfg, out: out, start: time.Now(), servers: map[string]*greeterapp.Server{}}
+	d := &demo{cfg: cfg, out: out, start: time.Now(), servers: map[string]*greeterapp.Server{}, page: debugz.New()}
+	dbg, err := greeterapp.ServeDebug("127.0.0.1:0", d.page)
+	if err != nil {
+		return nil, err
+	}
+	defer dbg.Close()
+	logf(out, d.start, "debug page: %s", dbg.URL)
 	shutdownTracing, err := tracing.Setup(ctx, "grpckit-demo")
 	if err != nil {
 		return nil, err
@@ -189,7 +197,7 @@ func (d *demo) startServer(ctx context.Context, b backend, listen string) (*gree
 		if err != nil {
 			return nil, err
 		}
-		stackOpts = []stack.ServerOption{stack.WithLimiter(tb)}
+		stackOpts = []stack.ServerOption{stack.WithLimiter(d.page.Limiter("backend "+b.id, tb))}
 	}
 	s, err := greeterapp.Start(ctx, greeterapp.ServerConfig{
 		Instance:  kitresolver.Instance{ID: b.id, Weight: b.weight, Zone: b.zone},
@@ -232,6 +240,7 @@ func (d *demo) dial(balancer string, group *breaker.Group, opts ...grpc.DialOpti
 		Stack:       []stack.ClientOption{stack.WithBreaker(group), stack.WithoutRateLimit()},
 		Resolver:    wb,
 		DialOptions: opts,
+		Debug:       d.page,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -260,6 +269,7 @@ func (d *demo) balancerPhase(ctx context.Context, n int, balancer string, startF
 	if err != nil {
 		return nil, 0, err
 	}
+	defer d.page.Breakers("client ("+balancer+")", group)()
 	metrics := newMetricCounter()
 	conn, wb, err := d.dial(balancer, group, grpc.WithStatsHandler(metrics))
 	if err != nil {
@@ -408,6 +418,7 @@ func (d *demo) breakerPhase(ctx context.Context) (breakerResult, error) {
 	if err != nil {
 		return res, err
 	}
+	defer d.page.Breakers("client of "+failingID, group)()
 	conn, err := grpc.NewClient("passthrough:///"+d.servers[failingID].Addr, d.directOptions(group)...)
 	if err != nil {
 		return res, err
@@ -458,6 +469,7 @@ func (d *demo) killPhase(ctx context.Context) (killResult, error) {
 	if err != nil {
 		return res, err
 	}
+	defer d.page.Breakers("client (wrr)", group)()
 	conn, wb, err := d.dial("wrr", group)
 	if err != nil {
 		return res, err

@@ -12,7 +12,10 @@
 //
 // After the balancers, it opens the breaker on the failing backend, kills
 // one server to show the resolver dropping it, restarts it, and prints a
-// summary table per balancer.
+// summary table per balancer. At start it prints the address of its debug
+// page (package debugz), which shows live the channel of the current phase
+// (instances, endpoints' states and picks), its breakers and the
+// rate-limited backend's limiter.
 package main
 
 import (
