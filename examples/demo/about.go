@@ -39,6 +39,13 @@ func (d *demo) about(phase string) string {
 			"failing for %v (3s by default; shortened here), refuses calls without touching\n"+
 			"the network, probes half-open, and closes once %s recovers half-way.",
 			failingID, failingID, d.loneFor(), failingID)
+	case "overload":
+		return fmt.Sprintf("overload: %s, a backend in a process of its own, does %v of CPU work per\n"+
+			"call; the demo measures what it serves, then sends it %d× that, open loop, with\n"+
+			"%v deadlines. The server stack's adaptive limiter, configured with nothing,\n"+
+			"sheds the excess at once (ResourceExhausted with a retry pushback), so the calls\n"+
+			"it admits stay fast.",
+			overloadedID, overloadWork, overloadFactor, overloadDeadline)
 	case "kill":
 		return fmt.Sprintf("wrr while %s shuts down as on SIGTERM (NOT_SERVING, deregister, drain, stop)\n"+
 			"and restarts: the resolver drops it before it stops, so no call fails (but %s's\n"+

@@ -13,7 +13,7 @@ import (
 // thrown off by a line the terminal wraps.
 func TestAboutFits(t *testing.T) {
 	d := &demo{cfg: defaultConfig()}
-	for _, phase := range append(greeterapp.Balancers, "breaker", "kill") {
+	for _, phase := range append(greeterapp.Balancers, "breaker", "kill", "overload") {
 		about := d.about(phase)
 		if about == "" {
 			t.Errorf("phase %s has no explanation", phase)

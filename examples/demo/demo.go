@@ -73,7 +73,15 @@ type summary struct {
 	ejected int64 // outlier ejections in the outlier phase
 	breaker breakerResult
 	kill    killResult
+	over    overloadResult
 }
+
+// phases is how many phases the demo has: one per balancer, the breaker,
+// the kill and the overload.
+var phases = len(greeterapp.Balancers) + 3
+
+// phaseTitle is the title of phase n of the live view.
+func phaseTitle(n int, what string) string { return fmt.Sprintf("%d/%d %s", n, phases, what) }
 
 type breakerResult struct {
 	transitions []string // "closed→open", ...
@@ -141,6 +149,9 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 		return nil, err
 	}
 	if sum.kill, err = d.killPhase(ctx); err != nil {
+		return nil, err
+	}
+	if sum.over, err = d.overloadPhase(ctx, phaseTitle(phases, overloadedID+" overloaded")); err != nil {
 		return nil, err
 	}
 	d.view.stop()
@@ -294,7 +305,7 @@ func (d *demo) balancerPhase(ctx context.Context, n int, balancer string, startF
 	client := greeterv1.NewGreeterClient(conn)
 	d.drive(withWarmUp(ctx), client, newPhaseStats("warm-up", d.ids()), max(200*time.Millisecond, d.cfg.phase/8))
 	p := newPhaseStats(balancer, d.ids())
-	d.view.setPhase(fmt.Sprintf("%d/8 %s", n, balancer), d.about(balancer), p, wb, func() string {
+	d.view.setPhase(phaseTitle(n, balancer), d.about(balancer), p, wb, func() string {
 		return fmt.Sprintf("breaker per method: %s   outlier ejections: %d%s", group.State(sayHello), metrics.get("grpckit.lb.outlier.ejections"), p.keysLine())
 	})
 	if startFailing {
@@ -425,7 +436,7 @@ func (d *demo) breakerPhase(ctx context.Context) (breakerResult, error) {
 	}
 	defer conn.Close()
 	p := newPhaseStats("breaker on "+failingID, d.ids())
-	d.view.setPhase("7/8 breaker on "+failingID+" alone", d.about("breaker"), p, nil, func() string {
+	d.view.setPhase(phaseTitle(len(greeterapp.Balancers)+1, "breaker on "+failingID+" alone"), d.about("breaker"), p, nil, func() string {
 		return fmt.Sprintf("breaker on %s: %s   calls reaching %s: %d", failingID, group.State(sayHello), failingID, d.servers[failingID].Calls())
 	})
 	client := greeterv1.NewGreeterClient(conn)
@@ -476,7 +487,7 @@ func (d *demo) killPhase(ctx context.Context) (killResult, error) {
 	}
 	defer conn.Close()
 	p := newPhaseStats("kill "+killedID, d.ids())
-	d.view.setPhase("8/8 wrr while "+killedID+" is killed and restarted", d.about("kill"), p, wb, func() string { return "" })
+	d.view.setPhase(phaseTitle(len(greeterapp.Balancers)+2, "wrr while "+killedID+" is killed and restarted"), d.about("kill"), p, wb, func() string { return "" })
 	dctx, stopDriving := context.WithCancel(ctx)
 	driven := make(chan struct{})
 	go func() {

@@ -116,4 +116,19 @@ func TestDemo(t *testing.T) {
 	if limit := 5 * time.Second; k.dropped > limit || k.returned > limit {
 		t.Errorf("the resolver dropped %s after %v and listed it again after %v, want both within %v", killedID, k.dropped, k.returned, limit)
 	}
+
+	// Sent three times what it served at best, the overloaded backend
+	// sheds calls at once, and most of the calls it admits meet their
+	// deadline (without a limiter the queue grows until nearly every call
+	// misses it). How much it serves meanwhile depends on what else the
+	// machine runs, so it is not checked.
+	o := sum.over
+	t.Logf("overload: capacity %.0f calls/s, sent %d in %v: %d OK in time, %d shed (pushback %v), %d late, %d failed otherwise, admitted p99 %v",
+		o.capacity, o.sent, o.duration, o.ok, o.shed, o.pushback, o.late, o.other, o.p99)
+	if o.shed == 0 || o.pushback <= 0 {
+		t.Errorf("overload: %d of %d calls shed, pushback %v; want calls shed with a pushback", o.shed, o.sent, o.pushback)
+	}
+	if o.ok == 0 || o.late+o.other >= o.ok {
+		t.Errorf("overload: %d calls OK in time, %d late, %d failed otherwise; want most admitted calls answered in time", o.ok, o.late, o.other)
+	}
 }

@@ -11,11 +11,12 @@
 //	OTEL_TRACES_EXPORTER=console go run ./examples/demo -live=false
 //
 // After the balancers, it opens the breaker on the failing backend, kills
-// one server to show the resolver dropping it, restarts it, and prints a
-// summary table per balancer. At start it prints the address of its debug
-// page (package debugz), which shows live the channel of the current phase
-// (instances, endpoints' states and picks), its breakers and the
-// rate-limited backend's limiter.
+// one server to show the resolver dropping it, restarts it, overloads one
+// backend to show the server stack's adaptive limiter shedding the excess,
+// and prints a summary table per balancer. At start it prints the address
+// of its debug page (package debugz), which shows live the channel of the
+// current phase (instances, endpoints' states and picks), its breakers and
+// the rate-limited backend's limiter.
 package main
 
 import (
@@ -57,7 +58,7 @@ func defaultConfig() config {
 }
 
 func (c *config) register(fs *flag.FlagSet) {
-	fs.DurationVar(&c.phase, "phase", c.phase, "length of each of the demo's 8 phases")
+	fs.DurationVar(&c.phase, "phase", c.phase, "length of each of the demo's phases")
 	fs.Float64Var(&c.rps, "rps", c.rps, "calls per second the client sends")
 	fs.IntVar(&c.workers, "workers", c.workers, "calls in flight at most")
 	fs.DurationVar(&c.baseDelay, "delay", c.baseDelay, "time every call takes on a normal backend")
@@ -68,6 +69,7 @@ func (c *config) register(fs *flag.FlagSet) {
 }
 
 func main() {
+	maybeServeOverloaded()
 	cfg := defaultConfig()
 	cfg.register(flag.CommandLine)
 	flag.Parse()

@@ -7,5 +7,6 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	maybeServeOverloaded() // the test binary is the overloaded backend's process too
 	registrytest.VerifyTestMain(m)
 }

@@ -49,6 +49,12 @@ func printSummary(w io.Writer, cfg config, s *summary) {
 		killedID, k.dropped.Round(time.Millisecond), k.whileDown)
 	fmt.Fprintf(w, "restarted, it was listed again after %v and served %d calls; %d calls failed in that phase but for rate limits.\n",
 		k.returned.Round(time.Millisecond), k.after, k.failed)
+	o := s.over
+	fmt.Fprintf(w, "overload on %s (%v of CPU per call): it served up to %.0f calls/s; sent %d× that for %v, it answered\n",
+		overloadedID, overloadWork, o.capacity, overloadFactor, o.duration.Round(time.Millisecond))
+	fmt.Fprintf(w, "%.0f calls/s OK in time (%.0f %%), shed %d of %d calls at once (retry pushback %v), and %d missed their %v deadline;\n",
+		float64(o.ok)/o.duration.Seconds(), 100*o.goodput(), o.shed, o.sent, o.pushback, o.late, overloadDeadline)
+	fmt.Fprintf(w, "the p99 of the calls admitted was %s (the server stack's adaptive limiter, nothing configured).\n", fmtDur(o.p99))
 }
 
 func fmtDur(d time.Duration) string {

@@ -155,6 +155,9 @@ func (v *view) frameLocked(status string, withEvents bool) string {
 		fmt.Fprintln(&b, status)
 	}
 	for _, be := range backends {
+		if p.served[be.id] == nil {
+			continue // not a backend of this phase
+		}
 		share := p.share(be.id)
 		n := int(share*barWidth + 0.5)
 		fmt.Fprintf(&b, "  %-3s %-5s w%d %-7s %s%s %5.1f%%  %d\n", be.id, be.zone, be.weight, be.role,

@@ -27,17 +27,24 @@
 // (runtime/metrics, /sched/latencies:seconds), at no cost per call.
 //
 // So every 100 ms the Limiter compares that scheduling delay (the 90th
-// percentile of the window's wake-ups) with the latency of the calls it
-// admitted (at least 1 ms). Above it, and with the admitted calls keeping at
-// least a quarter of the CPUs busy (throughput × latency, Little's law, over
-// GOMAXPROCS: a server whose few calls wait behind other work gains nothing
-// from shedding them), the server is overloaded. After two such windows in a
-// row (one alone is more often a pause of the machine than a queue) the
+// percentile of the window's wake-ups) with what a call costs: the process's
+// CPU time over the window divided by the calls that ended in it (at least
+// 1 ms). Above it, and with the process keeping at least a quarter of its
+// CPUs busy (GOMAXPROCS; a server whose few calls wait behind another
+// process's work gains nothing from shedding them), the server is
+// overloaded. The cost is CPU time rather than latency because a call longer
+// than the scheduler's time slice, or one that waits on its way, is
+// preempted and queues again: its latency grows with the queue and would
+// never be passed by it. Where the process's CPU time is not known
+// (systems without getrusage), the latency of the admitted calls stands
+// for the cost, and calls in flight by Little's law for the busy CPUs.
+//
+// After two such windows in a row (one alone is more often a pause of the machine than a queue) the
 // Limiter sets an admission rate, from Little's law again: the calls the server
 // just completed per second are its capacity now, less what it takes to
 // drain the queue found within half a second (at most half of it: a queue
 // just over the target cuts the rate a little, a long one fast). While calls
-// are still shed but the delay is back under the latency, the rate grows by
+// are still shed but the delay is back under the cost, the rate grows by
 // up to 20 % a window, the more the shorter the queue; after a second with
 // neither overload nor a shed call the Limiter stands down and admits
 // everything again. A server that is not overloaded sheds nothing.

@@ -27,11 +27,15 @@ const (
 	maxIncrease = 0.2
 	// minRate keeps the admission rate from reaching 0.
 	minRate = 1.0
+	// minServiceSample is the least number of calls ended in a window for
+	// its CPU time per call to update the estimate of a call's cost.
+	minServiceSample = 5
 	// startWindows is how many overloaded windows in a row start the
 	// shedding: one alone is more often a pause of the machine than a queue.
 	startWindows = 2
-	// minBusy is the least share of the CPUs the admitted calls must keep
-	// busy (throughput × latency, Little's law, over GOMAXPROCS) for a queue
+	// minBusy is the least share of the CPUs the process must keep busy
+	// (its CPU time over the window, or where unknown the admitted calls
+	// in flight by Little's law, throughput × latency, over GOMAXPROCS) for a queue
 	// to count as theirs: a server whose few calls wait behind other work
 	// (another process's, a batch job in the same process) gains nothing from
 	// shedding them.
@@ -46,6 +50,7 @@ type window struct {
 	sum    time.Duration // summed latency of the timed calls
 	shed   int64         // calls shed
 	queue  time.Duration // how long the process's goroutines waited for a CPU (90th percentile)
+	cpu    time.Duration // CPU time the process used; 0 or less if unknown
 }
 
 // estimate is what the limiter enforces until the next window.
@@ -62,9 +67,9 @@ type estimate struct {
 // goroutine that closes a window.
 //
 // The server is overloaded when the slowest tenth of its goroutines wait for
-// a CPU longer than a call takes (at least minTarget), and its calls keep
-// at least minBusy of the CPUs busy: calls then queue up before any
-// interceptor runs. Once it has been for startWindows windows, and while it
+// a CPU longer than a call costs (its CPU time, or where unknown its
+// latency; at least minTarget), and the process keeps at least minBusy of
+// the CPUs busy: calls then queue up for a CPU. Once it has been for startWindows windows, and while it
 // is, the rate is set to the
 // throughput just measured (Little's law: what the server completes is its
 // capacity), less enough to drain the queue within drainTime. While it is
@@ -75,9 +80,10 @@ type estimate struct {
 type estimator struct {
 	procs      float64 // GOMAXPROCS; 0 leaves out the minBusy check
 	est        estimate
-	throughput float64 // smoothed calls per second
-	calm       int     // windows in a row with neither overload nor a shed call
-	over       int     // overloaded windows in a row
+	service    time.Duration // smoothed CPU time per call; 0 while unknown
+	throughput float64       // smoothed calls per second
+	calm       int           // windows in a row with neither overload nor a shed call
+	over       int           // overloaded windows in a row
 }
 
 // next takes one window's observations and returns the new estimate.
@@ -91,9 +97,28 @@ func (e *estimator) next(w window) estimate {
 		lat := w.sum / time.Duration(w.timed)
 		e.est.latency = time.Duration(smooth(float64(e.est.latency), float64(lat), 0.3))
 	}
+	if w.cpu > 0 && w.done >= minServiceSample {
+		svc := w.cpu / time.Duration(w.done)
+		e.service = time.Duration(smooth(float64(e.service), float64(svc), 0.3))
+	}
 	e.est.queue = w.queue
-	e.est.target = max(e.est.latency, minTarget)
+	// A call's cost: the CPU time it takes where the process's CPU time is
+	// known, else its latency. The latency is the cost of a call that keeps
+	// its CPU until it ends, but a call longer than the scheduler's time
+	// slice, or one that waits on its way (for the transport, a lock), is
+	// preempted and queues again: its latency then grows with the queue,
+	// and a target that follows it would never be passed.
+	cost := e.est.latency
+	if e.service > 0 {
+		cost = e.service
+	}
+	e.est.target = max(cost, minTarget)
+	// The CPUs the calls keep busy: the process's CPU time over the
+	// window where known, else calls in flight by Little's law.
 	busy := thr * e.est.latency.Seconds()
+	if w.cpu > 0 {
+		busy = w.cpu.Seconds() / w.length.Seconds()
+	}
 	e.est.overloaded = w.queue > e.est.target && busy >= minBusy*e.procs
 	if e.est.overloaded {
 		e.over++

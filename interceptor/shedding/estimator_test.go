@@ -259,3 +259,47 @@ func TestEstimatorModelStall(t *testing.T) {
 		t.Errorf("served %.1f%% of capacity 3 to 6 s after a stall, want >= 90%%", 100*share)
 	}
 }
+
+// TestEstimatorLongCalls: calls that do 20 ms of CPU work each, longer than
+// the scheduler's 10 ms slice, are preempted and share the CPUs, so their
+// latency grows with the queue (here to 400 ms) and stays above the
+// scheduling delay (100 ms). A target that follows the latency never sees
+// the overload; the calls' CPU cost (the process's CPU time over the calls
+// ended: 2 CPUs × 100 ms over 10 calls) does.
+func TestEstimatorLongCalls(t *testing.T) {
+	e := estimator{procs: 2}
+	w := window{length: windowLength, done: 10, timed: 10, sum: 10 * 400 * ms, queue: 100 * ms, cpu: 2 * windowLength}
+	var got estimate
+	for range startWindows + 1 {
+		got = e.next(w)
+	}
+	if !got.overloaded || got.rate == 0 {
+		t.Fatalf("%+v: calls of 20 ms CPU with a 400 ms latency and a 100 ms scheduling delay, want overload and shedding", got)
+	}
+	if got.target != 20*ms {
+		t.Fatalf("target %v, want the calls' CPU cost, 20ms", got.target)
+	}
+	// The same windows without the CPU time: the latency is the only cost
+	// known, and the target follows it.
+	e = estimator{procs: 2}
+	w.cpu = -1
+	for range startWindows + 1 {
+		got = e.next(w)
+	}
+	if got.overloaded || got.target != 400*ms {
+		t.Fatalf("%+v without the CPU time, want the latency as the target and no overload", got)
+	}
+}
+
+// TestEstimatorIdleCPU: a scheduling delay the process's calls do not cause
+// (the process uses a tenth of one of its 8 CPUs) sheds nothing, whatever
+// the calls' latency says.
+func TestEstimatorIdleCPU(t *testing.T) {
+	e := estimator{procs: 8}
+	w := window{length: windowLength, done: 100, timed: 100, sum: 100 * 50 * ms, queue: time.Second, cpu: windowLength / 10}
+	for range 10 {
+		if got := e.next(w); got.overloaded || got.rate != 0 {
+			t.Fatalf("%+v with the process using 0.1 of 8 CPUs, want no shedding", got)
+		}
+	}
+}

@@ -46,6 +46,7 @@ type Limiter struct {
 	est         estimator            // guarded by mu
 	windowStart int64                // guarded by mu
 	probe       func() time.Duration // guarded by mu; the scheduling delay since its last call
+	cpu         func() time.Duration // guarded by mu; the process's CPU time since its last call, -1 if unknown
 	stats       atomic.Pointer[Stats]
 }
 
@@ -74,14 +75,17 @@ const burst = 8
 // every call and learns when to shed from what it observes.
 func New() *Limiter {
 	p := newSchedProbe()
-	return newLimiter(p.read, nil)
+	l := newLimiter(p.read, nil)
+	l.cpu = newCPUProbe(processCPU).since
+	return l
 }
 
 // newLimiter returns a Limiter that reads the scheduling delay with probe
 // and the time with now (nanoseconds since the Limiter's epoch; nil for the
 // monotonic clock).
 func newLimiter(probe func() time.Duration, now func() int64) *Limiter {
-	l := &Limiter{epoch: time.Now(), probe: probe, est: estimator{procs: float64(runtime.GOMAXPROCS(0))}}
+	l := &Limiter{epoch: time.Now(), probe: probe, est: estimator{procs: float64(runtime.GOMAXPROCS(0))},
+		cpu: func() time.Duration { return -1 }}
 	l.now = now
 	if l.now == nil {
 		l.now = func() int64 { return int64(time.Since(l.epoch)) }
@@ -159,6 +163,7 @@ func (l *Limiter) closeWindow(now int64) {
 		sum:    time.Duration(l.sum.Swap(0)),
 		shed:   l.shed.Swap(0),
 		queue:  l.probe(),
+		cpu:    l.cpu(),
 	}
 	l.windowStart = now
 	l.apply(l.est.next(w), now)
