@@ -27,6 +27,9 @@
 // child whose picker implements EndpointDetailer adds its own per-endpoint
 // details (weight, cost, ejection, zone).
 //
+// A channel in idle mode (grpc.WithIdleTimeout) has closed its resolver and
+// balancer: it leaves the page, and comes back when a call wakes it.
+//
 // Mount the page on an address only operators reach: it shows addresses,
 // keys and errors of the running service.
 package debugz

@@ -129,9 +129,9 @@ func TestScenario(t *testing.T) {
 		t.Errorf("%d picks for %d calls", bv.Picks, calls)
 	}
 	g3 := endpointOf(t, bv, s.g3.Addr)
-	g1 := endpointOf(t, bv, s.g1.Addr)
-	if g3.Picks == 0 || g1.Picks < 15 || g3.InFlight != 0 {
-		t.Errorf("after ejection: g1 %+v, g3 %+v", g1, g3)
+	g1, g2 := endpointOf(t, bv, s.g1.Addr), endpointOf(t, bv, s.g2.Addr)
+	if g3.Picks == 0 || g1.Picks == 0 || g2.Picks == 0 || g1.Picks+g2.Picks < 30 || g3.InFlight != 0 {
+		t.Errorf("after ejection: g1 %+v, g2 %+v, g3 %+v", g1, g2, g3)
 	}
 	if len(rep.Resolvers) != 1 || bv.ResolverID != rep.Resolvers[0].ID {
 		t.Errorf("balancer's resolver %d, resolvers %+v", bv.ResolverID, rep.Resolvers)
