@@ -32,6 +32,7 @@ func TestDeregisterBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	inst := kitresolver.Instance{ID: "bounded-1", Service: "greeter-bounded", Addr: "127.0.0.1:1"}
+	claimID(t, agent.Client(), inst.ID)
 	reg, err := consul.Register(timeoutCtx(t, testutil.DefaultTimeout), cli, inst, consul.WithTTLCheck(longTTL), consul.WithRequestTimeout(reqTimeout))
 	if err != nil {
 		t.Fatal(err)
@@ -105,6 +106,7 @@ func TestDrainBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	inst := kitresolver.Instance{ID: "bounded-drain", Service: "greeter-bounded", Addr: "127.0.0.1:1"}
+	claimID(t, agent.Client(), inst.ID)
 	reg, err := consul.Register(timeoutCtx(t, testutil.DefaultTimeout), cli, inst, consul.WithTTLCheck(ttl), consul.WithRequestTimeout(reqTimeout))
 	if err != nil {
 		t.Fatal(err)
@@ -134,6 +136,7 @@ func TestDrainBounded(t *testing.T) {
 func TestRequestTimeoutOption(t *testing.T) {
 	t.Parallel()
 	inst := kitresolver.Instance{ID: "x", Service: "greeter-bounded", Addr: "127.0.0.1:1"}
+	claimID(t, agent.Client(), inst.ID)
 	_, err := consul.Register(timeoutCtx(t, testutil.DefaultTimeout), agent.Client(), inst, consul.WithRequestTimeout(0))
 	if err == nil || !strings.HasPrefix(err.Error(), "consul: WithRequestTimeout(0s)") {
 		t.Fatalf("Register(WithRequestTimeout(0)) = %v, want the option named", err)
@@ -156,6 +159,7 @@ func TestRegisterBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	inst := kitresolver.Instance{ID: "bounded-register", Service: "greeter-bounded", Addr: "127.0.0.1:1"}
+	claimID(t, agent.Client(), inst.ID)
 	done := make(chan error, 1)
 	start := time.Now()
 	go func() {

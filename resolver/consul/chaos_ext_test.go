@@ -49,6 +49,7 @@ func TestChaos(t *testing.T) {
 	next := 0
 	register := func() {
 		id := fmt.Sprintf("chaos-%d", next)
+		claimID(t, a.Client(), id)
 		inst := kitresolver.Instance{ID: id, Service: service, Addr: fmt.Sprintf("127.0.0.1:%d", 7600+next)}
 		next++
 		r, err := consul.Register(timeoutCtx(t, testutil.DefaultTimeout), a.Client(), inst, consul.WithTTLCheck(ttl), consul.WithRequestTimeout(reqTimeout))

@@ -27,6 +27,7 @@ func TestClientStartedBeforeChecksPass(t *testing.T) {
 			t.Parallel()
 			service := fmt.Sprintf("greeter-early-%v", waitPassing)
 			g := greeter.Start(t, kitresolver.Instance{Service: service, ID: service + "-1"})
+			claimID(t, agent.Client(), g.Instance().ID)
 			g.Health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING) // the check fails until SERVING
 
 			// The client starts first, before anything is registered.

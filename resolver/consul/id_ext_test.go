@@ -18,6 +18,7 @@ func TestUnaddressableIDsAreRefused(t *testing.T) {
 	t.Parallel()
 	for _, id := range []string{".", ".."} {
 		inst := kitresolver.Instance{ID: id, Service: "greeter-ids", Addr: "127.0.0.1:7400"}
+		claimID(t, agent.Client(), id)
 		r, err := consul.Register(timeoutCtx(t, testutil.DefaultTimeout), agent.Client(), inst, consul.WithTTLCheck(longTTL))
 		if err == nil {
 			_ = r.Deregister(timeoutCtx(t, testutil.DefaultTimeout))
@@ -31,6 +32,7 @@ func TestUnaddressableIDsAreRefused(t *testing.T) {
 	}
 	for _, id := range []string{"...", "a..b", "a?b#c", "%2e%2e", "ü-1", "svc-[::1]:80"} {
 		inst := kitresolver.Instance{ID: id, Service: "greeter-ids", Addr: "127.0.0.1:7400"}
+		claimID(t, agent.Client(), id)
 		r, err := consul.Register(timeoutCtx(t, testutil.DefaultTimeout), agent.Client(), inst, consul.WithTTLCheck(longTTL))
 		if err != nil {
 			t.Errorf("Register(ID %q) = %v", id, err)

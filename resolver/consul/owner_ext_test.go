@@ -40,6 +40,7 @@ func genOf(t *testing.T, id string) string {
 
 func registerGen(t *testing.T, cli *api.Client, id string, gen int, opts ...consul.RegisterOption) (*consul.Registration, error) {
 	t.Helper()
+	claimID(t, agent.Client(), id) // not through cli, whose requests a test may count
 	inst := kitresolver.Instance{ID: id, Service: "greeter-owner", Addr: "127.0.0.1:1", Metadata: map[string]string{"gen": strconv.Itoa(gen)}}
 	return consul.Register(timeoutCtx(t, testutil.DefaultTimeout), cli, inst, opts...)
 }

@@ -25,6 +25,7 @@ func TestRegisterDeregister(t *testing.T) {
 	srv := greeter.Start(t, kitresolver.Instance{Service: "greeter-reg"})
 	inst := srv.Instance()
 	inst.ID, inst.Weight, inst.Zone, inst.Version, inst.Metadata = "r1", 4, "eu-1b", "2.0", map[string]string{"team": "core"}
+	claimID(t, cli, inst.ID)
 	ctx := timeoutCtx(t, testutil.DefaultTimeout)
 	reg, err := consul.Register(ctx, cli, inst, consul.WithCheckInterval(testInterval), consul.WithTags("v2"), consul.WithWarningWeight(2))
 	if err != nil {

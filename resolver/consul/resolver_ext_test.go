@@ -95,6 +95,7 @@ func TestInstanceAttributes(t *testing.T) {
 		Meta:    map[string]string{"zone": "eu-1a", "version": "1.4", "server_name": "evil.example"},
 		Check:   &api.AgentServiceCheck{CheckID: "w1-ttl", TTL: "1h"},
 	}
+	claimID(t, cli, reg.ID)
 	if err := cli.Agent().ServiceRegister(reg); err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ func TestGracefulStopAgentRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	inst := kitresolver.Instance{ID: "stop-refused", Service: "greeter-stop", Addr: "127.0.0.1:1"}
+	claimID(t, agent.Client(), inst.ID)
 	reg, err := consul.Register(timeoutCtx(t, testutil.DefaultTimeout), cli, inst,
 		consul.WithTTLCheck(10*time.Second), consul.WithRequestTimeout(reqTimeout))
 	if err != nil {

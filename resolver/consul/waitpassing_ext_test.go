@@ -33,6 +33,7 @@ func TestWaitPassing(t *testing.T) {
 	const service = "greeter-waitpassing"
 	for i := range 3 {
 		g := greeter.Start(t, kitresolver.Instance{Service: service, ID: "wp" + string(rune('a'+i))})
+		claimID(t, agent.Client(), g.Instance().ID)
 		reg, err := consul.Register(timeoutCtx(t, testutil.DefaultTimeout), agent.Client(), g.Instance(),
 			consul.WithCheckInterval(testInterval), consul.WithWaitPassing())
 		if err != nil {
@@ -51,6 +52,7 @@ func TestWaitPassing(t *testing.T) {
 func TestWaitPassingNeverPasses(t *testing.T) {
 	t.Parallel()
 	g := greeter.Start(t, kitresolver.Instance{Service: "greeter-neverpasses", ID: "np"})
+	claimID(t, agent.Client(), g.Instance().ID)
 	g.Health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
