@@ -1,6 +1,8 @@
 package debugz
 
 import (
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +40,23 @@ func TestEndpointDetailer(t *testing.T) {
 	}
 	if first := v.Endpoints[0]; first.Weight != 0 || first.EjectedUntil != nil {
 		t.Errorf("endpoint without details %+v", first)
+	}
+
+	// The HTML shows the detail columns, which it leaves out without them.
+	p := New(WithClock(func() time.Time { return until.Add(-90 * time.Second) }))
+	p.balancers[e] = struct{}{}
+	rec := httptest.NewRecorder()
+	p.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	for _, want := range []string{"<th>weight</th>", "<td>2.5</td>", "<td>0.75</td>", "1m30s", "<td>eu-1a</td>"} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+	e.wrap(balancer.State{Picker: detailPicker{}})
+	rec = httptest.NewRecorder()
+	p.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if strings.Contains(rec.Body.String(), "<th>weight</th>") {
+		t.Error("HTML has a weight column without weights")
 	}
 }
 

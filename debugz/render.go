@@ -50,7 +50,23 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 	"percent": func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) },
 	"num":     func(f float64) string { return fmt.Sprintf("%.4g", f) },
 	"until":   func(now time.Time, t *time.Time) string { return formatSeconds(t.Sub(now).Seconds()) },
+	"columns": columnsOf,
 }).Parse(pageHTML))
+
+// columns says which optional endpoint columns a balancer has values for.
+type columns struct{ ChildState, Weight, Cost, Ejected, Zone bool }
+
+func columnsOf(b BalancerView) columns {
+	var c columns
+	for _, ep := range b.Endpoints {
+		c.ChildState = c.ChildState || ep.ChildState != ""
+		c.Weight = c.Weight || ep.Weight != 0
+		c.Cost = c.Cost || ep.Cost != 0
+		c.Ejected = c.Ejected || ep.EjectedUntil != nil
+		c.Zone = c.Zone || ep.Zone != ""
+	}
+	return c
+}
 
 func formatTime(t *time.Time) string {
 	if t == nil {
@@ -99,8 +115,9 @@ th{background:#f3f3f3}
 {{range .Balancers}}
 <h3 id="balancer-{{.ID}}">{{.Target}} <span class="meta">balancer #{{.ID}}, resolver #{{.ResolverID}}, child {{.ChildPolicy}}</span></h3>
 <p>State <span class="{{.State}}">{{.State}}</span>, {{.Picks}} picks, {{.InFlight}} in flight.</p>
-<table><tr><th>address</th><th>state</th><th>child state</th><th>picks</th><th>share</th><th>in flight</th><th>weight</th><th>cost</th><th>ejected for</th><th>zone</th></tr>
-{{range .Endpoints}}<tr><td>{{.Address}}</td><td class="{{.State}}">{{.State}}</td><td class="{{.ChildState}}">{{.ChildState}}</td><td>{{.Picks}}</td><td>{{percent .Share}}</td><td>{{.InFlight}}</td><td>{{if .Weight}}{{num .Weight}}{{end}}</td><td>{{if .Cost}}{{num .Cost}}{{end}}</td><td>{{if .EjectedUntil}}<span class="err">{{until $now .EjectedUntil}}</span>{{end}}</td><td>{{.Zone}}</td></tr>
+{{$c := columns .}}
+<table><tr><th>address</th><th>state</th>{{if $c.ChildState}}<th>child state</th>{{end}}<th>picks</th><th>share</th><th>in flight</th>{{if $c.Weight}}<th>weight</th>{{end}}{{if $c.Cost}}<th>cost</th>{{end}}{{if $c.Ejected}}<th>ejected for</th>{{end}}{{if $c.Zone}}<th>zone</th>{{end}}</tr>
+{{range .Endpoints}}<tr><td>{{.Address}}</td><td class="{{.State}}">{{.State}}</td>{{if $c.ChildState}}<td class="{{.ChildState}}">{{.ChildState}}</td>{{end}}<td>{{.Picks}}</td><td>{{percent .Share}}</td><td>{{.InFlight}}</td>{{if $c.Weight}}<td>{{if .Weight}}{{num .Weight}}{{end}}</td>{{end}}{{if $c.Cost}}<td>{{if .Cost}}{{num .Cost}}{{end}}</td>{{end}}{{if $c.Ejected}}<td>{{if .EjectedUntil}}<span class="err">{{until $now .EjectedUntil}}</span>{{end}}</td>{{end}}{{if $c.Zone}}<td>{{.Zone}}</td>{{end}}</tr>
 {{else}}<tr><td colspan="10">no endpoints</td></tr>{{end}}</table>
 {{else}}<p>No balancer registered (use the {{"grpckit_debugz"}} policy on a channel whose resolver Page.Builder wraps).</p>{{end}}
 
