@@ -12,6 +12,8 @@ import (
 	"google.golang.org/grpc/grpclog"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/serviceconfig"
+
+	kitresolver "github.com/grpckit/grpckit/resolver"
 )
 
 var logger = grpclog.Component("grpckit-debugz")
@@ -154,6 +156,7 @@ type balancerEntry struct {
 	state       connectivity.State
 	childPicker balancer.Picker
 	addrs       []string                  // the resolver's addresses, in order
+	ids         map[string]string         // address → the id of its Instance
 	byAddr      map[string]*endpointStats // the addresses' and SubConns' records
 	scs         map[balancer.SubConn]*endpointStats
 }
@@ -184,9 +187,14 @@ func (e *balancerEntry) setChildName(name string) {
 // ones, and drops those of addresses gone, unless a SubConn still uses one.
 func (e *balancerEntry) setEndpoints(s resolver.State) {
 	var addrs []string
+	ids := make(map[string]string)
 	for _, ep := range s.Endpoints {
+		inst, hasInst := kitresolver.InstanceFrom(ep)
 		for _, a := range ep.Addresses {
 			addrs = append(addrs, a.Addr)
+			if hasInst && ids[a.Addr] == "" {
+				ids[a.Addr] = inst.ID
+			}
 		}
 	}
 	for _, a := range s.Addresses {
@@ -209,7 +217,7 @@ func (e *balancerEntry) setEndpoints(s resolver.State) {
 	for _, rec := range e.scs {
 		next[rec.addr] = rec
 	}
-	e.addrs, e.byAddr = kept, next
+	e.addrs, e.byAddr, e.ids = kept, next, ids
 }
 
 func (e *balancerEntry) recordFor(addr string) *endpointStats {

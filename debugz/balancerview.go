@@ -30,13 +30,18 @@ func (e *balancerEntry) view() BalancerView {
 			recs = append(recs, rec)
 		}
 	}
-	child := e.childPicker
+	child, ids := e.childPicker, e.ids
 	e.mu.Unlock()
 
 	v.Endpoints = make([]EndpointView, 0, len(recs))
 	index := make(map[string]int, len(recs))
 	for _, rec := range recs {
-		ev := EndpointView{Address: clip(rec.addr), Picks: rec.picks.Load(), InFlight: rec.inFlight.Load()}
+		ev := EndpointView{
+			Address:  clip(rec.addr),
+			ID:       clip(ids[rec.addr]),
+			Picks:    rec.picks.Load(),
+			InFlight: rec.inFlight.Load(),
+		}
 		if st := rec.state.Load(); st >= 0 {
 			ev.State = connectivity.State(st).String()
 		}

@@ -103,7 +103,7 @@ th{background:#f3f3f3}
 <h2>Resolvers</h2>
 {{range .Resolvers}}
 <h3 id="resolver-{{.ID}}">{{.Target}} <span class="meta">resolver #{{.ID}}</span></h3>
-<p>{{.Updates}} updates, last {{ts .LastUpdate}}{{if .LastUpdate}} ({{secs .AgeSeconds}} ago){{end}}{{if .Stale}}, <span class="stale">stale: served from a snapshot</span>{{end}}.
+<p>Updates: {{.Updates}}, the last {{ts .LastUpdate}}{{if .LastUpdate}} ({{secs .AgeSeconds}} ago){{end}}{{if .Stale}}, <span class="stale">stale: served from a snapshot</span>{{end}}.
 {{if .LastError}}<br><span class="err">Last error</span> ({{.Errors}} in all) at {{ts .LastErrorAt}}: <code>{{.LastError}}</code>{{end}}</p>
 <table><tr><th>id</th><th>address</th><th>weight</th><th>zone</th><th>version</th></tr>
 {{range .Instances}}<tr><td>{{.ID}}</td><td>{{.Address}}</td><td>{{.Weight}}</td><td>{{.Zone}}</td><td>{{.Version}}</td></tr>
@@ -116,9 +116,9 @@ th{background:#f3f3f3}
 <h3 id="balancer-{{.ID}}">{{.Target}} <span class="meta">balancer #{{.ID}}, resolver #{{.ResolverID}}, child {{.ChildPolicy}}</span></h3>
 <p>State <span class="{{.State}}">{{.State}}</span>, {{.Picks}} picks, {{.InFlight}} in flight.</p>
 {{$c := columns .}}
-<table><tr><th>address</th><th>state</th>{{if $c.ChildState}}<th>child state</th>{{end}}<th>picks</th><th>share</th><th>in flight</th>{{if $c.Weight}}<th>weight</th>{{end}}{{if $c.Cost}}<th>cost</th>{{end}}{{if $c.Ejected}}<th>ejected for</th>{{end}}{{if $c.Zone}}<th>zone</th>{{end}}</tr>
-{{range .Endpoints}}<tr><td>{{.Address}}</td><td class="{{.State}}">{{.State}}</td>{{if $c.ChildState}}<td class="{{.ChildState}}">{{.ChildState}}</td>{{end}}<td>{{.Picks}}</td><td>{{percent .Share}}</td><td>{{.InFlight}}</td>{{if $c.Weight}}<td>{{if .Weight}}{{num .Weight}}{{end}}</td>{{end}}{{if $c.Cost}}<td>{{if .Cost}}{{num .Cost}}{{end}}</td>{{end}}{{if $c.Ejected}}<td>{{if .EjectedUntil}}<span class="err">{{until $now .EjectedUntil}}</span>{{end}}</td>{{end}}{{if $c.Zone}}<td>{{.Zone}}</td>{{end}}</tr>
-{{else}}<tr><td colspan="10">no endpoints</td></tr>{{end}}</table>
+<table><tr><th>id</th><th>address</th><th>state</th>{{if $c.ChildState}}<th>child state</th>{{end}}<th>picks</th><th>share</th><th>in flight</th>{{if $c.Weight}}<th>weight</th>{{end}}{{if $c.Cost}}<th>cost</th>{{end}}{{if $c.Ejected}}<th>ejected for</th>{{end}}{{if $c.Zone}}<th>zone</th>{{end}}</tr>
+{{range .Endpoints}}<tr><td>{{.ID}}</td><td>{{.Address}}</td><td class="{{.State}}">{{.State}}</td>{{if $c.ChildState}}<td class="{{.ChildState}}">{{.ChildState}}</td>{{end}}<td>{{.Picks}}</td><td>{{percent .Share}}</td><td>{{.InFlight}}</td>{{if $c.Weight}}<td>{{if .Weight}}{{num .Weight}}{{end}}</td>{{end}}{{if $c.Cost}}<td>{{if .Cost}}{{num .Cost}}{{end}}</td>{{end}}{{if $c.Ejected}}<td>{{if .EjectedUntil}}<span class="err">{{until $now .EjectedUntil}}</span>{{end}}</td>{{end}}{{if $c.Zone}}<td>{{.Zone}}</td>{{end}}</tr>
+{{else}}<tr><td colspan="11">no endpoints</td></tr>{{end}}</table>
 {{else}}<p>No balancer registered (use the {{"grpckit_debugz"}} policy on a channel whose resolver Page.Builder wraps).</p>{{end}}
 
 <h2>Breakers</h2>

@@ -238,8 +238,8 @@ func checkScenarioJSON(t *testing.T, s *scenario, rep debugz.Report, method stri
 		}
 	}
 	bv := rep.Balancers[0]
-	if st := endpointOf(t, bv, s.g1.Addr).State; st != "READY" {
-		t.Errorf("g1 state %q", st)
+	if ep := endpointOf(t, bv, s.g1.Addr); ep.State != "READY" || ep.ID != "g1" {
+		t.Errorf("g1 %+v", ep)
 	}
 	if st := endpointOf(t, bv, s.g2.Addr).State; st == "READY" {
 		t.Errorf("stopped g2 state %q", st)
@@ -272,7 +272,7 @@ func checkScenarioHTML(t *testing.T, s *scenario, text, method string) {
 	for _, fact := range []string{
 		s.target,
 		"registry unreachable",
-		s.g1.Addr + " | READY |",
+		"g1 | " + s.g1.Addr + " | READY |",
 		"| 3 | " + hostileZone + " | " + hostileVersion + " |",
 		method + " | open |",
 		method + " | 4 |",

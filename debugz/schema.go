@@ -76,7 +76,8 @@ type BalancerView struct {
 	Endpoints []EndpointView `json:"endpoints"`
 }
 
-// EndpointView is one address of a balancer. State is its connection's
+// EndpointView is one address of a balancer; ID is the id of the grpckit
+// Instance the resolver gave for it, if any. State is its connection's
 // connectivity state ("" before it has one). Picks and InFlight count the
 // calls the channel sent it; Share is its part of Picks. Weight, Cost,
 // EjectedUntil and Zone come from the child's picker when it implements
@@ -84,6 +85,7 @@ type BalancerView struct {
 // the child is built on it.
 type EndpointView struct {
 	Address      string     `json:"address"`
+	ID           string     `json:"id,omitempty"`
 	State        string     `json:"state"`
 	ChildState   string     `json:"child_state,omitempty"`
 	Picks        uint64     `json:"picks"`
