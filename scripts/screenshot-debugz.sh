@@ -16,7 +16,7 @@ PHASE=${PHASE:-8s}
 WAIT_FOR=${WAIT_FOR:-grpckit_outlier_ejection}
 SETTLE=${SETTLE:-4}
 OUT=${OUT:-docs/debugz.png}
-SIZE=${SIZE:-1280,1800}
+SIZE=${SIZE:-1280,1100}
 
 chrome=""
 for c in chromium chromium-browser google-chrome; do
