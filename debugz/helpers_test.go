@@ -99,3 +99,12 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// discard is a ResponseWriter that drops what it is given.
+type discard struct{}
+
+func (discard) Header() http.Header         { return http.Header{} }
+func (discard) Write(b []byte) (int, error) { return len(b), nil }
+func (discard) WriteHeader(int)             {}
+
+func newRequest() *http.Request { return httptest.NewRequest(http.MethodGet, "/", nil) }
