@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"google.golang.org/grpc/balancer"
+	"google.golang.org/grpc/balancer/base"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/grpclog"
 	"google.golang.org/grpc/resolver"
@@ -80,10 +81,18 @@ func (b *debugBalancer) UpdateClientConnState(s balancer.ClientConnState) error 
 	})
 }
 
+// ResolverError passes err to the child; before there is one (the resolver
+// failed before its first state), calls fail with it at once rather than
+// waiting for a state that may not come.
 func (b *debugBalancer) ResolverError(err error) {
 	if b.child != nil {
 		b.child.ResolverError(err)
+		return
 	}
+	b.ClientConn.UpdateState(balancer.State{
+		ConnectivityState: connectivity.TransientFailure,
+		Picker:            base.NewErrPicker(fmt.Errorf("debugz: resolver error: %w", err)),
+	})
 }
 
 // UpdateSubConnState is not called: every SubConn has a StateListener.

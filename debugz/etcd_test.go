@@ -7,11 +7,14 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/grpckit/grpckit/balancer/lbconfig"
 	"github.com/grpckit/grpckit/debugz"
 	"github.com/grpckit/grpckit/internal/greeter"
+	greeterv1 "github.com/grpckit/grpckit/proto/greeter/v1"
 	"github.com/grpckit/grpckit/registrytest"
 	kitresolver "github.com/grpckit/grpckit/resolver"
 	"github.com/grpckit/grpckit/resolver/etcd"
@@ -97,6 +100,14 @@ func TestEtcdOutage(t *testing.T) {
 		rv, _ := resolverOf(bareID)
 		return rv.Errors > 0 && strings.HasPrefix(rv.LastError, "etcd: ")
 	})
+	// Its calls fail at once, Unavailable, instead of waiting out their
+	// deadline for a state that will not come.
+	cctx, ccancel := context.WithTimeout(ctx, 20*time.Second)
+	_, err = greeterv1.NewGreeterClient(bare).SayHello(cctx, &greeterv1.SayHelloRequest{Name: "x"})
+	ccancel()
+	if status.Code(err) != codes.Unavailable {
+		t.Errorf("call without a snapshot during the outage: %v, want Unavailable", err)
+	}
 	text := pageText(t, p)
 	for _, fact := range []string{"stale: served from a snapshot", "Last error"} {
 		if !strings.Contains(text, fact) {
