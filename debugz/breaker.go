@@ -2,6 +2,7 @@ package debugz
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 
 	"github.com/grpckit/grpckit/interceptor/breaker"
@@ -12,7 +13,12 @@ import (
 // calls. Registering another Group under the same name replaces it. The
 // returned function removes it from the page; it is safe to call more than
 // once.
+//
+// A nil g is a programming error: Breakers panics, naming name.
 func (p *Page) Breakers(name string, g *breaker.Group) (unregister func()) {
+	if g == nil {
+		panic(fmt.Sprintf("debugz: Breakers(%q, nil): no breaker group to show", name))
+	}
 	e := &breakerEntry{name: name, group: g}
 	p.mu.Lock()
 	p.breakers[name] = e

@@ -2,6 +2,7 @@ package debugz
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -29,7 +30,12 @@ const TopKeysSize = 64
 // into the summary under a lock it only tries to take: a decision never
 // waits, and one that finds the summary busy is counted in SkippedSamples
 // instead. A key new to the summary costs one allocation (the key's copy).
+//
+// A nil l is a programming error: Limiter panics, naming name.
 func (p *Page) Limiter(name string, l ratelimit.Limiter) ratelimit.Limiter {
+	if l == nil {
+		panic(fmt.Sprintf("debugz: Limiter(%q, nil): no limiter to wrap", name))
+	}
 	w := &limiter{name: name, inner: l}
 	p.mu.Lock()
 	p.limiters[name] = w

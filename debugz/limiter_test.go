@@ -132,3 +132,23 @@ func TestLimiterKeepsCanceler(t *testing.T) {
 		t.Error("wrapper of a plain Limiter is a Canceler")
 	}
 }
+
+// TestNilRegistrations: registering nothing panics with a message naming
+// the package and the call.
+func TestNilRegistrations(t *testing.T) {
+	p := debugz.New()
+	for name, f := range map[string]func(){
+		"debugz: Limiter(\"l\", nil)":  func() { p.Limiter("l", nil) },
+		"debugz: Breakers(\"b\", nil)": func() { p.Breakers("b", nil) },
+		"debugz: Builder(nil)":         func() { p.Builder(nil) },
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.HasPrefix(fmt.Sprint(r), name) {
+					t.Errorf("%s: panic %v", name, r)
+				}
+			}()
+			f()
+		}()
+	}
+}

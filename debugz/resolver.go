@@ -20,7 +20,12 @@ import (
 // The states it passes on carry an attribute naming the page and the
 // resolver, by which the channel's debugz balancer policy (PolicyName), if
 // the channel uses one, shows itself on the same page.
+//
+// A nil b is a programming error: Builder panics.
 func (p *Page) Builder(b resolver.Builder) resolver.Builder {
+	if b == nil {
+		panic("debugz: Builder(nil): no resolver builder to wrap")
+	}
 	return &builder{Builder: b, page: p}
 }
 
