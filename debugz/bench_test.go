@@ -5,7 +5,10 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc/balancer"
+
+	"github.com/grpckit/grpckit/interceptor/ratelimit"
 )
 
 // fakeSubConn is a SubConn of its own identity.
@@ -87,5 +90,40 @@ func TestPickAllocs(t *testing.T) {
 				t.Errorf("childDone=%v: %s has %d in flight after every Done", withDone, rec.addr, rec.inFlight.Load())
 			}
 		}
+	}
+}
+
+// BenchmarkLimiter measures Reserve of a token bucket alone and wrapped by
+// Page.Limiter, under RunParallel, over 64 keys: a bucket that admits nearly
+// every call (admit) and one that rejects nearly every call (reject, which
+// samples each into the summary).
+func BenchmarkLimiter(b *testing.B) {
+	keys := make([]string, 64)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("10.0.0.%d", i)
+	}
+	run := func(b *testing.B, l ratelimit.Limiter) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				l.Reserve(keys[i%len(keys)], 0)
+				i++
+			}
+		})
+	}
+	for _, c := range []struct {
+		name  string
+		limit float64
+	}{{"admit", 1e9}, {"reject", 1}} {
+		newBucket := func(b *testing.B) ratelimit.Limiter {
+			tb, err := ratelimit.NewTokenBucket(rate.Limit(c.limit), 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return tb
+		}
+		b.Run(c.name+"/tokenbucket", func(b *testing.B) { run(b, newBucket(b)) })
+		b.Run(c.name+"/debugz", func(b *testing.B) { run(b, New().Limiter("l", newBucket(b))) })
 	}
 }
