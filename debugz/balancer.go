@@ -161,6 +161,7 @@ type balancerEntry struct {
 	resolverID uint64
 
 	mu          sync.Mutex
+	onPage      bool // registered with a page: pickers are counted
 	childName   string
 	state       connectivity.State
 	childPicker balancer.Picker
@@ -179,7 +180,7 @@ func (p *Page) removeBalancer(e *balancerEntry) {
 func (e *balancerEntry) register(tag *channelTag) {
 	e.mu.Lock()
 	e.id, e.resolverID = tag.page.nextID.Add(1), tag.resolverID
-	e.target = tag.target
+	e.target, e.onPage = tag.target, true
 	e.mu.Unlock()
 	tag.page.mu.Lock()
 	tag.page.balancers[e] = struct{}{}
@@ -255,14 +256,19 @@ func (e *balancerEntry) forget(h *subConnHolder) {
 	e.mu.Unlock()
 }
 
-// wrap records the child's state and returns it with a picker that counts
-// picks and calls in flight per endpoint.
+// wrap records the child's state and, on a channel shown on a page,
+// returns it with a picker that counts picks and calls in flight per
+// endpoint.
 func (e *balancerEntry) wrap(s balancer.State) balancer.State {
 	e.mu.Lock()
 	e.state, e.childPicker = s.ConnectivityState, s.Picker
-	scs := maps.Clone(e.scs)
+	onPage := e.onPage
+	var scs map[balancer.SubConn]*endpointStats
+	if onPage {
+		scs = maps.Clone(e.scs)
+	}
 	e.mu.Unlock()
-	if s.Picker != nil {
+	if onPage && s.Picker != nil {
 		s.Picker = &picker{child: s.Picker, scs: scs}
 	}
 	return s

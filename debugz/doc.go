@@ -23,7 +23,8 @@
 // attribute naming the page. The debugz balancer policy (PolicyName, built
 // with Policy) wraps any child policy; on a channel whose resolver
 // Page.Builder wrapped it shows itself on that page, and goes when the
-// channel closes it. On other channels it only passes calls through. A
+// channel closes it. On other channels it passes the child's pickers on
+// unwrapped, counting nothing. A
 // child whose picker implements EndpointDetailer adds its own per-endpoint
 // details (weight, cost, ejection, zone).
 //
