@@ -108,6 +108,13 @@ func (c *clientConn) ReportError(err error) {
 	c.ClientConn.ReportError(err)
 }
 
+// RegistryError records a registry error the resolver keeps from the
+// channel (see kitresolver.ErrorObserver): the channel serves the instances
+// it has, and the page shows the outage.
+func (c *clientConn) RegistryError(err error) { c.entry.reportError(err) }
+
+var _ kitresolver.ErrorObserver = (*clientConn)(nil)
+
 // resolverEntry is one resolver's record. mu guards the fields below it.
 type resolverEntry struct {
 	id     uint64

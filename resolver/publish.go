@@ -103,6 +103,19 @@ type Publisher struct {
 	writers sync.WaitGroup
 }
 
+// ErrorObserver is implemented by a resolver.ClientConn that wants to hear
+// of the registry errors its channel is not told of. After the registry's
+// first answer (or while a snapshot is served) an error changes nothing for
+// the channel, which keeps the instances it has, so the resolver only logs
+// it; a wrapper of the channel's ClientConn (a debug page, metrics) that
+// implements ErrorObserver is told of each such error instead of missing
+// the outage. RegistryError is called with the resolver's locks held: it
+// must return quickly and must not call back into the resolver or the
+// channel.
+type ErrorObserver interface {
+	RegistryError(err error)
+}
+
 // NewPublisher returns a Publisher for cc keeping its sets in snap, which may
 // be nil for none.
 func NewPublisher(cc resolver.ClientConn, snap *Snapshot) *Publisher {
@@ -247,6 +260,7 @@ func (p *Publisher) Fail(err error) bool {
 			what = "the snapshot's instances"
 		}
 		logger.Warningf("grpckit/resolver: keeping %s: %v", what, err)
+		p.observeLocked(err)
 		return false
 	}
 	if p.serveLocked(err.Error()) {
@@ -254,6 +268,21 @@ func (p *Publisher) Fail(err error) bool {
 	}
 	p.cc.ReportError(err)
 	return true
+}
+
+// Observe tells cc of err if it is an ErrorObserver, and does nothing else:
+// for a registry error that the caller logs once for many channels and
+// that changes nothing for this one.
+func (p *Publisher) Observe(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.observeLocked(err)
+}
+
+func (p *Publisher) observeLocked(err error) {
+	if o, ok := p.cc.(ErrorObserver); ok && !p.closed {
+		o.RegistryError(err)
+	}
 }
 
 // Published reports whether a registry answer was published; a snapshot

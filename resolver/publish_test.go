@@ -56,3 +56,38 @@ func TestPublisherReturnsUpdateStateError(t *testing.T) {
 		t.Fatalf("Publish() = %v, want %v", err, rejected)
 	}
 }
+
+// observingCC is a ClientConn that observes the registry errors kept from
+// its channel.
+type observingCC struct {
+	*testutil.ResolverClientConn
+	observed []error
+}
+
+func (c *observingCC) RegistryError(err error) { c.observed = append(c.observed, err) }
+
+// TestPublisherTellsErrorObserver: an error the channel is not told of
+// (after the first answer) reaches a ClientConn that observes them; one
+// before the first answer goes to ReportError only; nothing after Close.
+func TestPublisherTellsErrorObserver(t *testing.T) {
+	cc := &observingCC{ResolverClientConn: testutil.NewResolverClientConn()}
+	p := kitresolver.NewPublisher(cc, nil)
+	first, later := errors.New("before the answer"), errors.New("after the answer")
+	p.Fail(first)
+	if len(cc.observed) != 0 {
+		t.Fatalf("observed %v before the first answer, want it reported to the channel instead", cc.observed)
+	}
+	if err := p.Publish([]kitresolver.Instance{{Service: "s", Addr: "a:1"}}); err != nil {
+		t.Fatal(err)
+	}
+	p.Fail(later)
+	p.Observe(later)
+	if len(cc.observed) != 2 || cc.observed[0] != later || cc.observed[1] != later {
+		t.Fatalf("observed %v, want the error after the answer twice (Fail, Observe)", cc.observed)
+	}
+	p.Close()
+	p.Observe(later)
+	if len(cc.observed) != 2 {
+		t.Fatalf("observed %d errors after Close, want none", len(cc.observed)-2)
+	}
+}

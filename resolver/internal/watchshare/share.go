@@ -199,6 +199,7 @@ func (m *Member) deliver(s *state) bool {
 	m.seq = s.seq
 	if s.err != nil {
 		if m.quiet && m.last != nil {
+			m.pub.Observe(s.err) // logged once for all by the caller
 			return false
 		}
 		return m.pub.Fail(s.err)

@@ -91,6 +91,49 @@ func TestLateMemberGetsCurrentState(t *testing.T) {
 	}
 }
 
+// observingCC is a ClientConn that observes the registry errors kept from
+// its channel (kitresolver.ErrorObserver).
+type observingCC struct {
+	*testutil.ResolverClientConn
+	mu       sync.Mutex
+	observed int
+}
+
+func (c *observingCC) RegistryError(error) {
+	c.mu.Lock()
+	c.observed++
+	c.mu.Unlock()
+}
+
+// TestFailAfterAnswerObserved: a failure after the first answer, kept from
+// every channel, reaches each member's ClientConn that observes errors,
+// once per failure.
+func TestFailAfterAnswerObserved(t *testing.T) {
+	var g Group[string]
+	var f fakeWatches
+	ccs := []*observingCC{{ResolverClientConn: testutil.NewResolverClientConn()}, {ResolverClientConn: testutil.NewResolverClientConn()}}
+	for _, cc := range ccs {
+		m := g.Join("k", cc, nil, testBackoff, f.start)
+		defer m.Close()
+	}
+	h := f.hub(0)
+	h.Fail(errors.New("before"))
+	h.Publish(endpoints("10.0.0.1:1"))
+	h.Fail(errors.New("after"))
+	h.Fail(errors.New("after, again"))
+	for i, cc := range ccs {
+		cc.mu.Lock()
+		n := cc.observed
+		cc.mu.Unlock()
+		if n != 2 {
+			t.Errorf("channel %d observed %d errors, want the 2 after the answer", i, n)
+		}
+		if _, ok := cc.Errors.Drain(); !ok {
+			t.Errorf("channel %d was not told of the error before the answer", i)
+		}
+	}
+}
+
 // TestFailBeforeAnswer: before the first answer a failure reaches every
 // channel, a late one too, and the answer then replaces it.
 func TestFailBeforeAnswer(t *testing.T) {
