@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -211,7 +212,13 @@ func TestAllowedAgents(t *testing.T) {
 	t.Setenv("CONSUL_HTTP_TOKEN_FILE", "")
 	t.Setenv("CONSUL_HTTP_AUTH", "")
 	tok := consul.WithToken(tlsCanary)
-	https := consul.WithConfig(&api.Config{Address: "https://10.9.9.9:8501"})
+	// The agents the cases name are not on this machine. An allowed Build
+	// starts a watch, whose queries must not leave it: the allowed cases'
+	// configuration carries an HTTP client that sends nothing, which the
+	// policy does not look at.
+	noTraffic := &http.Client{Transport: refuseAll{}}
+	https := consul.WithConfig(&api.Config{Address: "https://10.9.9.9:8501", HttpClient: noTraffic})
+	local := consul.WithConfig(&api.Config{HttpClient: noTraffic})
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -231,7 +238,7 @@ func TestAllowedAgents(t *testing.T) {
 		{"token, configured host on another port", nil, []consul.Option{https, tok}, "consul://10.9.9.9:8500/s", "WithAllowedAgents"},
 		{"token, configured https agent without a port", map[string]string{"CONSUL_HTTP_ADDR": "https://consul.example.com"}, []consul.Option{tok}, "consul://consul.example.com:443/s", ""},
 		{"token, configured agent without a port, CONSUL_HTTP_SSL", map[string]string{"CONSUL_HTTP_ADDR": "Consul.Example.com", "CONSUL_HTTP_SSL": "true"}, []consul.Option{tok}, "consul://consul.example.com:443/s", ""},
-		{"token, configured http agent without a port", nil, []consul.Option{consul.WithConfig(&api.Config{Address: "http://[2001:db8::7]"}), tok}, "consul://[2001:db8::7]:80/s", ""},
+		{"token, configured http agent without a port", nil, []consul.Option{consul.WithConfig(&api.Config{Address: "http://[2001:db8::7]", HttpClient: noTraffic}), tok}, "consul://[2001:db8::7]:80/s", ""},
 		{"token, configured agent without a port, other port", map[string]string{"CONSUL_HTTP_ADDR": "https://consul.example.com"}, []consul.Option{tok}, "consul://consul.example.com:8500/s", `not the configured agent "consul.example.com:443"`},
 		{"allowed host", nil, []consul.Option{tok, consul.WithAllowedAgents("10.9.9.9")}, "consul://10.9.9.9:8500/s", ""},
 		{"allowed host:port", nil, []consul.Option{tok, consul.WithAllowedAgents("10.9.9.9:8501")}, "consul://10.9.9.9:8501/s", ""},
@@ -254,7 +261,11 @@ func TestAllowedAgents(t *testing.T) {
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
-			err := tryBuild(t, consul.NewBuilder(tt.opts...), tt.target)
+			opts := tt.opts
+			if tt.wantErr == "" { // a refused Build starts nothing
+				opts = append([]consul.Option{local}, opts...) // a later WithConfig replaces it: those carry noTraffic too
+			}
+			err := tryBuild(t, consul.NewBuilder(opts...), tt.target)
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("Build(%s) = %v, want it allowed", tt.target, err)
@@ -330,4 +341,11 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// refuseAll is an http.RoundTripper that sends nothing.
+type refuseAll struct{}
+
+func (refuseAll) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("tls_ext_test: no request leaves the machine")
 }
