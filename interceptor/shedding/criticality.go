@@ -60,14 +60,32 @@ func CriticalityFrom(ctx context.Context) Criticality {
 	return parseCriticality(v[0])
 }
 
+// parseCriticality reads a CriticalityHeader value: the names in ASCII, in
+// any case, with spaces around; anything else is Default. It allocates
+// nothing, whatever the value's size.
 func parseCriticality(s string) Criticality {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "critical":
+	s = strings.TrimSpace(s)
+	switch {
+	case asciiFold(s, "critical"):
 		return Critical
-	case "sheddable":
+	case asciiFold(s, "sheddable"):
 		return Sheddable
 	}
 	return Default
+}
+
+// asciiFold reports whether s is lower, a lower-case ASCII word, in any
+// case of its ASCII letters (no Unicode folding: "ſheddable" is not it).
+func asciiFold(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; c != lower[i] && c|0x20 != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // neverShed reports whether method belongs to a service that must answer
