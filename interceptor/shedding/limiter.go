@@ -71,6 +71,13 @@ type Stats struct {
 // rate by.
 const burst = 8
 
+// maxPushback is the most a shed call is told to wait: the limiter stands
+// down after a second with neither overload nor a shed call, so a longer
+// wait (the latency of long-polling calls, say) would only keep clients
+// away from a server that has recovered; a retry that comes too early is
+// shed again at little cost.
+const maxPushback = time.Second
+
 // New returns a Limiter. It needs no configuration: it starts admitting
 // every call and learns when to shed from what it observes.
 func New() *Limiter {
@@ -187,6 +194,14 @@ func (l *Limiter) apply(e estimate, now int64) {
 	l.tolerance[Sheddable+1].Store(0)
 	l.tolerance[Default+1].Store(tol)
 	l.tolerance[Critical+1].Store(4 * tol)
-	l.pushback.Store(int64(max(e.latency+e.queue, time.Millisecond)))
+	l.pushback.Store(int64(pushbackFor(e)))
 	l.stats.Store(&Stats{Rate: e.rate, Latency: e.latency, QueueDelay: e.queue, Target: e.target, Overloaded: e.overloaded})
+}
+
+// pushbackFor is what a shed call is told to wait under e: the latency the
+// server shows (the calls' latency plus the scheduling delay), at least
+// 1 ms and at most maxPushback, whatever the observations were.
+func pushbackFor(e estimate) time.Duration {
+	clamp := func(d time.Duration) time.Duration { return min(max(d, 0), maxPushback) }
+	return max(clamp(clamp(e.latency)+clamp(e.queue)), time.Millisecond)
 }
