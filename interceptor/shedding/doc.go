@@ -77,8 +77,11 @@
 // codes.ResourceExhausted, naming the method, with the grpc-retry-pushback-ms
 // trailer (ratelimit.PushbackTrailer, in the same form as package ratelimit
 // sends it) set to the latency the server shows now: the calls' latency
-// plus the scheduling delay. gRPC's retry policy and package ratelimit's
-// client interceptors honour it.
+// plus the scheduling delay, in whole milliseconds, at least 1 and at most
+// 1000 (the limiter stands down after a quiet second, so a longer wait, the
+// latency of long-polling calls say, would only keep clients from a server
+// that has recovered). gRPC's retry policy and package ratelimit's client
+// interceptors honour it.
 //
 // # Limits
 //

@@ -21,7 +21,7 @@ var logger = grpclog.Component("grpckit-shedding")
 // overloaded; a nil l is New(). A shed call fails with
 // codes.ResourceExhausted naming the method, with the grpc-retry-pushback-ms
 // trailer (ratelimit.PushbackTrailer) set to the latency the server shows
-// now. Health checks and reflection are never shed.
+// now, at most a second. Health checks and reflection are never shed.
 func UnaryServerInterceptor(l *Limiter) grpc.UnaryServerInterceptor {
 	return WrapUnary(l, callHandler)
 }
