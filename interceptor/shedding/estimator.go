@@ -94,12 +94,12 @@ func (e *estimator) next(w window) estimate {
 	thr := float64(w.done) / w.length.Seconds()
 	e.throughput = smooth(e.throughput, thr, 0.5)
 	if w.timed > 0 {
-		lat := w.sum / time.Duration(w.timed)
-		e.est.latency = time.Duration(smooth(float64(e.est.latency), float64(lat), 0.3))
+		lat := max(w.sum/time.Duration(w.timed), 0) // a sum that wrapped reads 0
+		e.est.latency = toDuration(smooth(float64(e.est.latency), float64(lat), 0.3))
 	}
 	if w.cpu > 0 && w.done >= minServiceSample {
 		svc := w.cpu / time.Duration(w.done)
-		e.service = time.Duration(smooth(float64(e.service), float64(svc), 0.3))
+		e.service = toDuration(smooth(float64(e.service), float64(svc), 0.3))
 	}
 	e.est.queue = w.queue
 	// A call's cost: the CPU time it takes where the process's CPU time is
@@ -168,4 +168,13 @@ func smooth(avg, v, alpha float64) float64 {
 		return v
 	}
 	return avg + alpha*(v-avg)
+}
+
+// toDuration converts f nanoseconds to a Duration, saturating at 0 and at
+// the largest Duration instead of wrapping.
+func toDuration(f float64) time.Duration {
+	if f >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return time.Duration(max(f, 0))
 }
