@@ -154,12 +154,16 @@ func (l *Limiter) opened()    { l.done.Add(1) }
 func (l *Limiter) endStream() { l.inflight.Add(-1) }
 
 // closeWindow ends the window that ended by now, feeding what it observed
-// to the estimator, unless another goroutine is doing it.
+// to the estimator, unless another goroutine is doing it. The window ends
+// when it is closed, not at now: the caller may have read now long before
+// (descheduled on a loaded machine), and the calls that ended since are in
+// the counters.
 func (l *Limiter) closeWindow(now int64) {
 	if !l.mu.TryLock() {
 		return
 	}
 	defer l.mu.Unlock()
+	now = max(now, l.now())
 	if now < l.windowEnd.Load() {
 		return // closed by another goroutine meanwhile
 	}
