@@ -2,9 +2,12 @@ package shedding
 
 import (
 	"context"
+	"math"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 )
 
 var benchInfo = &grpc.UnaryServerInfo{FullMethod: "/greeter.v1.Greeter/SayHello"}
@@ -32,6 +35,26 @@ func BenchmarkUnaryServerInterceptor(b *testing.B) {
 				_, _ = in(ctx, nil, benchInfo, okHandler)
 			}
 		})
+	})
+}
+
+// BenchmarkUnaryServerInterceptorShedding is the interceptor's cost while
+// the limiter sheds, with the criticality header in mixed case: one call in
+// four exceeds the rate and is shed (the rejection's status and trailer are
+// not counted; gRPC would make them), the others take the admission's CAS.
+func BenchmarkUnaryServerInterceptorShedding(b *testing.B) {
+	l := New()
+	l.tolerance[Critical+1].Store(int64(time.Millisecond))
+	l.windowEnd.Store(math.MaxInt64) // the rate holds
+	l.tat.Store(l.now())
+	l.interval.Store(1)
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs(CriticalityHeader, "Critical"))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			now := l.now()
+			_ = l.allow(ctx, now)
+		}
 	})
 }
 

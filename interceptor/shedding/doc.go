@@ -53,8 +53,11 @@
 // refused at once, without taking the turn of a call that can still succeed.
 //
 // Calls are admitted at the rate by the generic cell rate algorithm: one
-// atomic compare-and-swap per call, no lock, no allocation (the
-// criticality header is read only while shedding). Unary calls and streams
+// atomic compare-and-swap per call, no lock, no allocation. The
+// criticality header is read only while shedding, and only for a call it
+// decides (the schedule has room for some criticalities and not others);
+// reading it costs one small allocation, as gRPC's metadata API copies the
+// value, which a criticality set with WithCriticality does not. Unary calls and streams
 // share the rate; a stream counts when it opens and, once admitted, is never
 // cut short.
 //

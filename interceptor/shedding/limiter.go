@@ -1,6 +1,7 @@
 package shedding
 
 import (
+	"context"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -112,19 +113,39 @@ func (l *Limiter) Stats() Stats {
 // admit decides on a call of criticality c arriving at now by the generic
 // cell rate algorithm, returning whether it may go ahead.
 func (l *Limiter) admit(now int64, c Criticality) bool {
+	return l.admitFrom(context.Background(), now, max(Sheddable, min(c, Critical)))
+}
+
+// unknownCriticality is no Criticality: admitFrom has not read it yet.
+const unknownCriticality Criticality = -128
+
+// admitFrom is admit for a call whose criticality is c, or, when c is
+// unknownCriticality, the one ctx gives, read only when the decision depends
+// on it: not when the schedule has room for any call, nor when it has none
+// even for a critical one. (Reading the header copies its value: gRPC's
+// metadata API gives no other way.)
+func (l *Limiter) admitFrom(ctx context.Context, now int64, c Criticality) bool {
 	t := l.interval.Load()
 	if t == 0 {
 		return true
 	}
-	c = max(Sheddable, min(c, Critical))
-	tol := l.tolerance[c+1].Load()
 	for {
 		tat := l.tat.Load()
-		next := max(tat, now) + t
-		if next-now > tol+t {
+		// How far the schedule runs ahead of now; a call is admitted if
+		// its criticality tolerates that.
+		ahead := max(tat-now, 0)
+		if ahead > l.tolerance[Critical+1].Load() {
 			return false
 		}
-		if l.tat.CompareAndSwap(tat, next) {
+		if ahead > l.tolerance[Sheddable+1].Load() {
+			if c == unknownCriticality {
+				c = CriticalityFrom(ctx)
+			}
+			if ahead > l.tolerance[c+1].Load() {
+				return false
+			}
+		}
+		if l.tat.CompareAndSwap(tat, max(tat, now)+t) {
 			return true
 		}
 	}

@@ -93,7 +93,7 @@ func callStreamHandler(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, 
 }
 
 // allow decides on a call arriving at now; its criticality is read only
-// while the limiter sheds. While it sheds, a call whose context has already
+// while the limiter sheds, and only when it decides. While it sheds, a call whose context has already
 // ended (its deadline passed while it queued for a CPU) is refused without
 // taking a turn from a call that can still succeed.
 func (l *Limiter) allow(ctx context.Context, now int64) bool {
@@ -106,7 +106,7 @@ func (l *Limiter) allow(ctx context.Context, now int64) bool {
 	if ctx.Err() != nil {
 		return false
 	}
-	return l.admit(now, CriticalityFrom(ctx))
+	return l.admitFrom(ctx, now, unknownCriticality)
 }
 
 // reject counts a shed call of method and returns its pushback and status.
