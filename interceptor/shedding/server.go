@@ -18,10 +18,12 @@ import (
 var logger = grpclog.Component("grpckit-shedding")
 
 // UnaryServerInterceptor sheds unary calls with l when the server is
-// overloaded; a nil l is New(). A shed call fails with
-// codes.ResourceExhausted naming the method, with the grpc-retry-pushback-ms
-// trailer (ratelimit.PushbackTrailer) set to the latency the server shows
-// now, at most a second. Health checks and reflection are never shed.
+// overloaded; a nil l is New() (give StreamServerInterceptor the same
+// Limiter instead, so that calls and streams share the capacity). A shed
+// call fails with codes.ResourceExhausted naming the method, with the
+// grpc-retry-pushback-ms trailer (ratelimit.PushbackTrailer) set to the
+// latency the server shows now, at most a second. Health checks and
+// reflection are never shed.
 func UnaryServerInterceptor(l *Limiter) grpc.UnaryServerInterceptor {
 	return WrapUnary(l, callHandler)
 }
@@ -54,7 +56,8 @@ func WrapUnary(l *Limiter, inner grpc.UnaryServerInterceptor) grpc.UnaryServerIn
 
 // StreamServerInterceptor sheds streams with l when they open, like
 // UnaryServerInterceptor: a stream counts as one call when it opens, and
-// once admitted it is never cut short.
+// once admitted it is never cut short. A nil l is New(), which then shares
+// nothing with the unary calls: give both interceptors the same Limiter.
 func StreamServerInterceptor(l *Limiter) grpc.StreamServerInterceptor {
 	return WrapStream(l, callStreamHandler)
 }
