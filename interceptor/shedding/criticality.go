@@ -93,13 +93,14 @@ func asciiFold(s, lower string) bool {
 // make the balancer or the registry take a busy server out, moving its load
 // to the others) and server reflection.
 func neverShed(method string) bool {
-	return isMethodOf(method, "/grpc.health.v1.Health/") ||
-		isMethodOf(method, "/grpc.reflection.v1.ServerReflection/") ||
-		isMethodOf(method, "/grpc.reflection.v1alpha.ServerReflection/")
+	rest, ok := strings.CutPrefix(method, "/grpc.") // one comparison for most calls
+	return ok && (isMethodOf(rest, "health.v1.Health/") ||
+		isMethodOf(rest, "reflection.v1.ServerReflection/") ||
+		isMethodOf(rest, "reflection.v1alpha.ServerReflection/"))
 }
 
-// isMethodOf reports whether method is "/service/name" for the service that
-// prefix ("/service/") names: a path with more after the name ("/Check/x",
+// isMethodOf reports whether method is "service/name" for the service that
+// prefix ("service/") names: a path with more after the name ("/Check/x",
 // which a server with an UnknownServiceHandler, a proxy say, passes on to
 // another service) is not one of its methods.
 func isMethodOf(method, prefix string) bool {
