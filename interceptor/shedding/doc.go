@@ -30,7 +30,8 @@
 // percentile of the window's wake-ups) with what a call costs: the process's
 // CPU time over the window divided by the calls that ended in it (at least
 // 1 ms). Above it, and with the process keeping at least a quarter of its
-// CPUs busy (GOMAXPROCS; a server whose few calls wait behind another
+// CPUs busy (GOMAXPROCS, read every window as the runtime follows the
+// container's CPU limit; a server whose few calls wait behind another
 // process's work gains nothing from shedding them), the server is
 // overloaded. The cost is CPU time rather than latency because a call longer
 // than the scheduler's time slice, or one that waits on its way, is

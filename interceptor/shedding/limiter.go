@@ -198,6 +198,9 @@ func (l *Limiter) closeWindow(now int64) {
 		cpu:    l.cpu(),
 	}
 	l.windowStart = now
+	// GOMAXPROCS as it is now: the runtime follows the container's CPU
+	// limit, and the program may set it.
+	l.est.procs = float64(runtime.GOMAXPROCS(0))
 	l.apply(l.est.next(w), now)
 	l.windowEnd.Store(now + int64(windowLength))
 }
