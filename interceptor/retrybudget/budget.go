@@ -31,8 +31,8 @@ type Budget struct {
 	last    uint32 // the latest epoch a retry was counted in
 }
 
-// New returns a Budget configured by opts. Invalid options are reported
-// here, all at once.
+// New returns a Budget configured by opts. Invalid options, nil ones
+// included (named by their position), are reported here, all at once.
 func New(opts ...Option) (*Budget, error) {
 	o, err := buildOptions(opts)
 	if err != nil {

@@ -78,7 +78,11 @@ func buildOptions(opts []Option) (options, error) {
 		buckets:   DefaultBuckets,
 		policy:    DefaultPolicy,
 	}
-	for _, opt := range opts {
+	for i, opt := range opts {
+		if opt == nil {
+			o.fail("nil option at %d", i)
+			continue
+		}
 		opt(&o)
 	}
 	if o.window < time.Duration(o.buckets) {
