@@ -107,8 +107,15 @@ func (b *Budget) limit(e uint32) int {
 	for i := range b.deposits {
 		d += b.deposits[i].count(e, n)
 	}
-	return int(math.Floor(b.opts.ratio*float64(d) + b.reserve))
+	l := b.opts.ratio*float64(d) + b.reserve
+	if !(l < maxLimit) {
+		return maxLimit // a float beyond int's range would convert to a negative limit
+	}
+	return int(math.Floor(l))
 }
+
+// maxLimit caps the retries a window allows, far beyond any real count.
+const maxLimit = 1 << 62
 
 // retriesIn is the number of retries counted in the window ending with
 // epoch e. The caller holds mu.

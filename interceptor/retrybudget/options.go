@@ -92,7 +92,9 @@ func buildOptions(opts []Option) (options, error) {
 }
 
 // WithRatio sets the share of the successes in the window that may be
-// retried (default DefaultRatio); 0 leaves only the reserve.
+// retried (default DefaultRatio); 0 leaves only the reserve. A ratio,
+// reserve or window so large that the allowance exceeds 2^62 retries allows
+// 2^62.
 func WithRatio(r float64) Option {
 	return func(o *options) {
 		if !(r >= 0) || math.IsInf(r, 0) {
