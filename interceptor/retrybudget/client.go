@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -104,8 +105,10 @@ func (a *attempt) release() {
 func (b *Budget) delay(n int, trailer metadata.MD) (time.Duration, bool) {
 	if v := trailer.Get("grpc-retry-pushback-ms"); len(v) > 0 {
 		ms, err := strconv.ParseInt(v[0], 10, 64)
-		if len(v) > 1 || err != nil || ms < 0 {
-			return 0, false // as gRPC: an invalid pushback stops retrying
+		if len(v) > 1 || err != nil || ms < 0 || ms > int64(math.MaxInt64/time.Millisecond) {
+			// As gRPC: an invalid pushback stops retrying; so does one
+			// no time.Duration can hold, which would wrap to negative.
+			return 0, false
 		}
 		return time.Duration(ms) * time.Millisecond, true
 	}

@@ -27,7 +27,8 @@
 // initialBackoff, maxBackoff, backoffMultiplier, retryableStatusCodes)
 // with the same semantics, including the server's pushback
 // (grpc-retry-pushback-ms: a valid value is the delay before the retry, a
-// negative or invalid one stops retrying). So that retries do not double,
+// negative or invalid one, or one beyond what a time.Duration holds, about
+// 292 years, stops retrying). So that retries do not double,
 // each attempt carries grpc.MaxRetryRPCBufferSize(0): gRPC stops retrying a
 // call once its replay buffer exceeds that size, which the first message
 // does, so a retryPolicy in the service config does not retry the
