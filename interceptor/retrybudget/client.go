@@ -85,7 +85,7 @@ func (b *Budget) unary(ctx context.Context, method string, req, reply any, cc *g
 			return err
 		}
 		delay, ok := b.delay(n, a.trailer)
-		if !ok || !b.TryRetry() {
+		if !ok || pastDeadline(ctx, delay) || !b.TryRetry() {
 			return err
 		}
 		if !sleep(ctx, delay) {
@@ -119,6 +119,14 @@ func (b *Budget) delay(n int, trailer metadata.MD) (time.Duration, bool) {
 	}
 	d = min(d, float64(p.MaxBackoff))
 	return time.Duration(rand.Float64() * d), true
+}
+
+// pastDeadline reports whether a retry after d would start at or after
+// ctx's deadline: it could not be sent, so it is neither waited for nor
+// withdrawn from the budget.
+func pastDeadline(ctx context.Context, d time.Duration) bool {
+	deadline, ok := ctx.Deadline()
+	return ok && time.Until(deadline) <= d
 }
 
 // sleep waits for d or until ctx ends, and reports whether d passed.

@@ -3,7 +3,10 @@
 // are allowed up to a share of the calls that recently succeeded (Ratio,
 // default 20 %) plus a reserve per second (MinPerSecond, default 10), over
 // a sliding window (default 10 s). A retry over the budget is not sent; the
-// caller gets the error of the last attempt. When a backend fails every
+// caller gets the error of the last attempt, at once; so does a caller whose
+// deadline comes before the retry's backoff or pushback ends, without
+// spending the budget. A caller cancelled during the backoff gets the same
+// error; its retry, counted when the backoff began, stays counted. When a backend fails every
 // call, its clients send at most the reserve in retries, instead of
 // multiplying the load by the number of attempts just when it is least able
 // to take it.

@@ -22,6 +22,7 @@ func TestHostilePushback(t *testing.T) {
 	for _, pushback := range []string{
 		"9223372036854775807", // wraps to a negative duration in nanoseconds
 		"9300000000000",       // just past the largest time.Duration in ms
+		"60000",               // a minute, past the call's deadline
 	} {
 		var n atomic.Int64
 		ctx, _, b, client := setup(t, []grpc.ServerOption{attemptCounter(&n, func(int64) bool { return true }, pushback)},
