@@ -27,21 +27,22 @@
 // (runtime/metrics, /sched/latencies:seconds), at no cost per call.
 //
 // So every 100 ms the Limiter compares that scheduling delay (the 90th
-// percentile of the window's wake-ups) with what a call costs: the process's
-// CPU time over the window divided by the calls that ended in it (at least
-// 1 ms). Above it, and with the process keeping at least a quarter of its
-// CPUs busy (GOMAXPROCS, read every window as the runtime follows the
-// container's CPU limit; a server whose few calls wait behind another
-// process's work gains nothing from shedding them), the server is
-// overloaded. The cost is CPU time rather than latency because a call longer
-// than the scheduler's time slice, or one that waits on its way, is
-// preempted and queues again: its latency grows with the queue and would
-// never be passed by it. Where the process's CPU time is not known
-// (systems without getrusage), the latency of the admitted calls stands
-// for the cost, and calls in flight by Little's law for the busy CPUs.
+// percentile of the window's wake-ups) with what a call costs: the latency
+// of the calls it admitted, but at most four times their CPU time (the
+// process's CPU time over the window divided by the calls that ended in it),
+// and at least 1 ms. Above it, and with the process keeping at least a
+// quarter of its CPUs busy (GOMAXPROCS, read every window as the runtime
+// follows the container's CPU limit; a server whose few calls wait behind
+// another process's work gains nothing from shedding them), the server is
+// overloaded. The cap matters for a call longer than the scheduler's time
+// slice, or one that waits on its way: it is preempted and queues again, so
+// its latency grows with the queue and would never be passed by it. Where
+// the process's CPU time is not known (systems without getrusage), the
+// latency alone is the cost, and calls in flight by Little's law stand for
+// the busy CPUs.
 //
-// After two such windows in a row (one alone is more often a pause of the machine than a queue) the
-// Limiter sets an admission rate, from Little's law again: the calls the server
+// After two such windows in a row (one alone is more often a pause of the
+// machine than a queue) the Limiter sets an admission rate, from Little's law again: the calls the server
 // just completed per second are its capacity now, less what it takes to
 // drain the queue found within half a second (at most half of it: a queue
 // just over the target cuts the rate a little, a long one fast). While calls

@@ -27,6 +27,8 @@ const (
 	maxIncrease = 0.2
 	// minRate keeps the admission rate from reaching 0.
 	minRate = 1.0
+	// costFactor caps a call's cost at this many times its CPU time.
+	costFactor = 4
 	// minServiceSample is the least number of calls ended in a window for
 	// its CPU time per call to update the estimate of a call's cost.
 	minServiceSample = 5
@@ -102,15 +104,17 @@ func (e *estimator) next(w window) estimate {
 		e.service = toDuration(smooth(float64(e.service), float64(svc), 0.3))
 	}
 	e.est.queue = w.queue
-	// A call's cost: the CPU time it takes where the process's CPU time is
-	// known, else its latency. The latency is the cost of a call that keeps
-	// its CPU until it ends, but a call longer than the scheduler's time
-	// slice, or one that waits on its way (for the transport, a lock), is
-	// preempted and queues again: its latency then grows with the queue,
-	// and a target that follows it would never be passed.
+	// A call's cost is its latency, the cost of a call that keeps its CPU
+	// until it ends, but at most costFactor times the CPU time it takes
+	// where the process's CPU time is known: a call longer than the
+	// scheduler's time slice, or one that waits on its way (for the
+	// transport, a lock), is preempted and queues again, so its latency
+	// grows with the queue and a target that followed it would never be
+	// passed. Below that cap the latency stays the target: a queue of a
+	// call's CPU time or two is what random arrivals make at half load.
 	cost := e.est.latency
 	if e.service > 0 {
-		cost = e.service
+		cost = min(cost, costFactor*e.service)
 	}
 	e.est.target = max(cost, minTarget)
 	// The CPUs the calls keep busy: the process's CPU time over the

@@ -264,8 +264,9 @@ func TestEstimatorModelStall(t *testing.T) {
 // the scheduler's 10 ms slice, are preempted and share the CPUs, so their
 // latency grows with the queue (here to 400 ms) and stays above the
 // scheduling delay (100 ms). A target that follows the latency never sees
-// the overload; the calls' CPU cost (the process's CPU time over the calls
-// ended: 2 CPUs × 100 ms over 10 calls) does.
+// the overload; one capped at costFactor times the calls' CPU time (the
+// process's CPU time over the calls ended: 2 CPUs × 100 ms over 10 calls,
+// 20 ms) does.
 func TestEstimatorLongCalls(t *testing.T) {
 	e := estimator{procs: 2}
 	w := window{length: windowLength, done: 10, timed: 10, sum: 10 * 400 * ms, queue: 100 * ms, cpu: 2 * windowLength}
@@ -276,8 +277,8 @@ func TestEstimatorLongCalls(t *testing.T) {
 	if !got.overloaded || got.rate == 0 {
 		t.Fatalf("%+v: calls of 20 ms CPU with a 400 ms latency and a 100 ms scheduling delay, want overload and shedding", got)
 	}
-	if got.target != 20*ms {
-		t.Fatalf("target %v, want the calls' CPU cost, 20ms", got.target)
+	if got.target != costFactor*20*ms {
+		t.Fatalf("target %v, want %d times the calls' CPU cost of 20ms", got.target, costFactor)
 	}
 	// The same windows without the CPU time: the latency is the only cost
 	// known, and the target follows it.
