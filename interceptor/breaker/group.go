@@ -52,8 +52,9 @@ type Group struct {
 
 const hotSlots = 64
 
-// New returns a Group configured by opts. Invalid options are reported
-// here, all at once, never at the first call.
+// New returns a Group configured by opts. Invalid options, nil ones
+// included (named by their position), are reported here, all at once, never
+// at the first call.
 func New(opts ...Option) (*Group, error) {
 	o, err := buildOptions(opts)
 	if err != nil {

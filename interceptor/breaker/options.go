@@ -141,7 +141,11 @@ func (o *options) fail(format string, args ...any) {
 
 func buildOptions(opts []Option) (options, error) {
 	o := defaultOptions()
-	for _, opt := range opts {
+	for i, opt := range opts {
+		if opt == nil {
+			o.fail("nil option at %d", i)
+			continue
+		}
 		opt(&o)
 	}
 	if o.bucketPeriod > o.interval {
