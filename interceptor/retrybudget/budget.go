@@ -75,8 +75,25 @@ func (b *Budget) TryRetry() bool {
 func (b *Budget) Available() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	e := max(b.epoch(), b.last)
+	e := b.current()
 	return max(0, b.limit(e)-b.retriesIn(e))
+}
+
+// current returns the epoch a retry counts in now: the clock's, or the
+// latest a retry was counted in if that is later (a caller that read the
+// clock before another counted a retry in a later bucket counts in that
+// bucket, so buckets behind the latest never change). Epochs wrap after
+// 2^32 buckets; a retry count idle for a window or more is cleared, so
+// that no wrapped tag passes for a current one. The caller holds mu.
+func (b *Budget) current() uint32 {
+	e := b.epoch()
+	if b.last-e < ringAhead {
+		return b.last
+	}
+	if e-b.last >= uint32(len(b.retries)) {
+		clear(b.retries)
+	}
+	return e
 }
 
 // withdraw counts a retry if the budget allows it, and returns the epoch it
@@ -84,10 +101,7 @@ func (b *Budget) Available() int {
 func (b *Budget) withdraw() (uint32, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	// A caller that read the clock before another counted a retry in a
-	// later bucket counts in that bucket, so buckets behind the latest
-	// never change.
-	e := max(b.epoch(), b.last)
+	e := b.current()
 	if b.retriesIn(e) >= b.limit(e) {
 		return e, false
 	}
@@ -136,16 +150,24 @@ type tagged struct {
 	n     int
 }
 
+// ringAhead bounds how far past a caller's epoch a tag may be and still be
+// a later epoch rather than a stale or wrapped one: a late clock reader is
+// late by far less than 2^16 buckets.
+const ringAhead = 1 << 16
+
 // counter is an epoch-tagged count in one atomic word: epoch<<32 | count.
+// Tags wrap after 2^32 buckets: a counter idle for a multiple of that
+// (within a window) shows its old count once, until its slot is reused.
 type counter struct{ w atomic.Uint64 }
 
 // add counts one in epoch and returns the epoch it was counted in: a
 // counter already on a later epoch (this caller read the clock just before
-// it moved on) takes the count there.
+// it moved on) takes the count there; any other tag is stale, however far
+// back it wrapped.
 func (c *counter) add(epoch uint32) uint32 {
 	for {
 		w := c.w.Load()
-		if tag := uint32(w >> 32); int32(tag-epoch) >= 0 {
+		if tag := uint32(w >> 32); tag-epoch < ringAhead {
 			return uint32(c.w.Add(1) >> 32)
 		}
 		if c.w.CompareAndSwap(w, uint64(epoch)<<32|1) {
