@@ -442,7 +442,12 @@ func (th *throttler) sums(epoch uint32) (req, acc uint64) {
 // is late by far less than maxThrottleBuckets windows.
 const ringAhead = 1 << 16
 
-// counter is an epoch-tagged count: epoch<<32 | count. Tags wrap after
+// saturated is where a counter stops counting, so that however many
+// callers add at once, the count never carries into the tag.
+const saturated = 1 << 31
+
+// counter is an epoch-tagged count: epoch<<32 | count, saturating at
+// about 2^31. Tags wrap after
 // 2^32 buckets: a key idle for a multiple of that (within a window) sees
 // its old counts once, until its buckets are reused.
 type counter struct{ w atomic.Uint64 }
@@ -454,7 +459,9 @@ func (c *counter) add(epoch uint32) {
 	for {
 		w := c.w.Load()
 		if uint32(w>>32)-epoch < ringAhead {
-			c.w.Add(1)
+			if uint32(w) < saturated {
+				c.w.Add(1)
+			}
 			return
 		}
 		if c.w.CompareAndSwap(w, uint64(epoch)<<32|1) {
