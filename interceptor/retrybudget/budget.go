@@ -155,7 +155,12 @@ type tagged struct {
 // late by far less than 2^16 buckets.
 const ringAhead = 1 << 16
 
-// counter is an epoch-tagged count in one atomic word: epoch<<32 | count.
+// saturated is where a counter stops counting, so that however many
+// callers add at once, the count never carries into the tag.
+const saturated = 1 << 31
+
+// counter is an epoch-tagged count in one atomic word: epoch<<32 | count,
+// saturating at about 2^31.
 // Tags wrap after 2^32 buckets: a counter idle for a multiple of that
 // (within a window) shows its old count once, until its slot is reused.
 type counter struct{ w atomic.Uint64 }
@@ -168,6 +173,9 @@ func (c *counter) add(epoch uint32) uint32 {
 	for {
 		w := c.w.Load()
 		if tag := uint32(w >> 32); tag-epoch < ringAhead {
+			if uint32(w) >= saturated {
+				return tag
+			}
 			return uint32(c.w.Add(1) >> 32)
 		}
 		if c.w.CompareAndSwap(w, uint64(epoch)<<32|1) {
