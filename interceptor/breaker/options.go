@@ -399,7 +399,9 @@ func failureRatio(ratio float64, minRequests uint32) func(Counts) bool {
 // WithRollingWindow, WithOpenTimeout, WithFailureRatio,
 // WithConsecutiveFailures, WithReadyToTrip, WithSpread, WithIdleTimeout,
 // WithOnStateChange) mean nothing to it and are refused beside it; WithKey,
-// WithFailureCodes, WithIsFailure and WithMaxKeys apply as for a Throttle.
+// WithFailureCodes, WithIsFailure and WithMaxKeys apply as for a Throttle,
+// and WithMeterProvider is accepted and unused (a Throttle records no
+// metrics).
 func WithAdaptiveThrottling(cfg Throttling) Option {
 	return func(o *options) { o.throttling = &cfg }
 }

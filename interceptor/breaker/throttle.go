@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -122,8 +123,10 @@ func (c Throttling) withDefaults() (Throttling, error) {
 // probability neither way and a long call counts however long ago it began.
 // Of the
 // Group's options NewThrottle honours WithKey, WithFailureCodes,
-// WithIsFailure and WithMaxKeys; the others configure the state machine,
-// which a Throttle does not have.
+// WithIsFailure and WithMaxKeys. Those that configure the state machine,
+// which a Throttle does not have, are refused, named in the error;
+// WithMeterProvider is accepted and unused: a Throttle records no metrics
+// (Probability reads a key's state).
 //
 // A refused call fails at once with codes.Unavailable and a message such as
 // "breaker: /greeter.v1.Greeter/SayHello: adaptive throttling: refused
@@ -164,6 +167,9 @@ func NewThrottle(cfg Throttling, opts ...Option) (*Throttle, error) {
 	}
 	if o.throttling != nil {
 		return nil, errors.New("breaker: WithAdaptiveThrottling given to NewThrottle, which takes its Throttling as an argument")
+	}
+	if len(o.machine) > 0 {
+		return nil, fmt.Errorf("breaker: NewThrottle has no open or closed state: %s cannot be given to it", strings.Join(o.machine, ", "))
 	}
 	return newThrottle(cfg, o)
 }
