@@ -7,6 +7,8 @@ import (
 	"google.golang.org/grpc/balancer"
 	"google.golang.org/grpc/balancer/endpointsharding"
 	"google.golang.org/grpc/connectivity"
+
+	"github.com/grpckit/grpckit/balancer/lbinfo"
 )
 
 func (e *balancerEntry) view() BalancerView {
@@ -56,6 +58,13 @@ func (e *balancerEntry) view() BalancerView {
 		}
 	}
 	addChildDetails(v.Endpoints, index, child)
+	for i := range v.Endpoints {
+		ep := &v.Endpoints[i]
+		ep.Serving = ep.State == connectivity.Ready.String() && ep.EjectedUntil == nil
+		if ep.Serving {
+			v.Serving++
+		}
+	}
 	slices.SortFunc(v.Endpoints, func(a, b EndpointView) int { return cmp.Compare(a.Address, b.Address) })
 	return v
 }
@@ -73,11 +82,7 @@ func addChildDetails(eps []EndpointView, index map[string]int, child balancer.Pi
 			}
 		}
 	}
-	d, ok := child.(EndpointDetailer)
-	if !ok {
-		return
-	}
-	for _, det := range d.EndpointDetails() {
+	for _, det := range lbinfo.Of(child) {
 		i, ok := index[det.Addr]
 		if !ok {
 			continue

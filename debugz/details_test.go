@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/balancer"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/resolver"
 )
 
@@ -29,7 +30,13 @@ func TestEndpointDetailer(t *testing.T) {
 		{Addr: "10.0.0.2:1", Weight: 2.5, Cost: 0.75, EjectedUntil: until, Zone: "eu-1a"},
 		{Addr: "10.9.9.9:1", Weight: 9},
 	}}})
+	for _, rec := range e.byAddr {
+		rec.state.Store(int32(connectivity.Ready))
+	}
 	v := e.view()
+	if v.Serving != 1 || !v.Endpoints[0].Serving || v.Endpoints[1].Serving {
+		t.Errorf("serving %d, endpoints %+v: want only the endpoint not ejected", v.Serving, v.Endpoints)
+	}
 	if len(v.Endpoints) != 2 {
 		t.Fatalf("endpoints %+v", v.Endpoints)
 	}
@@ -47,7 +54,8 @@ func TestEndpointDetailer(t *testing.T) {
 	p.balancers[e] = struct{}{}
 	rec := httptest.NewRecorder()
 	p.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
-	for _, want := range []string{"<th>weight</th>", "<td>2.5</td>", "<td>0.75</td>", "1m30s", "<td>eu-1a</td>"} {
+	for _, want := range []string{"<th>weight</th>", "<td>2.5</td>", "<td>0.75</td>", "1m30s", "<td>eu-1a</td>",
+		`<td class="err">READY, ejected until 2030-01-02T03:04:05Z</td>`, "1 of 2 endpoints serving"} {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("HTML lacks %q", want)
 		}

@@ -3,39 +3,24 @@ package debugz
 import (
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"google.golang.org/grpc/balancer"
+
+	"github.com/grpckit/grpckit/balancer/lbinfo"
 )
 
-// EndpointDetailer is implemented by child pickers that publish what they
-// know of each endpoint; the page shows it beside the debugz policy's own
-// counts. The page calls EndpointDetails when it is rendered, from any
-// goroutine, while the picker serves picks: it must be safe for concurrent
-// use, and should return a snapshot the picker does not write to afterwards.
-//
-// No grpckit balancer implements it yet; a child built on grpc-go's
+// EndpointDetailer is lbinfo.EndpointDetailer: a child policy's picker
+// that implements it adds its per-endpoint details to the page. The page
+// calls it when it renders, never on the pick path. A parent policy's
+// picker includes its children's details (lbinfo.Merge), so the details of
+// every policy under the debugz policy reach the page. grpckit's outlier and
+// consistenthash pickers implement it; a child built on grpc-go's
 // endpointsharding gets its endpoints' states shown without it.
-type EndpointDetailer interface {
-	EndpointDetails() []EndpointDetail
-}
+type EndpointDetailer = lbinfo.EndpointDetailer
 
-// EndpointDetail is what a child policy knows of one endpoint address. Zero
-// fields are not shown.
-type EndpointDetail struct {
-	// Addr is the address, as in the resolver's state.
-	Addr string
-	// Weight is the weight the policy balances by (wrr: the effective
-	// weight; zoneaware: the endpoint's share of its zone).
-	Weight float64
-	// Cost is the policy's current cost of the endpoint (p2c: its latency
-	// estimate times its load).
-	Cost float64
-	// EjectedUntil is when an ejected endpoint is let back (outlier).
-	EjectedUntil time.Time
-	// Zone is the endpoint's zone as the policy sees it.
-	Zone string
-}
+// EndpointDetail is lbinfo.EndpointDetail, what a child policy knows of one
+// endpoint address. Zero fields are not shown.
+type EndpointDetail = lbinfo.EndpointDetail
 
 // picker wraps the child's picker to count each endpoint's picks and calls
 // in flight. It is immutable: scs is the policy's SubConns when the child

@@ -114,10 +114,10 @@ th{background:#f3f3f3}
 {{$now := .GeneratedAt}}
 {{range .Balancers}}
 <h3 id="balancer-{{.ID}}">{{.Target}} <span class="meta">balancer #{{.ID}}, resolver #{{.ResolverID}}, child {{.ChildPolicy}}</span></h3>
-<p>State <span class="{{.State}}">{{.State}}</span>, {{.Picks}} picks, {{.InFlight}} in flight.</p>
+<p>State <span class="{{.State}}">{{.State}}</span>, {{.Serving}} of {{len .Endpoints}} endpoints serving (READY, not ejected), {{.Picks}} picks, {{.InFlight}} in flight.</p>
 {{$c := columns .}}
 <table><tr><th>id</th><th>address</th><th>state</th>{{if $c.ChildState}}<th>child state</th>{{end}}<th>picks</th><th>share</th><th>in flight</th>{{if $c.Weight}}<th>weight</th>{{end}}{{if $c.Cost}}<th>cost</th>{{end}}{{if $c.Ejected}}<th>ejected for</th>{{end}}{{if $c.Zone}}<th>zone</th>{{end}}</tr>
-{{range .Endpoints}}<tr><td>{{.ID}}</td><td>{{.Address}}</td><td class="{{.State}}">{{.State}}</td>{{if $c.ChildState}}<td class="{{.ChildState}}">{{.ChildState}}</td>{{end}}<td>{{.Picks}}</td><td>{{percent .Share}}</td><td>{{.InFlight}}</td>{{if $c.Weight}}<td>{{if .Weight}}{{num .Weight}}{{end}}</td>{{end}}{{if $c.Cost}}<td>{{if .Cost}}{{num .Cost}}{{end}}</td>{{end}}{{if $c.Ejected}}<td>{{if .EjectedUntil}}<span class="err">{{until $now .EjectedUntil}}</span>{{end}}</td>{{end}}{{if $c.Zone}}<td>{{.Zone}}</td>{{end}}</tr>
+{{range .Endpoints}}<tr><td>{{.ID}}</td><td>{{.Address}}</td>{{if .EjectedUntil}}<td class="err">{{.State}}{{if .State}}, {{end}}ejected until {{ts .EjectedUntil}}</td>{{else}}<td class="{{.State}}">{{.State}}</td>{{end}}{{if $c.ChildState}}<td class="{{.ChildState}}">{{.ChildState}}</td>{{end}}<td>{{.Picks}}</td><td>{{percent .Share}}</td><td>{{.InFlight}}</td>{{if $c.Weight}}<td>{{if .Weight}}{{num .Weight}}{{end}}</td>{{end}}{{if $c.Cost}}<td>{{if .Cost}}{{num .Cost}}{{end}}</td>{{end}}{{if $c.Ejected}}<td>{{if .EjectedUntil}}<span class="err">{{until $now .EjectedUntil}}</span>{{end}}</td>{{end}}{{if $c.Zone}}<td>{{.Zone}}</td>{{end}}</tr>
 {{else}}<tr><td colspan="11">no endpoints</td></tr>{{end}}</table>
 {{else}}<p>No balancer registered (use the {{"grpckit_debugz"}} policy on a channel whose resolver Page.Builder wraps).</p>{{end}}
 

@@ -71,8 +71,10 @@ type BalancerView struct {
 	State string `json:"state"`
 	// Picks counts every pick that returned a connection, InFlight the
 	// calls picked and not done, over all endpoints.
-	Picks     uint64         `json:"picks"`
-	InFlight  int64          `json:"in_flight"`
+	Picks    uint64 `json:"picks"`
+	InFlight int64  `json:"in_flight"`
+	// Serving counts the endpoints that are Serving.
+	Serving   int            `json:"serving"`
 	Endpoints []EndpointView `json:"endpoints"`
 }
 
@@ -81,8 +83,12 @@ type BalancerView struct {
 // connectivity state ("" before it has one). Picks and InFlight count the
 // calls the channel sent it; Share is its part of Picks. Weight, Cost,
 // EjectedUntil and Zone come from the child's picker when it implements
-// EndpointDetailer; ChildState from endpointsharding's child states when
-// the child is built on it.
+// EndpointDetailer (lbinfo.EndpointDetailer), including the details of the
+// policies nested under it; ChildState from endpointsharding's child states
+// when the child is built on it. EjectedUntil is set while a policy (outlier)
+// holds the endpoint ejected, whatever its connection's State. Serving is
+// true when the endpoint's State is READY and it is not ejected: the
+// endpoints the channel may send calls to.
 type EndpointView struct {
 	Address      string     `json:"address"`
 	ID           string     `json:"id,omitempty"`
@@ -95,6 +101,7 @@ type EndpointView struct {
 	Cost         float64    `json:"cost,omitempty"`
 	EjectedUntil *time.Time `json:"ejected_until,omitempty"`
 	Zone         string     `json:"zone,omitempty"`
+	Serving      bool       `json:"serving"`
 }
 
 // BreakerView is one breaker.Group registered with Page.Breakers.
