@@ -301,7 +301,7 @@ func (b *outlierBalancer) UpdateState(s balancer.State) {
 		return
 	}
 	if s.Picker != nil {
-		s.Picker = &picker{child: s.Picker}
+		s.Picker = &picker{child: s.Picker, b: b}
 	}
 	b.ClientConn.UpdateState(s)
 }

@@ -83,6 +83,11 @@
 // endpoints it ejected, so a zone with an ejected endpoint gets a smaller
 // share instead of its remaining endpoints taking the whole of it.
 //
+// The policy's picker implements lbinfo.EndpointDetailer, for debug pages
+// (debugz): its child picker's details, merged (lbinfo.Merge) with the time
+// each ejected endpoint's addresses are let back (EjectedUntil). They are
+// computed under the policy's lock when a page asks, never on the pick path.
+//
 // Ejections are logged as warnings and returns as info on the
 // "grpckit-outlier" grpclog component, and counted in the
 // grpckit.lb.outlier.ejections, grpckit.lb.outlier.returns and

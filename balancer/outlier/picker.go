@@ -1,17 +1,46 @@
 package outlier
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 	"sync/atomic"
 
 	"google.golang.org/grpc/balancer"
+
+	"github.com/grpckit/grpckit/balancer/lbinfo"
 )
 
 // picker wraps the child's picker: it hands gRPC the real SubConn behind the
 // child's choice and hooks the pick's Done to count the RPC's result against
 // the endpoint. It is immutable; Pick takes no lock and allocates nothing.
+// b is read only by EndpointDetails, when a debug page renders.
 type picker struct {
 	child balancer.Picker
+	b     *outlierBalancer
+}
+
+// EndpointDetails implements lbinfo.EndpointDetailer: the child picker's
+// details (if it has any), with EjectedUntil set on every address of each
+// endpoint the policy holds ejected now. It takes the balancer's lock, never
+// on the pick path.
+func (p *picker) EndpointDetails() []lbinfo.EndpointDetail {
+	return lbinfo.Merge(lbinfo.Of(p.child), p.b.ejectedDetails())
+}
+
+// ejectedDetails returns an EjectedUntil detail for each address of each
+// ejected endpoint, sorted by address.
+func (b *outlierBalancer) ejectedDetails() []lbinfo.EndpointDetail {
+	b.mu.Lock()
+	var out []lbinfo.EndpointDetail
+	for addr, e := range b.endpoints {
+		if e.ejected {
+			out = append(out, lbinfo.EndpointDetail{Addr: addr, EjectedUntil: e.until})
+		}
+	}
+	b.mu.Unlock()
+	slices.SortFunc(out, func(x, y lbinfo.EndpointDetail) int { return cmp.Compare(x.Addr, y.Addr) })
+	return out
 }
 
 func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
