@@ -200,8 +200,7 @@ const holdIdle = time.Minute
 func holdExpired(h *hold, now int64) bool { return h.until.Load() <= now }
 
 func newClientGate(l Limiter, opts []Option) *clientGate {
-	g := newGate(l, opts)
-	g.client = true
+	g := newGate(l, opts, true)
 	return &clientGate{gate: g, holds: newStore(DefaultMaxKeys, holdIdle, nil, holdExpired)}
 }
 
@@ -264,6 +263,7 @@ func (c *clientGate) honourHold(ctx context.Context, cc *grpc.ClientConn, key, m
 	}
 	if d > c.budget(ctx) {
 		recordReject(ctx, decisionPushback, d)
+		c.m.recordReject(ctx, true)
 		return status.Errorf(codes.ResourceExhausted,
 			"ratelimit: %s held back by the client: the server asked it to back off (%s), retry in %v", method, PushbackTrailer, d)
 	}

@@ -40,6 +40,9 @@
 // too. On a client a message refused ends the stream, as any SendMsg error
 // does in gRPC. Decisions are recorded as span events and attributes when the span in
 // the request's context is recording; keys are never recorded, nor logged.
+// Interceptors and limiters also record OpenTelemetry metrics (admitted,
+// rejected, wait time, keys held and evicted) on the MeterProvider of
+// WithMeterProvider, by default the global one; see WithMeterProvider.
 //
 // Construction refuses configurations that could never admit a request, such
 // as a burst of 0 with a finite rate; the errors wrap ErrInvalidConfig.

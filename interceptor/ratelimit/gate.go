@@ -30,14 +30,15 @@ type gate struct {
 	l      Limiter
 	o      *options
 	client bool // a client's gate: its rejections say the client held the call back
+	m      *gateMetrics
 }
 
-func newGate(l Limiter, opts []Option) *gate {
+func newGate(l Limiter, opts []Option, client bool) *gate {
 	o := evalOptions(opts)
 	if l == nil {
 		l = defaultLimiter(o.clock)
 	}
-	return &gate{l: l, o: o}
+	return &gate{l: l, o: o, client: client, m: newGateMetrics(o.meterProvider, client)}
 }
 
 // defaultLimiter is a global token bucket of DefaultRate and DefaultBurst.
@@ -71,6 +72,7 @@ func (g *gate) admit(ctx context.Context, l Limiter, key, method string) (pushba
 	c, at, d, ok := reserve(l, key, g.budget(ctx))
 	if !ok {
 		recordReject(ctx, decisionRejected, d)
+		g.m.recordReject(ctx, false)
 		return d, g.reject(method, d)
 	}
 	if d > 0 {
@@ -82,6 +84,7 @@ func (g *gate) admit(ctx context.Context, l Limiter, key, method string) (pushba
 		}
 	}
 	recordAdmit(ctx, d)
+	g.m.recordAdmit(ctx, d)
 	return 0, nil
 }
 

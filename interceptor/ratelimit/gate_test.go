@@ -39,7 +39,7 @@ func TestCancelledWaitsReturnTheirBooking(t *testing.T) {
 				}
 			}
 			const waiters = 2 // each limiter books 2 ahead
-			g := newGate(lim, []Option{WithWait(time.Hour), WithClock(clock)})
+			g := newGate(lim, []Option{WithWait(time.Hour), WithClock(clock)}, false)
 			ctx, cancel := context.WithTimeout(context.Background(), testutil.DefaultTimeout)
 			defer cancel()
 			var wg sync.WaitGroup

@@ -3,6 +3,8 @@ package ratelimit
 import (
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"google.golang.org/grpc/grpclog"
 )
 
@@ -24,9 +26,10 @@ type Option interface {
 }
 
 type limiterOptions struct {
-	clock   Clock
-	maxKeys int
-	idle    time.Duration
+	clock         Clock
+	maxKeys       int
+	idle          time.Duration
+	meterProvider metric.MeterProvider
 }
 
 type limiterOptionFunc func(*limiterOptions)
@@ -103,6 +106,7 @@ type options struct {
 	perMessage    Limiter
 	maxPushback   time.Duration
 	pushbackScope PushbackScope
+	meterProvider metric.MeterProvider
 }
 
 type optionFunc func(*options)

@@ -13,7 +13,7 @@ import (
 // when to retry. With WithWait the call waits for the limiter instead, up to
 // its deadline.
 func UnaryServerInterceptor(l Limiter, opts ...Option) grpc.UnaryServerInterceptor {
-	g := newGate(l, opts)
+	g := newGate(l, opts, false)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		key := g.o.key(ctx, info.FullMethod)
 		if d, err := g.admit(ctx, g.l, key, info.FullMethod); err != nil {
@@ -31,7 +31,7 @@ func UnaryServerInterceptor(l Limiter, opts ...Option) grpc.UnaryServerIntercept
 // limited too, and a rejected message ends the stream with
 // codes.ResourceExhausted.
 func StreamServerInterceptor(l Limiter, opts ...Option) grpc.StreamServerInterceptor {
-	g := newGate(l, opts)
+	g := newGate(l, opts, false)
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		ctx := ss.Context()
 		key := g.o.key(ctx, info.FullMethod)

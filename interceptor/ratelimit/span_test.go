@@ -21,7 +21,7 @@ func spanDecisions(t *testing.T, tp trace.TracerProvider, rec *tracetest.SpanRec
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := newGate(tb, []Option{WithClock(clock)})
+	g := newGate(tb, []Option{WithClock(clock)}, false)
 	ctx, span := tp.Tracer("test").Start(context.Background(), "call")
 	if _, err := g.admit(ctx, g.l, "", "/m"); err != nil {
 		t.Fatal(err)
@@ -70,7 +70,7 @@ func TestAdmitAllocatesNothing(t *testing.T) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
 	ctx, span := tp.Tracer("test").Start(context.Background(), "call")
 	defer span.End()
-	g := newGate(tb, []Option{WithKey(KeyMethod)})
+	g := newGate(tb, []Option{WithKey(KeyMethod)}, false)
 	tb.Allow("/m")
 	allocs := testing.AllocsPerRun(100, func() {
 		if _, err := g.admit(ctx, g.l, g.o.key(ctx, "/m"), "/m"); err != nil {

@@ -107,15 +107,16 @@ type shard[T any] struct {
 // idle eviction never changes an answer; only the memory bound may forget a
 // key that still holds state.
 type store[T any] struct {
-	global entry[T]
-	tomb   *entry[T]                  // marks deleted slots
-	init   func(v *T, now int64)      // nil: the zero value is fresh
-	rest   func(v *T, now int64) bool // nil: every idle entry may go
-	seed   maphash.Seed
-	mask   uint64 // the shards in use are shards[:mask+1]
-	idle   int64  // nanoseconds
-	touch  int64  // nanoseconds: how stale seen may get before get updates it
-	shards [numShards]shard[T]
+	global  entry[T]
+	tomb    *entry[T]                  // marks deleted slots
+	init    func(v *T, now int64)      // nil: the zero value is fresh
+	rest    func(v *T, now int64) bool // nil: every idle entry may go
+	seed    maphash.Seed
+	mask    uint64 // the shards in use are shards[:mask+1]
+	idle    int64  // nanoseconds
+	touch   int64  // nanoseconds: how stale seen may get before get updates it
+	shards  [numShards]shard[T]
+	evicted evictions
 }
 
 // newStore returns an empty store. init, if not nil, makes the fresh state
@@ -291,6 +292,7 @@ func (s *store[T]) evictLocked(sh *shard[T], now int64) {
 		i, e = s.nextLive(tab, i)
 		if now-e.seen.Load() >= s.idle && (s.rest == nil || s.rest(&e.val, now)) {
 			s.deleteLocked(sh, i)
+			s.evicted.idle.Add(1)
 		}
 		i = (i + 1) & tab.mask
 	}
@@ -308,6 +310,7 @@ func (s *store[T]) evictLocked(sh *shard[T], now int64) {
 		i = (i + 1) & tab.mask
 	}
 	s.deleteLocked(sh, oldestSlot)
+	s.evicted.capacity.Add(1)
 	if logger.V(2) {
 		logger.Infof("ratelimit: store full, evicted the least recently used of %d sampled keys", n)
 	}

@@ -138,7 +138,7 @@ func TestStressAdmittedWithinTheory(t *testing.T) {
 
 func stress(t *testing.T, sl stressLimiter, keys, goroutines int, maxWait time.Duration, giveUp bool) {
 	l := sl.make()
-	g := newGate(l, []Option{WithWait(maxWait)})
+	g := newGate(l, []Option{WithWait(maxWait)}, false)
 	names := make([]string, keys)
 	stats := make([]stressKey, keys)
 	for i := range names {

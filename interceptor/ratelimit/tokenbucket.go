@@ -60,6 +60,7 @@ func NewTokenBucket(r rate.Limit, burst int, opts ...LimiterOption) (*TokenBucke
 		system: system,
 	}
 	tb.keys = newStore(lo.maxKeys, lo.idle, tb.initBucket, tb.bucketAtRest)
+	registerKeyMetrics(lo.meterProvider, tb)
 	return tb, nil
 }
 

@@ -52,6 +52,7 @@ func NewSlidingWindow(limit int, window time.Duration, opts ...LimiterOption) (*
 	}
 	sw := &SlidingWindow{limit: int64(limit), window: window, clock: lo.clock}
 	sw.keys = newStore(lo.maxKeys, lo.idle, nil, sw.counterAtRest) // Unix nanoseconds
+	registerKeyMetrics(lo.meterProvider, sw)
 	return sw, nil
 }
 
