@@ -20,7 +20,7 @@ type Budget struct {
 	opts    options
 	bucket  time.Duration
 	reserve float64 // MinPerSecond · window in seconds
-	codes   [17]bool
+	policy  callPolicy
 	base    time.Time
 	clock   func() time.Duration // since base; tests replace it
 
@@ -46,9 +46,7 @@ func New(opts ...Option) (*Budget, error) {
 		deposits: make([]counter, o.buckets),
 		retries:  make([]tagged, o.buckets),
 	}
-	for _, c := range o.policy.RetryableStatusCodes {
-		b.codes[c] = true
-	}
+	b.policy.set(o.policy)
 	b.clock = func() time.Duration { return time.Since(b.base) }
 	return b, nil
 }

@@ -39,19 +39,66 @@ func (b *Budget) UnaryClientInterceptor() grpc.UnaryClientInterceptor { return b
 // the policy's retryable codes, so streams earn retries for unary calls.
 func (b *Budget) StreamClientInterceptor() grpc.StreamClientInterceptor { return b.stream }
 
-func (b *Budget) retryable(err error) bool {
+// callPolicy is a Policy with its codes as a table.
+type callPolicy struct {
+	Policy
+	codes [17]bool
+}
+
+func (p *callPolicy) set(pol Policy) {
+	p.Policy = pol
+	for _, c := range pol.RetryableStatusCodes {
+		if int(c) < len(p.codes) {
+			p.codes[c] = true
+		}
+	}
+}
+
+func (p *callPolicy) retryable(err error) bool {
 	c := status.Code(err)
-	return int(c) < len(b.codes) && b.codes[c]
+	return int(c) < len(p.codes) && p.codes[c]
+}
+
+// policyFor returns the policy a failed call to method is retried by, or
+// nil if none: Policy, or with WithServiceConfigPolicy the method's
+// retryPolicy in cc's service config. Only failed calls look it up.
+func (b *Budget) policyFor(cc *grpc.ClientConn, method string) *callPolicy {
+	if !b.opts.fromSC {
+		return &b.policy
+	}
+	if cc == nil {
+		return nil
+	}
+	rp := cc.GetMethodConfig(method).RetryPolicy
+	if rp == nil || rp.MaxAttempts < 2 {
+		return nil
+	}
+	p := &callPolicy{Policy: Policy{
+		MaxAttempts:       min(rp.MaxAttempts, maxAttempts),
+		InitialBackoff:    rp.InitialBackoff,
+		MaxBackoff:        rp.MaxBackoff,
+		BackoffMultiplier: rp.BackoffMultiplier,
+	}}
+	for c, ok := range rp.RetryableStatusCodes {
+		if ok && int(c) < len(p.codes) {
+			p.codes[c] = true
+		}
+	}
+	return p
 }
 
 // succeeded reports whether a call's result is a success for the budget:
-// the backend answered it, and the caller did not cancel it.
-func (b *Budget) succeeded(ctx context.Context, err error) bool {
+// the backend answered it, and the caller did not cancel it. p is the
+// call's policy, nil for Policy.
+func (b *Budget) succeeded(ctx context.Context, err error, p *callPolicy) bool {
 	if err == nil {
 		return true
 	}
+	if p == nil {
+		p = &b.policy
+	}
 	c := status.Code(err)
-	return !b.retryable(err) && c != codes.Canceled && c != codes.DeadlineExceeded && ctx.Err() == nil
+	return !p.retryable(err) && c != codes.Canceled && c != codes.DeadlineExceeded && ctx.Err() == nil
 }
 
 // attempt holds one unary call's options with the trailer and peer options
@@ -74,17 +121,21 @@ func (b *Budget) unary(ctx context.Context, method string, req, reply any, cc *g
 	defer a.release()
 	all := append(append(a.buf[:0], opts...),
 		grpc.TrailerCallOption{TrailerAddr: &a.trailer}, grpc.PeerCallOption{PeerAddr: &a.peer}, noGRPCRetry)
+	var p *callPolicy // the call's, looked up at its first failure
 	for n := 1; ; n++ {
 		a.trailer, a.peer = nil, peer.Peer{}
 		err := invoker(ctx, method, req, reply, cc, all...)
 		reached := a.peer.Addr != nil
-		if !reached || !b.retryable(err) || n >= b.opts.policy.MaxAttempts || ctx.Err() != nil {
-			if reached && b.succeeded(ctx, err) {
+		if err != nil && reached && n == 1 {
+			p = b.policyFor(cc, method)
+		}
+		if !reached || p == nil || !p.retryable(err) || n >= p.MaxAttempts || ctx.Err() != nil {
+			if reached && b.succeeded(ctx, err, p) {
 				b.deposit()
 			}
 			return err
 		}
-		delay, ok := b.delay(n, a.trailer)
+		delay, ok := b.delay(&p.Policy, n, a.trailer)
 		if !ok || pastDeadline(ctx, delay) || !b.TryRetry() {
 			return err
 		}
@@ -102,7 +153,7 @@ func (a *attempt) release() {
 
 // delay returns how long to wait before retry n (from 1), or false when the
 // server's pushback says not to retry.
-func (b *Budget) delay(n int, trailer metadata.MD) (time.Duration, bool) {
+func (b *Budget) delay(p *Policy, n int, trailer metadata.MD) (time.Duration, bool) {
 	if v := trailer.Get("grpc-retry-pushback-ms"); len(v) > 0 {
 		ms, err := strconv.ParseInt(v[0], 10, 64)
 		if len(v) > 1 || err != nil || ms < 0 || ms > int64(math.MaxInt64/time.Millisecond) {
@@ -112,7 +163,6 @@ func (b *Budget) delay(n int, trailer metadata.MD) (time.Duration, bool) {
 		}
 		return time.Duration(ms) * time.Millisecond, true
 	}
-	p := b.opts.policy
 	d := float64(p.InitialBackoff)
 	for range n - 1 {
 		d *= p.BackoffMultiplier
@@ -173,7 +223,7 @@ func (s *clientStream) RecvMsg(m any) error {
 		s.b.deposit()
 	case err != nil:
 		s.done = true
-		if s.b.succeeded(s.ctx, err) {
+		if s.b.succeeded(s.ctx, err, nil) {
 			s.b.deposit()
 		}
 	}

@@ -41,6 +41,13 @@
 // service config into Policy (or dialling with grpc.WithDisableRetry())
 // still makes the intent plain.
 //
+// Policy applies to every unary method of the channel, those the service
+// config gives no retryPolicy included. Where methods differ (a
+// non-idempotent method must not be retried), WithServiceConfigPolicy
+// retries each call as its method's retryPolicy in the service config
+// says, and a method with none not at all: the service config keeps
+// deciding what is retried, and the budget how much.
+//
 // Streams are not retried (replaying a stream's messages is gRPC's job,
 // and a budget cannot see its attempts, as above): a retryPolicy for
 // streaming methods still retries them, outside the budget. But every kind

@@ -63,6 +63,7 @@ type options struct {
 	window    time.Duration
 	buckets   int
 	policy    Policy
+	fromSC    bool // WithServiceConfigPolicy
 	errs      []error
 }
 
@@ -156,4 +157,16 @@ func WithPolicy(p Policy) Option {
 			o.policy = p
 		}
 	}
+}
+
+// WithServiceConfigPolicy makes each unary call retried as its method's
+// retryPolicy in the channel's service config says (maxAttempts, backoff,
+// retryableStatusCodes), looked up with grpc.ClientConn.GetMethodConfig
+// when an attempt fails, instead of by Policy; a method with no
+// retryPolicy there (as a non-idempotent one should have none) is not
+// retried at all. Policy's codes still tell which results are failures
+// rather than successes for a method without a retryPolicy. Without this
+// option Policy applies to every unary method of the channel.
+func WithServiceConfigPolicy() Option {
+	return func(o *options) { o.fromSC = true }
 }
