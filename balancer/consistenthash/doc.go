@@ -46,6 +46,10 @@
 // unbounded: the fallback visits each endpoint once, the bounded-load walk
 // each slot once.
 //
+// The picker implements lbinfo.EndpointDetailer for debug pages (debugz):
+// each endpoint's Weight there is its share of the table's slots, the part
+// of the keys it owns, counted once per table when a page first asks.
+//
 // Weights come from the endpoints' attributes (see
 // github.com/grpckit/grpckit/resolver.WeightOf), so the policy also works
 // behind grpc-go's own resolvers.

@@ -9,6 +9,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
+
+	"github.com/grpckit/grpckit/balancer/lbinfo"
 )
 
 // errMissingKey fails a request without a key when missingKey is "fail". The
@@ -56,6 +58,20 @@ type picker struct {
 	failNoKey  bool
 	loadFactor float64 // 0: unbounded
 	inflight   *atomic.Int64
+}
+
+// EndpointDetails implements lbinfo.EndpointDetailer, for debug pages: each
+// endpoint's Weight is its share of the table's slots, from 0 to 1: the part of
+// the keys it owns (compare it with the weights of the resolver's
+// instances). The shares are counted once per table, when a page first asks,
+// never on the pick path.
+func (p *picker) EndpointDetails() []lbinfo.EndpointDetail {
+	shares := p.table.slotShares()
+	out := make([]lbinfo.EndpointDetail, len(p.table.eps))
+	for i, e := range p.table.eps {
+		out[i] = lbinfo.EndpointDetail{Addr: e.addr, Weight: shares[i]}
+	}
+	return out
 }
 
 // Pick routes the request to the owner of its key's slot, or, when the owner

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math/bits"
 	"slices"
+	"sync"
 )
 
 // Why a table of rendezvous winners.
@@ -107,6 +108,11 @@ type table struct {
 	// weights; nil when there are more than maxClasses of them.
 	class        []uint8
 	classWeights []float64
+
+	// fractions[i] is endpoint i's share of the slots, counted by the first
+	// slotShares call, for debug pages.
+	fractionsOnce sync.Once
+	fractions     []float64
 }
 
 // maxClasses is the most distinct weights a table sorts its endpoints by, for
@@ -266,6 +272,19 @@ func (t *table) shares() []int {
 		n[t.owner(s)]++
 	}
 	return n
+}
+
+// slotShares returns each endpoint's share of the slots. It counts them on
+// its first call (a pass over the table) and returns the same slice after:
+// callers must not write to it.
+func (t *table) slotShares() []float64 {
+	t.fractionsOnce.Do(func() {
+		t.fractions = make([]float64, len(t.eps))
+		for i, n := range t.shares() {
+			t.fractions[i] = float64(n) / float64(t.size())
+		}
+	})
+	return t.fractions
 }
 
 // sameEndpoints reports whether t was built from eps at size slots.
