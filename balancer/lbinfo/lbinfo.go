@@ -22,9 +22,10 @@ type EndpointDetailer interface {
 type EndpointDetail struct {
 	// Addr is the address, as in the resolver's state.
 	Addr string
-	// Weight is the weight the policy balances by (wrr: the effective
-	// weight; consistenthash: the endpoint's share of the ring's slots, in
-	// (0, 1]; zoneaware: the endpoint's share of its zone).
+	// Weight is the weight the policy balances by (wrr, p2c: the effective
+	// weight, slow start included; consistenthash: the endpoint's share of
+	// the ring's slots, from 0 to 1). A parent that does not balance by
+	// weight (outlier, zoneaware) leaves it zero, so its child's shows.
 	Weight float64
 	// Cost is the policy's current cost of the endpoint (p2c: its latency
 	// estimate times its load).
