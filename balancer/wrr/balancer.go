@@ -5,10 +5,12 @@ import (
 	"fmt"
 
 	"google.golang.org/grpc/balancer"
+	estats "google.golang.org/grpc/experimental/stats"
 	"google.golang.org/grpc/grpclog"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/serviceconfig"
 
+	"github.com/grpckit/grpckit/balancer/internal/lbmetrics"
 	"github.com/grpckit/grpckit/balancer/internal/shard"
 )
 
@@ -25,11 +27,14 @@ type builder struct{}
 func (builder) Name() string { return Name }
 
 func (builder) Build(cc balancer.ClientConn, opts balancer.BuildOptions) balancer.Balancer {
-	b := shard.New(cc, opts, "wrr", &policy{cfg: &Config{}}, shard.Monotonic, logger)
+	mcc := lbmetrics.NewConn[*picker](cc)
+	b := shard.New(mcc, opts, "wrr", &policy{cfg: &Config{}}, shard.Monotonic, logger)
+	target := opts.Target.String()
 	if logger.V(2) {
-		logger.Infof("wrr: balancer created for %s", opts.Target.String())
+		logger.Infof("wrr: balancer created for %s", target)
 	}
-	return b
+	return lbmetrics.Wrap(b, cc, func(r estats.AsyncMetricsRecorder) { report(r, mcc, target) },
+		endpointWeightMetric, readyEndpointsMetric)
 }
 
 func (builder) ParseConfig(js json.RawMessage) (serviceconfig.LoadBalancingConfig, error) {

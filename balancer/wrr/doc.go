@@ -25,4 +25,19 @@
 // tenth of its weight and ramps up linearly over the window; an endpoint that
 // leaves READY and returns starts again. Slow start is off by default; a
 // window under MinSlowStartWindow (1s) is refused.
+//
+// # Metrics
+//
+// The policy reports, through the channel's stats plugin (for example
+// grpc-go's stats/opentelemetry), two gauges read when the plugin collects,
+// so Pick pays nothing for them: grpckit.lb.wrr.endpoint_weight, the
+// effective weight (after slow start) of each READY endpoint, labelled
+// grpc.target and grpckit.lb.endpoint (its address), whose share of the sum
+// is the endpoint's share of picks; and grpckit.lb.wrr.ready_endpoints. Like
+// gRPC's own load-balancing metrics they are off by default:
+//
+//	opentelemetry.DialOption(opentelemetry.Options{MetricsOptions: opentelemetry.MetricsOptions{
+//		MeterProvider: mp,
+//		Metrics: opentelemetry.DefaultMetrics().Add("grpckit.lb.wrr.endpoint_weight", "grpckit.lb.wrr.ready_endpoints"),
+//	}})
 package wrr

@@ -20,6 +20,11 @@ type picker struct {
 	schedule []uint32          // one period: indices into children
 	recip    uint64            // modRecip(len(schedule)), for slot
 	next     atomic.Uint32     // picks so far, including the inherited phase
+
+	// For metrics only: the READY endpoints' addresses and effective
+	// weights, in children's order.
+	addrs   []string
+	weights []uint32
 }
 
 // Pick returns the next endpoint of the schedule.
@@ -89,13 +94,17 @@ func weights(ready []shard.Ready[struct{}], window time.Duration, now int64) []u
 // the period, and the endpoints there, an extra share.
 func (p *policy) Picker(ready []shard.Ready[struct{}], now int64) (balancer.Picker, time.Duration) {
 	window := p.cfg.window()
+	w := weights(ready, window, now)
 	np := &picker{
 		children: make([]balancer.Picker, len(ready)),
-		schedule: schedule(weights(ready, window, now)),
+		schedule: schedule(w),
+		addrs:    make([]string, len(ready)),
+		weights:  w,
 	}
 	np.recip = modRecip(len(np.schedule))
 	for i, r := range ready {
 		np.children[i] = r.Picker
+		np.addrs[i] = r.Addr
 	}
 	if p.last != nil {
 		np.next.Store(uint32(p.last.phase() * float64(len(np.schedule))))
