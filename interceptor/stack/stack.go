@@ -146,7 +146,7 @@ func (c *clientConfig) breakerGroup() *breaker.Group {
 	}
 	for _, o := range c.breakerOpts {
 		if isNil(o) {
-			return nil // checkOptions has said so; breaker.New would panic
+			return nil // checkOptions has said so, naming the stack option
 		}
 	}
 	g, err := breaker.New(c.breakerOpts...)
