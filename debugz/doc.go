@@ -25,8 +25,13 @@
 // Page.Builder wrapped it shows itself on that page, and goes when the
 // channel closes it. On other channels it passes the child's pickers on
 // unwrapped, counting nothing. A
-// child whose picker implements EndpointDetailer adds its own per-endpoint
-// details (weight, cost, ejection, zone).
+// child whose picker implements EndpointDetailer (lbinfo.EndpointDetailer)
+// adds its per-endpoint details (weight, cost, ejection, zone), read when
+// the page renders; a parent policy's picker includes its own child's
+// (lbinfo.Merge), so under debugz{outlier{wrr}} the page shows outlier's
+// ejections beside wrr's weights. An ejected endpoint is shown as ejected
+// until its return, whatever its connection's state, and is not counted as
+// serving (BalancerView.Serving).
 //
 // A channel in idle mode (grpc.WithIdleTimeout) has closed its resolver and
 // balancer: it leaves the page, and comes back when a call wakes it.
