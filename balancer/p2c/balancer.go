@@ -11,10 +11,12 @@ import (
 	"weak"
 
 	"google.golang.org/grpc/balancer"
+	estats "google.golang.org/grpc/experimental/stats"
 	"google.golang.org/grpc/grpclog"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/serviceconfig"
 
+	"github.com/grpckit/grpckit/balancer/internal/lbmetrics"
 	"github.com/grpckit/grpckit/balancer/internal/shard"
 	kitresolver "github.com/grpckit/grpckit/resolver"
 )
@@ -32,10 +34,14 @@ type builder struct{}
 func (builder) Name() string { return Name }
 
 func (builder) Build(cc balancer.ClientConn, opts balancer.BuildOptions) balancer.Balancer {
+	target := opts.Target.String()
 	if logger.V(2) {
-		logger.Infof("p2c: balancer created for %s", opts.Target.String())
+		logger.Infof("p2c: balancer created for %s", target)
 	}
-	return shard.New(cc, opts, "p2c", newPolicy(shard.Monotonic, rand.Uint64), shard.Monotonic, logger)
+	mcc := lbmetrics.NewConn[*picker](cc)
+	b := shard.New(mcc, opts, "p2c", newPolicy(shard.Monotonic, rand.Uint64), shard.Monotonic, logger)
+	return lbmetrics.Wrap(b, cc, func(r estats.AsyncMetricsRecorder) { report(r, mcc, target) },
+		endpointCostMetric, endpointInFlightMetric, readyEndpointsMetric)
 }
 
 func (builder) ParseConfig(js json.RawMessage) (serviceconfig.LoadBalancingConfig, error) {
@@ -142,8 +148,10 @@ func (p *policy) NewState(_ resolver.Endpoint, now int64) *stats {
 func (p *policy) Picker(ready []shard.Ready[*stats], now int64) (balancer.Picker, time.Duration) {
 	window := time.Duration(p.cfg.SlowStartWindow)
 	eps := make([]endpoint, len(ready))
+	addrs := make([]string, len(ready))
 	var refresh time.Duration
 	for i, r := range ready {
+		addrs[i] = r.Addr
 		f := shard.Ramp(window, r.ReadySince, now, shard.MinRampFraction)
 		w := min(r.Weight, kitresolver.MaxWeight) // whatever the endpoint claims
 		eps[i] = endpoint{picker: r.Picker, stats: r.State, logInvWeight: -math.Log(float64(w) * f)}
@@ -152,5 +160,5 @@ func (p *policy) Picker(ready []shard.Ready[*stats], now int64) (balancer.Picker
 		}
 	}
 	p.last = eps
-	return &picker{eps: eps, params: p.params.Load(), rand: p.rand}, refresh
+	return &picker{eps: eps, params: p.params.Load(), rand: p.rand, addrs: addrs}, refresh
 }

@@ -35,4 +35,21 @@
 // Pick takes no lock and allocates nothing: random numbers come from
 // math/rand/v2's per-thread generator, load from atomics, and only one pick in
 // sixteen reads the clock to measure latency (every failure is charged).
+//
+// # Metrics
+//
+// The policy reports, through the channel's stats plugin (for example
+// grpc-go's stats/opentelemetry), gauges read from Pick's own atomics when the
+// plugin collects, so Pick pays nothing for them: grpckit.lb.p2c.endpoint_cost
+// (ns: the decayed latency estimate × (in flight + 1) ÷ effective weight, the
+// figure Pick compares) and grpckit.lb.p2c.endpoint_in_flight, labelled
+// grpc.target and grpckit.lb.endpoint (the endpoint's address), and
+// grpckit.lb.p2c.ready_endpoints. Like gRPC's own load-balancing metrics they
+// are off by default; name them in the plugin's metric set:
+//
+//	opentelemetry.DialOption(opentelemetry.Options{MetricsOptions: opentelemetry.MetricsOptions{
+//		MeterProvider: mp,
+//		Metrics: opentelemetry.DefaultMetrics().Add("grpckit.lb.p2c.endpoint_cost",
+//			"grpckit.lb.p2c.endpoint_in_flight", "grpckit.lb.p2c.ready_endpoints"),
+//	}})
 package p2c

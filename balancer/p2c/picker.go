@@ -33,6 +33,7 @@ type picker struct {
 	eps    []endpoint
 	params *params
 	rand   func() uint64
+	addrs  []string // the endpoints' addresses, in eps's order; for metrics only
 }
 
 // Pick chooses an endpoint and counts the RPC in flight until Done.
