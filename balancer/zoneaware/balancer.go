@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc/balancer"
 	"google.golang.org/grpc/balancer/base"
 	"google.golang.org/grpc/connectivity"
+	estats "google.golang.org/grpc/experimental/stats"
 	"google.golang.org/grpc/grpclog"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/serviceconfig"
@@ -33,7 +35,12 @@ func (builder) ParseConfig(raw json.RawMessage) (serviceconfig.LoadBalancingConf
 }
 
 func (builder) Build(cc balancer.ClientConn, opts balancer.BuildOptions) balancer.Balancer {
-	b := &zoneBalancer{cc: cc, opts: opts, zones: map[string]*zoneChild{}, endpoints: map[epKey]*endpointState{}}
+	b := &zoneBalancer{cc: cc, opts: opts, zones: map[string]*zoneChild{}, endpoints: map[epKey]*endpointState{},
+		target: opts.Target.String()}
+	b.unregister = cc.MetricsRecorder().RegisterAsyncReporter(estats.AsyncMetricReporterFunc(func(r estats.AsyncMetricsRecorder) error {
+		b.report(r)
+		return nil
+	}), metrics...)
 	logger.Infof("zoneaware %p: created", b)
 	return b
 }
@@ -50,6 +57,12 @@ func (builder) Build(cc balancer.ClientConn, opts balancer.BuildOptions) balance
 type zoneBalancer struct {
 	cc   balancer.ClientConn
 	opts balancer.BuildOptions
+
+	// For metrics: the newest routing decision, read without mu when the
+	// stats plugin collects, and how to stop reporting.
+	target     string
+	snap       atomic.Pointer[snapshot]
+	unregister func()
 
 	mu        sync.Mutex
 	cfg       *lbConfig
@@ -230,6 +243,7 @@ func (b *zoneBalancer) Close() {
 	for _, c := range children {
 		c.bal.Close()
 	}
+	b.unregister()
 	logger.Infof("zoneaware %p: closed", b)
 }
 
@@ -253,6 +267,7 @@ func (b *zoneBalancer) flushLocked() {
 // stateLocked computes the aggregate state and the zone picker.
 func (b *zoneBalancer) stateLocked() balancer.State {
 	if len(b.order) == 0 {
+		b.snap.Store(nil)
 		return balancer.State{ConnectivityState: connectivity.TransientFailure,
 			Picker: base.NewErrPicker(errors.New("zoneaware: the resolver returned no endpoints"))}
 	}
@@ -260,6 +275,7 @@ func (b *zoneBalancer) stateLocked() balancer.State {
 	zone := b.cfg.zone()
 	sh, mode := shares(loads, zone, b.cfg.panicThreshold, b.nEndpoint, b.cfg.minClusterSize)
 	b.logModeLocked(mode, zone, loads, sh)
+	b.snapshotLocked(mode, zone, sh)
 	pickers := make([]balancer.Picker, len(b.order))
 	for i, z := range b.order {
 		pickers[i] = b.zones[z].state.Picker

@@ -67,4 +67,24 @@
 //
 // The picker draws one random number per call to choose the zone, then calls
 // that zone's child picker: no lock and no allocation.
+//
+// # Metrics
+//
+// The policy reports, through the channel's stats plugin (for example
+// grpc-go's stats/opentelemetry), gauges read when the plugin collects from a
+// snapshot of the routing decision taken when the picker is built, so Pick
+// pays nothing for them: grpckit.lb.zoneaware.zone_share (ppm of picks per
+// zone, labelled grpckit.lb.zone), grpckit.lb.zoneaware.spill_share (ppm of
+// picks leaving the local zone), grpckit.lb.zoneaware.mode (1 for the current
+// mode among local, spill-over, panic, any-zone and none-ready, labelled
+// grpckit.lb.zoneaware.mode) and grpckit.lb.zoneaware.endpoints (per zone,
+// labelled grpckit.lb.endpoint_state ready or not_ready), all labelled
+// grpc.target. Like gRPC's own load-balancing metrics they are off by
+// default; name them in the plugin's metric set:
+//
+//	opentelemetry.DialOption(opentelemetry.Options{MetricsOptions: opentelemetry.MetricsOptions{
+//		MeterProvider: mp,
+//		Metrics: opentelemetry.DefaultMetrics().Add("grpckit.lb.zoneaware.zone_share",
+//			"grpckit.lb.zoneaware.spill_share", "grpckit.lb.zoneaware.mode", "grpckit.lb.zoneaware.endpoints"),
+//	}})
 package zoneaware
