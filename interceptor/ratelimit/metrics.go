@@ -2,8 +2,10 @@ package ratelimit
 
 import (
 	"context"
+	"runtime"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -53,7 +55,7 @@ type MeterProviderOption struct{ mp metric.MeterProvider }
 //     grpckit.ratelimit.reason (idle, capacity).
 //
 // Those two are observed at collection time through a callback registered
-// for the life of the provider (which keeps the limiter reachable). Recording
+// while the limiter is reachable (the provider holds it weakly). Recording
 // costs no allocation and takes no lock of this package's; a noop provider
 // costs nothing.
 func WithMeterProvider(mp metric.MeterProvider) MeterProviderOption {
@@ -119,8 +121,13 @@ func newGateMetrics(mp metric.MeterProvider, client bool) *gateMetrics {
 	return gm
 }
 
-// registerKeyMetrics observes kh's keys at collection time.
-func registerKeyMetrics(mp metric.MeterProvider, kh keyHolder) {
+// registerKeyMetrics observes kh's keys at collection time. The callback
+// holds kh weakly and is unregistered once kh is collected, so a provider
+// (the global one by default) does not keep limiters alive.
+func registerKeyMetrics[T any, P interface {
+	*T
+	keyHolder
+}](mp metric.MeterProvider, kh P) {
 	if mp == nil {
 		mp = otel.GetMeterProvider()
 	}
@@ -133,14 +140,22 @@ func registerKeyMetrics(mp metric.MeterProvider, kh keyHolder) {
 	logMetricErr(err)
 	idleOpt := metric.WithAttributeSet(attribute.NewSet(attribute.String(AttrReason, "idle")))
 	capOpt := metric.WithAttributeSet(attribute.NewSet(attribute.String(AttrReason, "capacity")))
-	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		held, idle, capacity := kh.keyStats()
+	w := weak.Make((*T)(kh))
+	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		l := P(w.Value())
+		if l == nil {
+			return nil
+		}
+		held, idle, capacity := l.keyStats()
 		o.ObserveInt64(keys, int64(held))
 		o.ObserveInt64(evicted, int64(idle), idleOpt)
 		o.ObserveInt64(evicted, int64(capacity), capOpt)
 		return nil
 	}, keys, evicted)
 	logMetricErr(err)
+	if err == nil {
+		runtime.AddCleanup((*T)(kh), func(reg metric.Registration) { _ = reg.Unregister() }, reg)
+	}
 }
 
 func logMetricErr(err error) {

@@ -2,6 +2,7 @@ package ratelimit_test
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 
@@ -130,5 +131,32 @@ func TestMetricsScenario(t *testing.T) {
 	}
 	if sum := got[ratelimit.MetricWait+".sum"][server]; sum <= 0 || sum > 1 {
 		t.Errorf("wait sum %v s, want in (0, 1]", sum)
+	}
+}
+
+// TestMetricsLetLimitersGo checks that the keys callback does not keep a
+// limiter alive: once it is collected, its keys are no longer reported.
+func TestMetricsLetLimitersGo(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	func() {
+		tb, err := ratelimit.NewTokenBucket(rate.Every(time.Hour), 1, ratelimit.WithMeterProvider(mp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb.Reserve("k", 0)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		runtime.GC()
+		got := collect(t, reader)
+		if got[ratelimit.MetricKeys][set()] == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("keys still reported %v after the limiter was dropped", got[ratelimit.MetricKeys])
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
