@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"fmt"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -20,7 +21,8 @@ type LimiterOption interface {
 }
 
 // Option configures the interceptors. Options are evaluated once, when the
-// interceptor is made.
+// interceptor is made; a nil Option is ignored (the interceptor constructors
+// return no error).
 type Option interface {
 	apply(*options)
 }
@@ -36,12 +38,17 @@ type limiterOptionFunc func(*limiterOptions)
 
 func (f limiterOptionFunc) applyLimiter(o *limiterOptions) { f(o) }
 
-func evalLimiterOptions(opts []LimiterOption) limiterOptions {
+// evalLimiterOptions applies opts, refusing a nil one (a nil interface or
+// a nil function) by its position.
+func evalLimiterOptions(opts []LimiterOption) (limiterOptions, error) {
 	lo := limiterOptions{clock: SystemClock, maxKeys: DefaultMaxKeys}
-	for _, o := range opts {
+	for i, o := range opts {
+		if f, ok := o.(limiterOptionFunc); o == nil || ok && f == nil {
+			return lo, fmt.Errorf("%w: nil LimiterOption at position %d", ErrInvalidConfig, i)
+		}
 		o.applyLimiter(&lo)
 	}
-	return lo
+	return lo, nil
 }
 
 // WithMaxKeys bounds how many keys a limiter holds state for (default
@@ -116,6 +123,9 @@ func (f optionFunc) apply(o *options) { f(o) }
 func evalOptions(opts []Option) *options {
 	o := &options{clock: SystemClock, key: KeyGlobal, maxPushback: DefaultMaxPushback}
 	for _, opt := range opts {
+		if f, ok := opt.(optionFunc); opt == nil || ok && f == nil {
+			continue
+		}
 		opt.apply(o)
 	}
 	return o

@@ -44,7 +44,10 @@ func NewTokenBucket(r rate.Limit, burst int, opts ...LimiterOption) (*TokenBucke
 	if err := checkTokenBucket(r, burst); err != nil {
 		return nil, err
 	}
-	lo := evalLimiterOptions(opts)
+	lo, err := evalLimiterOptions(opts)
+	if err != nil {
+		return nil, err
+	}
 	refill := refillTime(r, burst)
 	if lo.idle == 0 {
 		lo.idle = max(refill, time.Second)

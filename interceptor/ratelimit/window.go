@@ -46,7 +46,10 @@ func NewSlidingWindow(limit int, window time.Duration, opts ...LimiterOption) (*
 	if window <= 0 {
 		return nil, fmt.Errorf("%w: sliding window length %v is not positive", ErrInvalidConfig, window)
 	}
-	lo := evalLimiterOptions(opts)
+	lo, err := evalLimiterOptions(opts)
+	if err != nil {
+		return nil, err
+	}
 	if lo.idle == 0 {
 		lo.idle = 2 * window
 	}
