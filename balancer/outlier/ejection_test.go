@@ -76,7 +76,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 // recorder counts the policy's metrics by name and labels.
 type recorder struct {
-	estats.MetricsRecorder
+	estats.UnimplementedMetricsRecorder
 	mu     sync.Mutex
 	counts map[string]int64
 }

@@ -59,12 +59,18 @@ type Balancer struct {
 }
 
 // Wrap registers report for metrics on cc's MetricsRecorder and returns b,
-// unregistering it when b closes.
+// unregistering it when b closes. A ClientConn with no MetricsRecorder (a
+// parent policy's or a test's) gets no metrics, not a panic.
 func Wrap(b balancer.Balancer, cc balancer.ClientConn, report func(estats.AsyncMetricsRecorder), metrics ...estats.AsyncMetric) *Balancer {
-	unregister := cc.MetricsRecorder().RegisterAsyncReporter(estats.AsyncMetricReporterFunc(func(r estats.AsyncMetricsRecorder) error {
-		report(r)
-		return nil
-	}), metrics...)
+	unregister := func() {}
+	if mr := cc.MetricsRecorder(); mr != nil {
+		if u := mr.RegisterAsyncReporter(estats.AsyncMetricReporterFunc(func(r estats.AsyncMetricsRecorder) error {
+			report(r)
+			return nil
+		}), metrics...); u != nil {
+			unregister = u
+		}
+	}
 	return &Balancer{Balancer: b, unregister: unregister}
 }
 
