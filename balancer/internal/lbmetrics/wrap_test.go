@@ -22,7 +22,9 @@ type recorderCC struct {
 func (c recorderCC) MetricsRecorder() estats.MetricsRecorder { return c.mr }
 
 // nilUnregister registers reporters without a way to unregister them.
-type nilUnregister struct{ estats.UnimplementedMetricsRecorder }
+type nilUnregister struct {
+	estats.UnimplementedMetricsRecorder
+}
 
 func (nilUnregister) RegisterAsyncReporter(estats.AsyncMetricReporter, ...estats.AsyncMetric) func() {
 	return nil
