@@ -187,22 +187,10 @@ func (ms *metricSetup) newPrometheus() (sdkmetric.Reader, error) {
 	return r, nil
 }
 
-// otlpMetricsProtocol returns the OTLP protocol the environment asks for
-// metrics.
-func otlpMetricsProtocol() string {
-	if p := os.Getenv("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"); p != "" {
-		return p
-	}
-	if p := os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL"); p != "" {
-		return p
-	}
-	return "http/protobuf"
-}
-
 func newOTLPMetricExporter(ctx context.Context) (sdkmetric.Exporter, error) {
 	var exp sdkmetric.Exporter
 	var err error
-	switch p := otlpMetricsProtocol(); p {
+	switch p := otlpProtocol("METRICS"); p {
 	case "grpc":
 		exp, err = otlpmetricgrpc.New(ctx)
 	case "http/protobuf":

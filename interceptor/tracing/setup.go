@@ -190,9 +190,11 @@ func newProcessor(ctx context.Context, name string) (sdktrace.SpanProcessor, err
 	return sdktrace.NewBatchSpanProcessor(exp), nil
 }
 
-// otlpProtocol returns the OTLP protocol the environment asks for.
-func otlpProtocol() string {
-	if p := os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"); p != "" {
+// otlpProtocol returns the OTLP protocol the environment asks for signal
+// ("TRACES" or "METRICS"): OTEL_EXPORTER_OTLP_<signal>_PROTOCOL, else
+// OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf.
+func otlpProtocol(signal string) string {
+	if p := os.Getenv("OTEL_EXPORTER_OTLP_" + signal + "_PROTOCOL"); p != "" {
 		return p
 	}
 	if p := os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL"); p != "" {
@@ -204,7 +206,7 @@ func otlpProtocol() string {
 func newOTLPExporter(ctx context.Context) (sdktrace.SpanExporter, error) {
 	var exp sdktrace.SpanExporter
 	var err error
-	switch p := otlpProtocol(); p {
+	switch p := otlpProtocol("TRACES"); p {
 	case "grpc":
 		exp, err = otlptracegrpc.New(ctx)
 	case "http/protobuf":

@@ -65,8 +65,8 @@ func TestOTLPProtocol(t *testing.T) {
 	for _, c := range cases {
 		t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", c.traces)
 		t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", c.all)
-		if got := otlpProtocol(); got != c.want {
-			t.Errorf("otlpProtocol() with %q, %q = %q, want %q", c.traces, c.all, got, c.want)
+		if got := otlpProtocol("TRACES"); got != c.want {
+			t.Errorf("otlpProtocol(TRACES) with %q, %q = %q, want %q", c.traces, c.all, got, c.want)
 		}
 	}
 }
