@@ -84,7 +84,8 @@ const PickTimeout = 5 * time.Second
 // that changed it (a policy that publishes from its own goroutines).
 const SettleTimeout = 10 * time.Second
 
-// Run runs spec through opts.Seeds random sequences, one subtest each, named
+// Run runs spec through opts.Seeds random sequences (more, up to 8 times as
+// many, while none had a step whose pick must succeed), one subtest each, named
 // by seed.
 func Run(t *testing.T, spec Spec, opts Options) {
 	t.Helper()
@@ -103,7 +104,12 @@ func Run(t *testing.T, spec Spec, opts Options) {
 	t.Logf("%s: seeds from %d (replay one with -policytest.seed=<seed>)", spec.Name, seed)
 	configs := parseConfigs(t, spec)
 	var readySteps, picks int
-	for i := range uint64(n) {
+	// After the Seeds sequences, more (up to 8 times as many) while none
+	// had a step with a pick that must succeed: under a parent that may
+	// eject half the endpoints such steps are rare, and a run must not pass
+	// on sequences that checked nothing.
+	replay := *seedFlag != 0
+	for i := uint64(0); i < uint64(n) || !replay && readySteps == 0 && i < 8*uint64(n); i++ {
 		s := seed + i
 		t.Run(fmt.Sprint(s), func(t *testing.T) {
 			r, p := Sequence(t, spec, configs, s, opts.Steps)
